@@ -1,0 +1,577 @@
+//! The change model every PATCH and PUT reduces to, and its application to
+//! a profile. `enlist-scim` parses SCIM text into [`PatchOp`]s; the user
+//! service applies them here and then runs the product's rules on the
+//! result, so the rules hold whichever shape a change arrives in.
+
+use crate::error::{Error, Result};
+use crate::model::password_refused;
+use crate::query::{Filter, Literal};
+use crate::schema::{AttrPath, AttrType, Mutability, ENLIST_USER};
+use crate::types::{fold, UserId};
+use crate::value::{Complex, Value};
+
+/// `add`, `replace` or `remove`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// Add (replace for single-valued attributes, append for multi-valued).
+    Add,
+    /// Replace.
+    Replace,
+    /// Remove.
+    Remove,
+}
+
+/// What an operation targets: an attribute or sub-attribute, optionally
+/// restricted to the elements a value filter selects
+/// (`emails[type eq "work"].value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    /// The attribute (with `sub` set for `name.familyName` or
+    /// `emails[…].value`).
+    pub target: AttrPath,
+    /// Selects elements of a multi-valued attribute.
+    pub filter: Option<Filter>,
+}
+
+/// One operation. Operations without a path are split by the parser into
+/// one operation per attribute, so every operation has a path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOp {
+    /// The kind.
+    pub kind: PatchKind,
+    /// The target.
+    pub path: PatchPath,
+    /// The value; `None` (or an empty string) clears, like `remove`.
+    pub value: Option<Value>,
+}
+
+/// A change to a user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserChange {
+    /// PATCH: operations applied in order, all or nothing.
+    Patch(Vec<PatchOp>),
+    /// PUT: the new profile. Omitted attributes are cleared, except
+    /// `active`, which is kept when omitted.
+    Replace {
+        /// The writable attributes sent.
+        attrs: Complex,
+        /// Whether the request carried a `password` (refused).
+        password: bool,
+    },
+}
+
+/// A change to a group, one step of a PATCH or PUT, applied in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupChange {
+    /// Rename (no-op when identical).
+    DisplayName(String),
+    /// Set or clear `externalId`.
+    ExternalId(Option<String>),
+    /// Add members (present ones are skipped).
+    AddMembers(Vec<UserId>),
+    /// Remove the listed members (absent ones are skipped).
+    RemoveMembers(Vec<UserId>),
+    /// Exactly these members remain.
+    ReplaceMembers(Vec<UserId>),
+    /// Remove every member.
+    ClearMembers,
+}
+
+/// Applies `ops` to a copy of `attrs`; the original is untouched on error.
+///
+/// # Errors
+/// [`Error::Mutability`] for read-only attributes and passwords,
+/// [`Error::NoTarget`] when a filtered path matches nothing and cannot
+/// create its element, [`Error::InvalidPath`] for a filter on a
+/// single-valued simple attribute.
+pub fn apply_patch(attrs: &Complex, ops: &[PatchOp]) -> Result<Complex> {
+    let mut out = attrs.clone();
+    for op in ops {
+        apply_one(&mut out, op)?;
+    }
+    Ok(out)
+}
+
+fn check_writable(path: &AttrPath) -> Result<()> {
+    if path.attr.name == "password" {
+        return Err(password_refused());
+    }
+    if path.schema.id == ENLIST_USER {
+        return Err(Error::mutability(format!(
+            "{} is computed by Enlist and read-only; assign roles through roles or a role-mapped group",
+            path.dotted()
+        )));
+    }
+    let ro = |m: Mutability| m == Mutability::ReadOnly;
+    if ro(path.attr.mutability) || path.sub.is_some_and(|s| ro(s.mutability)) {
+        return Err(Error::mutability(format!("{} is read-only and cannot be changed", path.dotted())));
+    }
+    Ok(())
+}
+
+fn is_clear(v: &Option<Value>) -> bool {
+    match v {
+        None => true,
+        Some(Value::String(s)) => s.is_empty(),
+        // `{"value": ""}` clears a reference such as manager.
+        Some(Value::Complex(c)) => c.is_empty() || (c.len() == 1 && c.get("value").is_some_and(Value::is_empty)),
+        Some(Value::Multi(v)) => v.is_empty(),
+        _ => false,
+    }
+}
+
+fn literal_value(l: &Literal) -> Option<Value> {
+    match l {
+        Literal::String(s) => Some(Value::String(s.clone())),
+        Literal::Bool(b) => Some(Value::Bool(*b)),
+        Literal::Integer(i) => Some(Value::Integer(*i)),
+        Literal::Decimal(d) => Some(Value::Decimal(*d)),
+        Literal::DateTime(d) => Some(Value::String(d.to_rfc3339())),
+        Literal::Null => None,
+    }
+}
+
+/// Whether two elements of a multi-valued attribute are "the same value":
+/// equal `value` sub-attributes (case-insensitively where the attribute is
+/// not case-exact), else wholly equal.
+fn same_element(a: &Value, b: &Value, case_exact: bool) -> bool {
+    let key = |v: &Value| v.as_complex().and_then(|c| c.get("value")).and_then(Value::as_str).map(str::to_owned);
+    match (key(a), key(b)) {
+        (Some(x), Some(y)) => {
+            if case_exact {
+                x == y
+            } else {
+                fold(&x) == fold(&y)
+            }
+        }
+        _ => a == b,
+    }
+}
+
+fn value_case_exact(path: &AttrPath) -> bool {
+    path.attr.sub_attributes.iter().find(|s| s.name == "value").is_some_and(|s| s.case_exact)
+}
+
+/// When an element is set primary, the others stop being primary
+/// (RFC 7643 §2.4).
+fn demote_other_primaries(elements: &mut [Value], keep: usize) {
+    let is_primary = |v: &Value| v.as_complex().and_then(|c| c.get("primary")) == Some(&Value::Bool(true));
+    if elements.get(keep).is_some_and(is_primary) {
+        for (i, e) in elements.iter_mut().enumerate() {
+            if i != keep && is_primary(e) {
+                if let Value::Complex(c) = e {
+                    c.insert("primary".into(), Value::Bool(false));
+                }
+            }
+        }
+    }
+}
+
+fn apply_one(attrs: &mut Complex, op: &PatchOp) -> Result<()> {
+    let target = op.path.target;
+    check_writable(&target)?;
+    if target.is_core() {
+        return apply_in(attrs, op);
+    }
+    // Extension attributes live in a nested object under the schema URN.
+    let urn = target.schema.id;
+    let mut ext = match attrs.remove(urn) {
+        Some(Value::Complex(c)) => c,
+        _ => Complex::new(),
+    };
+    let r = apply_in(&mut ext, op);
+    if !ext.is_empty() {
+        attrs.insert(urn.to_owned(), Value::Complex(ext));
+    }
+    r
+}
+
+/// Applies one operation inside the object that holds its attribute.
+fn apply_in(slot: &mut Complex, op: &PatchOp) -> Result<()> {
+    let target = op.path.target;
+    let name = target.attr.name;
+    let clear = op.kind == PatchKind::Remove || is_clear(&op.value);
+    match (&op.path.filter, target.sub) {
+        (None, None) => {
+            if op.kind == PatchKind::Remove && target.attr.multi_valued && !is_clear(&op.value) {
+                // Remove only the listed elements.
+                let listed: Vec<Value> = op.value.as_ref().map(|v| v.elements().to_vec()).unwrap_or_default();
+                let exact = value_case_exact(&target);
+                if let Some(Value::Multi(existing)) = slot.get_mut(name) {
+                    existing.retain(|e| !listed.iter().any(|l| same_element(e, l, exact)));
+                    if existing.is_empty() {
+                        slot.remove(name);
+                    }
+                }
+            } else if clear {
+                slot.remove(name);
+            } else if let Some(value) = &op.value {
+                set_whole(slot, &target, op.kind, value);
+            }
+        }
+        (None, Some(sub)) => {
+            if target.attr.multi_valued {
+                // `emails.value` without a filter: every element.
+                if let Some(Value::Multi(elements)) = slot.get_mut(name) {
+                    for e in elements.iter_mut() {
+                        if let Value::Complex(c) = e {
+                            set_sub(c, sub.name, if clear { None } else { op.value.clone() });
+                        }
+                    }
+                    elements.retain(|e| !e.is_empty());
+                }
+            } else {
+                let entry = slot.entry(name.to_owned()).or_insert_with(|| Value::Complex(Complex::new()));
+                if let Value::Complex(c) = entry {
+                    set_sub(c, sub.name, if clear { None } else { op.value.clone() });
+                }
+                if slot.get(name).is_some_and(Value::is_empty) {
+                    slot.remove(name);
+                }
+            }
+        }
+        (Some(filter), sub) => {
+            if target.attr.ty != AttrType::Complex {
+                return Err(Error::path(format!(
+                    "{} is not a complex attribute; a value filter cannot select from it",
+                    target.parent().dotted()
+                )));
+            }
+            let mut elements: Vec<Value> = match slot.remove(name) {
+                Some(Value::Multi(v)) => v,
+                Some(v) => vec![v],
+                None => Vec::new(),
+            };
+            let matching: Vec<usize> = elements
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.as_complex().is_some_and(|c| filter.matches_element(c)))
+                .map(|(i, _)| i)
+                .collect();
+            if clear {
+                // Clearing `value` inside a filtered element removes the element.
+                match sub {
+                    Some(s) if s.name != "value" => {
+                        for &i in &matching {
+                            if let Some(Value::Complex(c)) = elements.get_mut(i) {
+                                c.remove(s.name);
+                            }
+                        }
+                    }
+                    _ => {
+                        let mut i = 0;
+                        elements.retain(|_| {
+                            let keep = !matching.contains(&i);
+                            i += 1;
+                            keep
+                        });
+                    }
+                }
+            } else if matching.is_empty() {
+                // Entra's rule: add/replace on a filtered path that matches
+                // nothing creates the element from the filter's eq terms.
+                let terms = filter.eq_terms().ok_or_else(|| Error::NoTarget {
+                    detail: format!(
+                        "no element of {} matches the path's filter, and only a filter of 'eq' terms joined by 'and' can create one",
+                        target.parent().dotted()
+                    ),
+                })?;
+                let mut element = Complex::new();
+                for (k, lit) in terms {
+                    if let Some(v) = literal_value(lit) {
+                        element.insert(k.to_owned(), v);
+                    }
+                }
+                match (sub, &op.value) {
+                    (Some(s), v) => set_sub(&mut element, s.name, v.clone()),
+                    (None, Some(Value::Complex(c))) => element.extend(c.clone()),
+                    (None, _) => {
+                        return Err(Error::invalid(format!(
+                            "the value for {} must be an object of its sub-attributes",
+                            target.parent().dotted()
+                        )))
+                    }
+                }
+                elements.push(Value::Complex(element));
+                let last = elements.len() - 1;
+                demote_other_primaries(&mut elements, last);
+            } else {
+                for &i in &matching {
+                    if let Some(Value::Complex(c)) = elements.get_mut(i) {
+                        match (sub, &op.value) {
+                            (Some(s), v) => set_sub(c, s.name, v.clone()),
+                            (None, Some(Value::Complex(new))) => {
+                                if op.kind == PatchKind::Replace {
+                                    *c = new.clone();
+                                } else {
+                                    c.extend(new.clone());
+                                }
+                            }
+                            (None, _) => {
+                                return Err(Error::invalid(format!(
+                                    "the value for {} must be an object of its sub-attributes",
+                                    target.parent().dotted()
+                                )))
+                            }
+                        }
+                    }
+                    demote_other_primaries(&mut elements, i);
+                }
+            }
+            elements.retain(|e| !e.is_empty());
+            if !elements.is_empty() {
+                let v = if target.attr.multi_valued { Value::Multi(elements) } else { elements.swap_remove(0) };
+                slot.insert(name.to_owned(), v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_sub(c: &mut Complex, sub: &str, value: Option<Value>) {
+    match value {
+        Some(v) if !v.is_empty() => {
+            c.insert(sub.to_owned(), v);
+        }
+        _ => {
+            c.remove(sub);
+        }
+    }
+}
+
+fn set_whole(slot: &mut Complex, target: &AttrPath, kind: PatchKind, value: &Value) {
+    let name = target.attr.name;
+    if target.attr.multi_valued {
+        let given: Vec<Value> = value.elements().iter().filter(|e| !e.is_empty()).cloned().collect();
+        let exact = value_case_exact(target);
+        let mut elements = match (kind, slot.remove(name)) {
+            (PatchKind::Add, Some(Value::Multi(v))) => v,
+            _ => Vec::new(),
+        };
+        for g in given {
+            if kind == PatchKind::Add && elements.iter().any(|e| same_element(e, &g, exact)) {
+                // Adding a value already present is a no-op.
+                continue;
+            }
+            elements.push(g);
+            let last = elements.len() - 1;
+            demote_other_primaries(&mut elements, last);
+        }
+        if !elements.is_empty() {
+            slot.insert(name.to_owned(), Value::Multi(elements));
+        }
+    } else if let (AttrType::Complex, Value::Complex(new)) = (target.attr.ty, value) {
+        // RFC 7644 §3.5.2.3: sub-attributes not given are left unchanged.
+        let entry = slot.entry(name.to_owned()).or_insert_with(|| Value::Complex(Complex::new()));
+        if let Value::Complex(old) = entry {
+            for (k, v) in new {
+                set_sub(old, k, Some(v.clone()));
+            }
+        }
+        if slot.get(name).is_some_and(Value::is_empty) {
+            slot.remove(name);
+        }
+    } else {
+        slot.insert(name.to_owned(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{CompareOp, Filter};
+    use crate::schema::{ENTERPRISE_USER, USER_RESOURCE};
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+    fn obj(pairs: &[(&str, Value)]) -> Value {
+        Value::Complex(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    }
+    fn p(urn: Option<&str>, attr: &str, sub: Option<&str>) -> AttrPath {
+        USER_RESOURCE.resolve(urn, attr, sub).unwrap()
+    }
+    fn eq(attr: &str, sub: &str, lit: Literal) -> Filter {
+        Filter::Compare { path: p(None, attr, Some(sub)), op: CompareOp::Eq, value: lit }
+    }
+    fn op(kind: PatchKind, target: AttrPath, filter: Option<Filter>, value: Option<Value>) -> PatchOp {
+        PatchOp { kind, path: PatchPath { target, filter }, value }
+    }
+    fn base() -> Complex {
+        let mut a = Complex::new();
+        a.insert("userName".into(), s("alice@contoso.com"));
+        a.insert(
+            "emails".into(),
+            Value::Multi(vec![
+                obj(&[("type", s("work")), ("value", s("alice@contoso.com")), ("primary", Value::Bool(true))]),
+                obj(&[("type", s("other")), ("value", s("al@contoso.com"))]),
+            ]),
+        );
+        a.insert("name".into(), obj(&[("givenName", s("Alice")), ("familyName", s("Ng"))]));
+        a
+    }
+    fn work(lit: &str) -> Filter {
+        eq("emails", "type", Literal::String(lit.into()))
+    }
+
+    #[test]
+    fn filtered_sub_attribute_replace_changes_only_the_matching_element() {
+        let out = apply_patch(
+            &base(),
+            &[op(
+                PatchKind::Replace,
+                p(None, "emails", Some("value")),
+                Some(work("WORK")),
+                Some(s("a.ng@contoso.com")),
+            )],
+        )
+        .unwrap();
+        let emails = out["emails"].elements();
+        assert_eq!(emails[0].as_complex().unwrap()["value"], s("a.ng@contoso.com"));
+        assert_eq!(emails[1].as_complex().unwrap()["value"], s("al@contoso.com"));
+    }
+
+    #[test]
+    fn add_on_a_filter_that_matches_nothing_creates_the_element_from_eq_terms() {
+        let fax = eq("phoneNumbers", "type", Literal::String("fax".into()));
+        let out = apply_patch(
+            &base(),
+            &[op(PatchKind::Add, p(None, "phoneNumbers", Some("value")), Some(fax), Some(s("5551234")))],
+        )
+        .unwrap();
+        assert_eq!(out["phoneNumbers"], Value::Multi(vec![obj(&[("type", s("fax")), ("value", s("5551234"))])]));
+        // The flag form of a role: roles[primary eq true].value.
+        let primary = eq("roles", "primary", Literal::Bool(true));
+        let out = apply_patch(
+            &base(),
+            &[op(PatchKind::Replace, p(None, "roles", Some("value")), Some(primary), Some(s("FullMember")))],
+        )
+        .unwrap();
+        assert_eq!(
+            out["roles"],
+            Value::Multi(vec![obj(&[("primary", Value::Bool(true)), ("value", s("FullMember"))])])
+        );
+    }
+
+    #[test]
+    fn a_filter_that_is_not_eq_terms_cannot_create() {
+        let f = Filter::Compare {
+            path: p(None, "phoneNumbers", Some("type")),
+            op: CompareOp::Co,
+            value: Literal::String("x".into()),
+        };
+        let err = apply_patch(
+            &base(),
+            &[op(PatchKind::Replace, p(None, "phoneNumbers", Some("value")), Some(f), Some(s("1")))],
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NoTarget { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn clearing_value_in_a_filtered_element_removes_the_element() {
+        for value in [None, Some(s(""))] {
+            let kind = if value.is_none() { PatchKind::Remove } else { PatchKind::Replace };
+            let out = apply_patch(&base(), &[op(kind, p(None, "emails", Some("value")), Some(work("other")), value)])
+                .unwrap();
+            assert_eq!(out["emails"].elements().len(), 1);
+        }
+        // Clearing what is absent is a no-op.
+        let out =
+            apply_patch(&base(), &[op(PatchKind::Remove, p(None, "phoneNumbers", None), Some(work("fax")), None)])
+                .unwrap();
+        assert_eq!(out, base());
+    }
+
+    #[test]
+    fn dotted_sub_attributes_set_and_clear() {
+        let out = apply_patch(
+            &base(),
+            &[op(PatchKind::Replace, p(None, "name", Some("familyName")), None, Some(s("Ng-Smith")))],
+        )
+        .unwrap();
+        assert_eq!(out["name"], obj(&[("givenName", s("Alice")), ("familyName", s("Ng-Smith"))]));
+        let out = apply_patch(
+            &base(),
+            &[
+                op(PatchKind::Remove, p(None, "name", Some("familyName")), None, None),
+                op(PatchKind::Replace, p(None, "name", Some("givenName")), None, Some(s(""))),
+            ],
+        )
+        .unwrap();
+        assert!(!out.contains_key("name"), "an emptied complex attribute is absent");
+    }
+
+    #[test]
+    fn extension_attributes_nest_under_their_urn_and_manager_clears() {
+        let out = apply_patch(
+            &base(),
+            &[
+                op(PatchKind::Add, p(Some(ENTERPRISE_USER), "department", None), None, Some(s("Retail"))),
+                op(PatchKind::Add, p(Some(ENTERPRISE_USER), "manager", None), None, Some(obj(&[("value", s("m1"))]))),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out[ENTERPRISE_USER], obj(&[("department", s("Retail")), ("manager", obj(&[("value", s("m1"))]))]));
+        for clear in [None, Some(s("")), Some(obj(&[("value", s(""))]))] {
+            let kind = if clear.is_none() { PatchKind::Remove } else { PatchKind::Replace };
+            let cleared =
+                apply_patch(&out, &[op(kind, p(Some(ENTERPRISE_USER), "manager", None), None, clear)]).unwrap();
+            assert_eq!(cleared[ENTERPRISE_USER], obj(&[("department", s("Retail"))]));
+        }
+    }
+
+    #[test]
+    fn multi_valued_add_appends_and_skips_present_values() {
+        let roles = |names: &[&str]| Value::Multi(names.iter().map(|n| obj(&[("value", s(n))])).collect());
+        let once =
+            apply_patch(&base(), &[op(PatchKind::Add, p(None, "roles", None), None, Some(roles(&["Admin", "Guest"])))])
+                .unwrap();
+        let twice =
+            apply_patch(&once, &[op(PatchKind::Add, p(None, "roles", None), None, Some(roles(&["admin"])))]).unwrap();
+        assert_eq!(twice["roles"].elements().len(), 2);
+        let replaced =
+            apply_patch(&twice, &[op(PatchKind::Replace, p(None, "roles", None), None, Some(roles(&["FullMember"])))])
+                .unwrap();
+        assert_eq!(replaced["roles"], roles(&["FullMember"]));
+        let removed =
+            apply_patch(&twice, &[op(PatchKind::Remove, p(None, "roles", None), None, Some(roles(&["Guest"])))])
+                .unwrap();
+        assert_eq!(removed["roles"], roles(&["Admin"]));
+    }
+
+    #[test]
+    fn a_new_primary_demotes_the_old_one() {
+        let v = obj(&[("type", s("home")), ("value", s("a@home.example")), ("primary", Value::Bool(true))]);
+        let out = apply_patch(&base(), &[op(PatchKind::Add, p(None, "emails", None), None, Some(v))]).unwrap();
+        let primaries: Vec<bool> = out["emails"]
+            .elements()
+            .iter()
+            .map(|e| e.as_complex().unwrap().get("primary") == Some(&Value::Bool(true)))
+            .collect();
+        assert_eq!(primaries, vec![false, false, true]);
+    }
+
+    #[test]
+    fn read_only_and_password_targets_are_refused() {
+        let err =
+            apply_patch(&base(), &[op(PatchKind::Replace, p(None, "password", None), None, Some(s("x")))]).unwrap_err();
+        assert!(matches!(err, Error::Mutability { .. }));
+        let err = apply_patch(&base(), &[op(PatchKind::Replace, p(None, "id", None), None, Some(s("x")))]).unwrap_err();
+        assert!(matches!(err, Error::Mutability { .. }));
+        let eff = USER_RESOURCE.resolve(Some(crate::schema::ENLIST_USER), "effectiveRole", None).unwrap();
+        let err = apply_patch(&base(), &[op(PatchKind::Replace, eff, None, Some(s("Admin")))]).unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_operation_leaves_the_input_untouched() {
+        let input = base();
+        let ops = [
+            op(PatchKind::Replace, p(None, "title", None), None, Some(s("Boss"))),
+            op(PatchKind::Replace, p(None, "password", None), None, Some(s("x"))),
+        ];
+        assert!(apply_patch(&input, &ops).is_err());
+        assert_eq!(input, base());
+    }
+}

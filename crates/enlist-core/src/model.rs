@@ -1,0 +1,462 @@
+//! The entities: organizations, global accounts, memberships (SCIM Users),
+//! groups, API keys, audit records and queued notifications.
+
+use crate::error::{Error, Result};
+use crate::schema::ENTERPRISE_USER;
+use crate::types::*;
+use crate::value::{Complex, Value};
+use chrono::{DateTime, Utc};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    /// Id.
+    pub id: OrganizationId,
+    /// Unique name.
+    pub name: String,
+    /// Registered email domains, each in this organization only.
+    pub domains: Vec<DomainName>,
+    /// The SCIM add-on: when off, the organization's API keys get 403.
+    pub scim_enabled: bool,
+    /// The role of users provisioned without one.
+    pub default_role: Role,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Organization {
+    /// Whether `email`'s domain is one of the registered domains (exact
+    /// match: subdomains count only when registered themselves).
+    pub fn owns(&self, email: &Email) -> bool {
+        self.domains.iter().any(|d| d == email.domain())
+    }
+    /// The domains as a human list, for details.
+    pub fn domain_list(&self) -> String {
+        if self.domains.is_empty() {
+            "none registered".to_owned()
+        } else {
+            self.domains.iter().map(DomainName::as_str).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// A person: one global account per email address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// Id.
+    pub id: AccountId,
+    /// The account's email, unique case-insensitively across Enlist.
+    pub email: Email,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user's profile as the identity provider sent it, validated: the
+/// attributes that the product's rules read are parsed once, here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    attrs: Complex,
+    user_name: UserName,
+    email: Email,
+    active: bool,
+    roles: Vec<Role>,
+}
+
+impl Profile {
+    /// Validates a profile. `active` defaults to true when absent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for a missing `userName`, an unknown role,
+    /// no usable email, an invalid email, two `primary` values in one
+    /// attribute; [`Error::Mutability`] for a `password`.
+    pub fn parse(mut attrs: Complex) -> Result<Self> {
+        if attrs.contains_key("password") {
+            return Err(password_refused());
+        }
+        let user_name = match attrs.get("userName") {
+            Some(Value::String(s)) => UserName::parse(s)?,
+            Some(_) => return Err(Error::invalid("userName must be a string")),
+            None => UserName::parse("")?,
+        };
+        let active = match attrs.get("active") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::invalid("active must be a boolean (true or false)")),
+        };
+        attrs.insert("active".into(), Value::Bool(active));
+        for (name, value) in &attrs {
+            if let Value::Multi(elements) = value {
+                let primaries = elements
+                    .iter()
+                    .filter(|e| e.as_complex().and_then(|c| c.get("primary")).and_then(Value::as_bool) == Some(true))
+                    .count();
+                if primaries > 1 {
+                    return Err(Error::invalid(format!(
+                        "{name} has {primaries} values marked primary; at most one may be primary"
+                    )));
+                }
+            }
+        }
+        let mut roles = Vec::new();
+        if let Some(v) = attrs.get("roles") {
+            for element in v.elements() {
+                let value =
+                    element.as_complex().and_then(|c| c.get("value")).and_then(Value::as_str).ok_or_else(|| {
+                        Error::invalid(
+                            "each element of roles needs a string value: one of Admin, FullMember, FreeMember, Guest",
+                        )
+                    })?;
+                roles.push(Role::parse(value)?);
+            }
+        }
+        let email = derive_email(&attrs, &user_name)?;
+        Ok(Self { attrs, user_name, email, active, roles })
+    }
+
+    /// Every attribute, canonical names, extensions nested under their URN.
+    pub fn attrs(&self) -> &Complex {
+        &self.attrs
+    }
+    /// Takes the attributes back.
+    pub fn into_attrs(self) -> Complex {
+        self.attrs
+    }
+    /// `userName`.
+    pub fn user_name(&self) -> &UserName {
+        &self.user_name
+    }
+    /// The account email the profile gives (primary email, else work email,
+    /// else an email-shaped `userName`).
+    pub fn email(&self) -> &Email {
+        &self.email
+    }
+    /// `active`.
+    pub fn active(&self) -> bool {
+        self.active
+    }
+    /// The roles the identity provider assigned.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+    /// `externalId`.
+    pub fn external_id(&self) -> Option<&str> {
+        self.attrs.get("externalId").and_then(Value::as_str)
+    }
+    /// `displayName`.
+    pub fn display_name(&self) -> Option<&str> {
+        self.attrs.get("displayName").and_then(Value::as_str)
+    }
+    /// The manager's user id (Enterprise extension `manager.value`).
+    pub fn manager(&self) -> Option<UserId> {
+        self.attrs
+            .get(ENTERPRISE_USER)
+            .and_then(Value::as_complex)
+            .and_then(|e| e.get("manager"))
+            .and_then(Value::as_complex)
+            .and_then(|m| m.get("value"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(UserId::new)
+    }
+}
+
+pub(crate) fn password_refused() -> Error {
+    Error::mutability(
+        "Enlist does not accept passwords: people manage their own password or sign in with SSO. \
+         Remove password from the request (in Okta, turn off Provisioning > To App > Sync Password).",
+    )
+}
+
+fn derive_email(attrs: &Complex, user_name: &UserName) -> Result<Email> {
+    let emails: Vec<&Complex> =
+        attrs.get("emails").map(|v| v.elements().iter().filter_map(Value::as_complex).collect()).unwrap_or_default();
+    let pick = |pred: &dyn Fn(&Complex) -> bool| {
+        emails.iter().find(|e| pred(e)).and_then(|e| e.get("value")).and_then(Value::as_str)
+    };
+    let primary = pick(&|e| e.get("primary").and_then(Value::as_bool) == Some(true));
+    let work = pick(&|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work")));
+    if let Some((which, addr)) = primary.map(|a| ("primary email", a)).or(work.map(|a| ("work email", a))) {
+        return Email::parse(addr).map_err(|_| {
+            Error::invalid(format!("The {which} '{addr}' is not a valid email address; map a valid address to emails"))
+        });
+    }
+    Email::parse(user_name.as_str()).map_err(|_| {
+        Error::invalid(format!(
+            "User '{}' has no email address: map the user's mail to emails[type eq \"work\"].value, \
+             mark an email primary, or use an email address as userName",
+            user_name.as_str()
+        ))
+    })
+}
+
+/// A person's membership in one organization: the SCIM User resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// The SCIM `id`.
+    pub id: UserId,
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The global account.
+    pub account_id: AccountId,
+    /// What the identity provider sent.
+    pub profile: Profile,
+    /// The role the user holds.
+    pub effective_role: Role,
+    /// Where it comes from.
+    pub role_source: RoleSource,
+    /// `meta.created`.
+    pub created_at: DateTime<Utc>,
+    /// `meta.lastModified`.
+    pub updated_at: DateTime<Utc>,
+    /// `meta.version`, incremented by every write.
+    pub version: u64,
+}
+
+impl User {
+    /// Active and holding the Admin role.
+    pub fn is_active_admin(&self) -> bool {
+        self.profile.active() && self.effective_role == Role::Admin
+    }
+}
+
+/// A group of one organization's users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Id.
+    pub id: GroupId,
+    /// Organization.
+    pub organization_id: OrganizationId,
+    /// Unique per organization, case-insensitively; kept as sent.
+    pub display_name: String,
+    /// The identity provider's id.
+    pub external_id: Option<String>,
+    /// The role all members hold at least.
+    pub role: Option<Role>,
+    /// `meta.created`.
+    pub created_at: DateTime<Utc>,
+    /// `meta.lastModified`.
+    pub updated_at: DateTime<Utc>,
+    /// `meta.version`.
+    pub version: u64,
+}
+
+/// A member as a group lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    /// The user.
+    pub id: UserId,
+    /// Their `userName`, the member's `display`.
+    pub user_name: String,
+}
+
+/// A group as a user lists it (`groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    /// The group.
+    pub id: GroupId,
+    /// Its `displayName`.
+    pub display_name: String,
+}
+
+/// A new effective role for a user, written by a recomputation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleUpdate<'a> {
+    /// Whose.
+    pub user: &'a UserId,
+    /// The role.
+    pub role: Role,
+    /// Its source.
+    pub source: RoleSource,
+}
+
+/// An API key. The secret is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    /// Public id (part of the token).
+    pub id: ApiKeyId,
+    /// Organization it selects.
+    pub organization_id: OrganizationId,
+    /// What people see (notification mails, audit log).
+    pub label: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: Vec<u8>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last successful use (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Revocation time: a revoked key stops working at once.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Who performs a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actor {
+    /// An identity provider, through an API key.
+    ApiKey {
+        /// The key.
+        id: ApiKeyId,
+        /// Its label.
+        label: String,
+    },
+    /// The operator, through the CLI.
+    Operator,
+    /// A member of the organization (the admin console).
+    Member {
+        /// Who.
+        user: UserId,
+    },
+}
+
+impl Actor {
+    /// The name shown in audit records and notification mails.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::ApiKey { label, .. } => label.clone(),
+            Actor::Operator => "Enlist operator".to_owned(),
+            Actor::Member { user } => format!("user {user}"),
+        }
+    }
+}
+
+/// An authenticated caller in one organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    /// The organization the credentials select.
+    pub organization_id: OrganizationId,
+    /// Who.
+    pub actor: Actor,
+}
+
+/// The kind of resource an audit record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// A user (membership).
+    User,
+    /// A group.
+    Group,
+    /// An API key.
+    ApiKey,
+    /// The organization itself (domains, settings).
+    Organization,
+}
+
+impl ResourceKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "User",
+            Self::Group => "Group",
+            Self::ApiKey => "ApiKey",
+            Self::Organization => "Organization",
+        }
+    }
+}
+
+/// What an audited change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Created.
+    Create,
+    /// Replaced (PUT).
+    Replace,
+    /// Patched.
+    Patch,
+    /// Deleted.
+    Delete,
+    /// Revoked (keys).
+    Revoke,
+    /// Settings changed (domains, group role, SCIM switch).
+    Configure,
+}
+
+impl Operation {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Replace => "replace",
+            Self::Patch => "patch",
+            Self::Delete => "delete",
+            Self::Revoke => "revoke",
+            Self::Configure => "configure",
+        }
+    }
+}
+
+/// One changed attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeChange {
+    /// Dotted attribute name.
+    pub attribute: String,
+    /// Before (absent: `None`).
+    pub before: Option<Value>,
+    /// After (absent: `None`).
+    pub after: Option<Value>,
+}
+
+/// An append-only audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Id.
+    pub id: String,
+    /// Organization.
+    pub organization_id: OrganizationId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (API key label, operator, member).
+    pub actor: String,
+    /// What kind of resource.
+    pub resource: ResourceKind,
+    /// Which.
+    pub resource_id: String,
+    /// What was done.
+    pub operation: Operation,
+    /// Attributes changed, before and after.
+    pub changes: Vec<AttributeChange>,
+    /// Anything else worth recording (e.g. an ignored password).
+    pub note: Option<String>,
+}
+
+/// A notification queued in the outbox, in the provisioning transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// Id.
+    pub id: String,
+    /// Organization.
+    pub organization_id: OrganizationId,
+    /// The organization's name.
+    pub organization_name: String,
+    /// Recipient address.
+    pub recipient: String,
+    /// Recipient's display name, if known.
+    pub recipient_name: Option<String>,
+    /// The label of the API key (or operator) that provisioned them.
+    pub added_by: String,
+    /// Queued at.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The differences between two profiles, attribute by attribute (extension
+/// attributes one level down), for audit records.
+pub fn diff(before: &Complex, after: &Complex) -> Vec<AttributeChange> {
+    let mut out = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for k in keys {
+        let (b, a) = (before.get(k), after.get(k));
+        if b == a {
+            continue;
+        }
+        if k.starts_with("urn:") {
+            let empty = Complex::new();
+            let bc = b.and_then(Value::as_complex).unwrap_or(&empty);
+            let ac = a.and_then(Value::as_complex).unwrap_or(&empty);
+            for mut c in diff(bc, ac) {
+                c.attribute = format!("{k}:{}", c.attribute);
+                out.push(c);
+            }
+        } else {
+            out.push(AttributeChange { attribute: k.clone(), before: b.cloned(), after: a.cloned() });
+        }
+    }
+    out
+}

@@ -1,0 +1,265 @@
+//! The ports: what the core needs from the outside world. Storage adapters
+//! implement the repositories and [`Store`]; the mail adapter implements
+//! [`Mailer`]; the binary supplies a [`Clock`] and an [`IdGenerator`].
+//!
+//! Repositories are synchronous and live inside a [`Transaction`]: a use
+//! case runs as one closure, on the adapter's blocking pool, inside one
+//! database transaction, so no connection or transaction is ever held
+//! across an `.await` and a use case commits whole or not at all. The
+//! boundary itself, [`Store`], is async.
+
+use crate::error::{Error, RepoError};
+use crate::model::*;
+use crate::query::{ListPage, ListQuery};
+use crate::types::*;
+use chrono::{DateTime, Utc};
+
+/// Result of a repository call.
+pub type RepoResult<T> = std::result::Result<T, RepoError>;
+
+/// Organizations and their domains.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait OrganizationRepo: Send {
+    /// The organization, with its domains.
+    fn get(&mut self, id: &OrganizationId) -> RepoResult<Option<Organization>>;
+    /// By exact name.
+    fn by_name(&mut self, name: &str) -> RepoResult<Option<Organization>>;
+    /// All, by name.
+    fn list(&mut self) -> RepoResult<Vec<Organization>>;
+    /// # Errors
+    /// [`RepoError::Unique`]`(OrganizationName)` when the name is taken.
+    fn insert(&mut self, org: &Organization) -> RepoResult<()>;
+    /// Writes name, SCIM switch and default role (not domains).
+    fn update(&mut self, org: &Organization) -> RepoResult<()>;
+    /// Locks the organization row until the transaction ends, serialising
+    /// changes to its Admin set across processes.
+    fn lock(&mut self, id: &OrganizationId) -> RepoResult<()>;
+    /// # Errors
+    /// [`RepoError::Unique`]`(Domain)` when any organization has it.
+    fn add_domain(&mut self, id: &OrganizationId, domain: &DomainName) -> RepoResult<()>;
+    /// Whether it was registered.
+    fn remove_domain(&mut self, id: &OrganizationId, domain: &DomainName) -> RepoResult<bool>;
+}
+
+/// Global accounts.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait AccountRepo: Send {
+    /// By email, case-insensitively.
+    fn by_email(&mut self, email: &Email) -> RepoResult<Option<Account>>;
+    /// By id.
+    fn get(&mut self, id: &AccountId) -> RepoResult<Option<Account>>;
+    /// # Errors
+    /// [`RepoError::Unique`]`(AccountEmail)` when the email has an account.
+    fn insert(&mut self, account: &Account) -> RepoResult<()>;
+    /// # Errors
+    /// [`RepoError::Unique`]`(AccountEmail)` when the email has an account.
+    fn set_email(&mut self, id: &AccountId, email: &Email) -> RepoResult<()>;
+    /// Deletes the account if no membership refers to it; whether it did.
+    fn delete_if_orphan(&mut self, id: &AccountId) -> RepoResult<bool>;
+}
+
+/// Memberships, seen as SCIM Users.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait UserRepo: Send {
+    /// A user of the organization; `None` for another organization's.
+    fn get(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>>;
+    /// The account's membership in the organization.
+    fn by_account(&mut self, org: &OrganizationId, account: &AccountId) -> RepoResult<Option<User>>;
+    /// The organization's users among `ids` (others left out).
+    fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>>;
+    /// A filtered, sorted page, evaluated by the database.
+    fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<User>>;
+    /// # Errors
+    /// [`RepoError::Unique`]`(UserName)` for a taken userName (case-
+    /// insensitive), `(Membership)` when the account is already a member.
+    fn insert(&mut self, user: &User) -> RepoResult<()>;
+    /// Writes `user` if its stored version is still `expected_version`.
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`] otherwise; `Unique(UserName)`.
+    fn update(&mut self, user: &User, expected_version: u64) -> RepoResult<()>;
+    /// Deletes the membership and its group memberships; whether it existed.
+    fn delete(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<bool>;
+    /// Active users whose effective role is Admin.
+    fn count_active_admins(&mut self, org: &OrganizationId) -> RepoResult<u64>;
+    /// Writes recomputed effective roles (bumping each user's version).
+    fn set_effective_roles<'a>(&mut self, org: &OrganizationId, updates: &[RoleUpdate<'a>]) -> RepoResult<()>;
+    /// Users whose manager is `manager`.
+    fn managed_by(&mut self, org: &OrganizationId, manager: &UserId) -> RepoResult<Vec<User>>;
+    /// The groups the user is a member of.
+    fn groups_of(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Vec<GroupRef>>;
+}
+
+/// Groups and their memberships. Membership calls cost the batch, never
+/// the group.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait GroupRepo: Send {
+    /// A group of the organization.
+    fn get(&mut self, org: &OrganizationId, id: &GroupId) -> RepoResult<Option<Group>>;
+    /// By displayName, case-insensitively.
+    fn by_display_name(&mut self, org: &OrganizationId, name: &str) -> RepoResult<Option<Group>>;
+    /// A filtered, sorted page, never reading members.
+    fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<Group>>;
+    /// # Errors
+    /// [`RepoError::Unique`]`(GroupDisplayName)`.
+    fn insert(&mut self, group: &Group) -> RepoResult<()>;
+    /// Writes name, externalId, role, timestamps if the stored version is
+    /// still `expected_version`.
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`]; `Unique(GroupDisplayName)`.
+    fn update(&mut self, group: &Group, expected_version: u64) -> RepoResult<()>;
+    /// Bumps version and lastModified after a membership change; the new
+    /// version.
+    fn touch(&mut self, org: &OrganizationId, id: &GroupId, at: DateTime<Utc>) -> RepoResult<u64>;
+    /// Deletes the group and its memberships; whether it existed.
+    fn delete(&mut self, org: &OrganizationId, id: &GroupId) -> RepoResult<bool>;
+    /// Adds members, skipping present ones; returns those newly added.
+    ///
+    /// # Errors
+    /// [`RepoError::MissingReference`] when a user does not exist (the
+    /// core checks first; this settles races with deletes).
+    fn add_members(&mut self, org: &OrganizationId, group: &GroupId, users: &[UserId]) -> RepoResult<Vec<UserId>>;
+    /// Removes members; returns those that were members.
+    fn remove_members(&mut self, org: &OrganizationId, group: &GroupId, users: &[UserId]) -> RepoResult<Vec<UserId>>;
+    /// Makes `users` exactly the members, diffing in the database; returns
+    /// (added, removed).
+    ///
+    /// # Errors
+    /// [`RepoError::MissingReference`] as for `add_members`.
+    fn replace_members(
+        &mut self,
+        org: &OrganizationId,
+        group: &GroupId,
+        users: &[UserId],
+    ) -> RepoResult<(Vec<UserId>, Vec<UserId>)>;
+    /// Removes every member; returns them.
+    fn clear_members(&mut self, org: &OrganizationId, group: &GroupId) -> RepoResult<Vec<UserId>>;
+    /// Members after `after` (by user id), at most `limit`.
+    // mockall needs the lifetime spelled out.
+    #[allow(clippy::needless_lifetimes)]
+    fn members<'a>(
+        &mut self,
+        org: &OrganizationId,
+        group: &GroupId,
+        after: Option<&'a UserId>,
+        limit: u64,
+    ) -> RepoResult<Vec<MemberRef>>;
+    /// For each of `users` in any role-mapped group: the highest group role.
+    fn group_role_floor(&mut self, org: &OrganizationId, users: &[UserId]) -> RepoResult<Vec<(UserId, Role)>>;
+}
+
+/// API keys.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ApiKeyRepo: Send {
+    /// By public id, in any organization.
+    fn get(&mut self, id: &ApiKeyId) -> RepoResult<Option<ApiKey>>;
+    /// The organization's keys, newest first.
+    fn list(&mut self, org: &OrganizationId) -> RepoResult<Vec<ApiKey>>;
+    /// Stores a new key.
+    fn insert(&mut self, key: &ApiKey) -> RepoResult<()>;
+    /// Marks revoked; whether it was an unrevoked key of the organization.
+    fn revoke(&mut self, org: &OrganizationId, id: &ApiKeyId, at: DateTime<Utc>) -> RepoResult<bool>;
+    /// Records a use.
+    fn touch(&mut self, id: &ApiKeyId, at: DateTime<Utc>) -> RepoResult<()>;
+}
+
+/// The append-only audit log.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait AuditLog: Send {
+    /// Appends.
+    fn append(&mut self, record: &AuditRecord) -> RepoResult<()>;
+    /// Records since `since`, oldest first, at most `limit`.
+    fn list(&mut self, org: &OrganizationId, since: Option<DateTime<Utc>>, limit: u64) -> RepoResult<Vec<AuditRecord>>;
+}
+
+/// The notification outbox, written in the provisioning transaction.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Outbox: Send {
+    /// Queues a notification.
+    fn enqueue(&mut self, n: &Notification) -> RepoResult<()>;
+}
+
+/// One database transaction: every repository, on one connection.
+pub trait Transaction: Send {
+    /// Organizations.
+    fn organizations(&mut self) -> &mut dyn OrganizationRepo;
+    /// Accounts.
+    fn accounts(&mut self) -> &mut dyn AccountRepo;
+    /// Users.
+    fn users(&mut self) -> &mut dyn UserRepo;
+    /// Groups.
+    fn groups(&mut self) -> &mut dyn GroupRepo;
+    /// API keys.
+    fn api_keys(&mut self) -> &mut dyn ApiKeyRepo;
+    /// Audit log.
+    fn audit(&mut self) -> &mut dyn AuditLog;
+    /// Outbox.
+    fn outbox(&mut self) -> &mut dyn Outbox;
+}
+
+/// A unit of work: runs on a blocking thread, inside one transaction.
+pub type Work = Box<dyn FnOnce(&mut dyn Transaction) -> Result<(), Error> + Send>;
+
+/// The transaction boundary.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Runs `work` in a read-only transaction.
+    async fn read(&self, work: Work) -> Result<(), Error>;
+    /// Runs `work` in a write transaction: commits if it returns `Ok`,
+    /// rolls back every write if it returns `Err` (or panics).
+    async fn write(&self, work: Work) -> Result<(), Error>;
+}
+
+/// A queued notification with its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedNotification {
+    /// The message.
+    pub notification: Notification,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+}
+
+/// The outbox as the mail worker sees it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait OutboxQueue: Send + Sync {
+    /// Up to `limit` unsent notifications due at `now`, oldest first.
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<QueuedNotification>, Error>;
+    /// Marks sent.
+    async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
+    /// Records a failed attempt and when to try again.
+    async fn mark_failed(&self, id: &str, attempts: u32, retry_at: DateTime<Utc>, error: &str) -> Result<(), Error>;
+    /// Unsent notifications.
+    async fn depth(&self) -> Result<u64, Error>;
+}
+
+/// Why a mail could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MailError(pub String);
+
+/// Sends notification mail.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one notification.
+    async fn send(&self, n: &Notification) -> Result<(), MailError>;
+}
+
+/// The time. Nothing in the core or the adapters reads the wall clock.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Identifiers and secrets.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A new opaque, unique id.
+    fn id(&self) -> String;
+    /// A new secret with at least 256 bits of entropy, URL-safe text.
+    fn secret(&self) -> String;
+}

@@ -1,0 +1,421 @@
+//! Groups: creation, renames, membership batches, role mapping, deletion.
+//! Membership changes cost the batch: the repository diffs in the database
+//! and only the users whose membership changed get their role recomputed.
+
+use super::*;
+use crate::change::GroupChange;
+use crate::query::{ListPage, ListQuery};
+use crate::value::Value;
+use std::collections::BTreeSet;
+
+/// A group to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewGroup {
+    /// Required, unique per organization.
+    pub display_name: String,
+    /// The identity provider's id.
+    pub external_id: Option<String>,
+    /// Initial members.
+    pub members: Vec<UserId>,
+}
+
+/// A group and, when asked for, its members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupView {
+    /// The group.
+    pub group: Group,
+    /// Members, when asked for.
+    pub members: Option<Vec<MemberRef>>,
+}
+
+/// The group use cases.
+#[derive(Clone)]
+pub struct Groups {
+    deps: Deps,
+}
+
+/// Members read per query when a whole group is listed.
+const MEMBER_PAGE: u64 = 1000;
+
+impl Groups {
+    pub(crate) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    /// Creates a group, with members under the PATCH rules.
+    ///
+    /// # Errors
+    /// `Uniqueness` for a taken name; `InvalidValue` for unknown members or
+    /// an empty name.
+    pub async fn create(&self, caller: &Caller, input: NewGroup) -> Result<GroupView> {
+        let deps = self.deps.clone();
+        let caller = caller.clone();
+        transact(&*self.deps.store, true, true, move |tx| {
+            let org = load_org(tx, &caller.organization_id)?;
+            let name = valid_name(&input.display_name)?;
+            let now = deps.clock.now();
+            let group = Group {
+                id: GroupId::new(deps.ids.id()),
+                organization_id: org.id.clone(),
+                display_name: name,
+                external_id: input.external_id.clone().filter(|s| !s.is_empty()),
+                role: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            match tx.groups().insert(&group) {
+                Err(RepoError::Unique(_)) => return Err(name_taken(&group.display_name)),
+                other => other?,
+            }
+            let mut changes = vec![AttributeChange {
+                attribute: "displayName".into(),
+                before: None,
+                after: Some(Value::String(group.display_name.clone())),
+            }];
+            if !input.members.is_empty() {
+                let members = dedupe(&input.members);
+                check_known(tx, &org.id, &members)?;
+                let added = tx.groups().add_members(&org.id, &group.id, &members)?;
+                changes.push(member_change("members.added", &added));
+            }
+            audit(
+                tx,
+                &deps,
+                AuditInput {
+                    org: &org.id,
+                    actor: &caller.actor,
+                    resource: ResourceKind::Group,
+                    resource_id: group.id.as_str(),
+                    operation: Operation::Create,
+                    changes,
+                    note: None,
+                },
+            )?;
+            let members = all_members(tx, &org.id, &group.id)?;
+            Ok(GroupView { group, members: Some(members) })
+        })
+        .await
+    }
+
+    /// One group; members only when asked for (never read otherwise).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn get(&self, caller: &Caller, id: &GroupId, with_members: bool) -> Result<GroupView> {
+        let (org, id) = (caller.organization_id.clone(), id.clone());
+        transact(&*self.deps.store, false, false, move |tx| {
+            let group = tx.groups().get(&org, &id)?.ok_or_else(|| group_not_found(&id))?;
+            let members = if with_members { Some(all_members(tx, &org, &id)?) } else { None };
+            Ok(GroupView { group, members })
+        })
+        .await
+    }
+
+    /// A filtered page of groups; members only when asked for.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list(&self, caller: &Caller, query: ListQuery, with_members: bool) -> Result<ListPage<GroupView>> {
+        let org = caller.organization_id.clone();
+        transact(&*self.deps.store, false, false, move |tx| {
+            let page = tx.groups().list(&org, &query)?;
+            let mut items = Vec::with_capacity(page.items.len());
+            for group in page.items {
+                let members = if with_members { Some(all_members(tx, &org, &group.id)?) } else { None };
+                items.push(GroupView { group, members });
+            }
+            Ok(ListPage { total: page.total, items, next_cursor: page.next_cursor })
+        })
+        .await
+    }
+
+    /// Applies changes in order, all or nothing; returns the group
+    /// (without members).
+    ///
+    /// # Errors
+    /// `NotFound`, `PreconditionFailed`, `InvalidValue` naming unknown
+    /// member ids, `Uniqueness` on a rename clash, `Conflict` when the last
+    /// active Admin would lose the role.
+    pub async fn change(
+        &self,
+        caller: &Caller,
+        id: &GroupId,
+        changes: Vec<GroupChange>,
+        if_match: Option<u64>,
+    ) -> Result<Group> {
+        let deps = self.deps.clone();
+        let (caller, id) = (caller.clone(), id.clone());
+        transact(&*self.deps.store, true, true, move |tx| apply(tx, &deps, &caller, &id, &changes, if_match)).await
+    }
+
+    /// Deletes the group; its members' roles are recomputed.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when the last active Admin would lose the role.
+    pub async fn delete(&self, caller: &Caller, id: &GroupId, if_match: Option<u64>) -> Result<()> {
+        let deps = self.deps.clone();
+        let (caller, id) = (caller.clone(), id.clone());
+        transact(&*self.deps.store, true, true, move |tx| {
+            let org = load_org(tx, &caller.organization_id)?;
+            let group = tx.groups().get(&org.id, &id)?.ok_or_else(|| group_not_found(&id))?;
+            check_version(&group, if_match)?;
+            let members = if group.role.is_some() { tx.groups().clear_members(&org.id, &id)? } else { Vec::new() };
+            tx.groups().delete(&org.id, &id)?;
+            recompute_roles(tx, &org, &members, &format!("delete group '{}'", group.display_name))?;
+            audit(
+                tx,
+                &deps,
+                AuditInput {
+                    org: &org.id,
+                    actor: &caller.actor,
+                    resource: ResourceKind::Group,
+                    resource_id: id.as_str(),
+                    operation: Operation::Delete,
+                    changes: vec![AttributeChange {
+                        attribute: "displayName".into(),
+                        before: Some(Value::String(group.display_name.clone())),
+                        after: None,
+                    }],
+                    note: None,
+                },
+            )
+        })
+        .await
+    }
+
+    /// Maps the group to a role (or clears it); every member's role is
+    /// recomputed. Only the operator or an Admin.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`, `Conflict` for the last active Admin.
+    pub async fn set_role(&self, caller: &Caller, id: &GroupId, role: Option<Role>) -> Result<Group> {
+        let deps = self.deps.clone();
+        let (caller, id) = (caller.clone(), id.clone());
+        transact(&*self.deps.store, true, true, move |tx| {
+            require_admin(tx, &caller, "map groups to roles")?;
+            let org = load_org(tx, &caller.organization_id)?;
+            let group = tx.groups().get(&org.id, &id)?.ok_or_else(|| group_not_found(&id))?;
+            if group.role == role {
+                return Ok(group);
+            }
+            let next = Group { role, updated_at: deps.clock.now(), version: group.version + 1, ..group.clone() };
+            tx.groups().update(&next, group.version)?;
+            let mut after: Option<UserId> = None;
+            loop {
+                let page = tx.groups().members(&org.id, &id, after.as_ref(), MEMBER_PAGE)?;
+                let ids: Vec<UserId> = page.iter().map(|m| m.id.clone()).collect();
+                recompute_roles(tx, &org, &ids, &format!("change the role of group '{}'", group.display_name))?;
+                if (page.len() as u64) < MEMBER_PAGE {
+                    break;
+                }
+                after = ids.last().cloned();
+            }
+            let render = |r: Option<Role>| r.map(|r| Value::String(r.as_str().to_owned()));
+            audit(
+                tx,
+                &deps,
+                AuditInput {
+                    org: &org.id,
+                    actor: &caller.actor,
+                    resource: ResourceKind::Group,
+                    resource_id: id.as_str(),
+                    operation: Operation::Configure,
+                    changes: vec![AttributeChange {
+                        attribute: "role".into(),
+                        before: render(group.role),
+                        after: render(role),
+                    }],
+                    note: None,
+                },
+            )?;
+            Ok(next)
+        })
+        .await
+    }
+}
+
+fn group_not_found(id: &GroupId) -> Error {
+    Error::NotFound { detail: format!("Group {id} not found") }
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::Uniqueness {
+        rule: Uniqueness::GroupDisplayName,
+        detail: format!(
+            "A group named '{name}' already exists in this organization (displayName is unique, case-insensitively). \
+             Link the existing group (in Okta: Push Groups > link) or choose another name."
+        ),
+    }
+}
+
+fn valid_name(name: &str) -> Result<String> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid("displayName is required for a group and may not be empty"));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_version(group: &Group, if_match: Option<u64>) -> Result<()> {
+    match if_match {
+        Some(v) if v != group.version => Err(Error::PreconditionFailed {
+            detail: format!(
+                "If-Match names version {v}, but Group {} is at version {}; read it again and retry",
+                group.id, group.version
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn dedupe(ids: &[UserId]) -> Vec<UserId> {
+    let mut seen = BTreeSet::new();
+    ids.iter().filter(|id| seen.insert((*id).clone())).cloned().collect()
+}
+
+/// An unknown member id is an error naming it, never a silent drop.
+fn check_known(tx: &mut dyn Transaction, org: &OrganizationId, ids: &[UserId]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found: BTreeSet<UserId> = tx.users().get_many(org, ids)?.into_iter().map(|u| u.id).collect();
+    let unknown: Vec<&str> = ids.iter().filter(|id| !found.contains(*id)).map(UserId::as_str).collect();
+    if !unknown.is_empty() {
+        return Err(Error::invalid(format!(
+            "Unknown member id(s): {}. Members must be users of this organization; provision them before adding them to the group.",
+            unknown.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn member_change(attribute: &str, ids: &[UserId]) -> AttributeChange {
+    AttributeChange {
+        attribute: attribute.into(),
+        before: None,
+        after: Some(Value::Multi(ids.iter().map(|i| Value::String(i.as_str().to_owned())).collect())),
+    }
+}
+
+fn all_members(tx: &mut dyn Transaction, org: &OrganizationId, id: &GroupId) -> Result<Vec<MemberRef>> {
+    let mut out = Vec::new();
+    loop {
+        let page = tx.groups().members(org, id, out.last().map(|m: &MemberRef| &m.id), MEMBER_PAGE)?;
+        let n = page.len() as u64;
+        out.extend(page);
+        if n < MEMBER_PAGE {
+            return Ok(out);
+        }
+    }
+}
+
+fn apply(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    caller: &Caller,
+    id: &GroupId,
+    changes: &[GroupChange],
+    if_match: Option<u64>,
+) -> Result<Group> {
+    let org = load_org(tx, &caller.organization_id)?;
+    let current = tx.groups().get(&org.id, id)?.ok_or_else(|| group_not_found(id))?;
+    check_version(&current, if_match)?;
+    let mut next = current.clone();
+    let mut affected: BTreeSet<UserId> = BTreeSet::new();
+    let mut audit_changes = Vec::new();
+    let mut members_changed = false;
+    for change in changes {
+        match change {
+            GroupChange::DisplayName(name) => next.display_name = valid_name(name)?,
+            GroupChange::ExternalId(e) => next.external_id = e.clone().filter(|s| !s.is_empty()),
+            GroupChange::AddMembers(ids) => {
+                let ids = dedupe(ids);
+                check_known(tx, &org.id, &ids)?;
+                let added = tx.groups().add_members(&org.id, id, &ids)?;
+                if !added.is_empty() {
+                    audit_changes.push(member_change("members.added", &added));
+                }
+                members_changed |= !added.is_empty();
+                affected.extend(added);
+            }
+            GroupChange::RemoveMembers(ids) => {
+                let removed = tx.groups().remove_members(&org.id, id, &dedupe(ids))?;
+                if !removed.is_empty() {
+                    audit_changes.push(member_change("members.removed", &removed));
+                }
+                members_changed |= !removed.is_empty();
+                affected.extend(removed);
+            }
+            GroupChange::ReplaceMembers(ids) => {
+                let ids = dedupe(ids);
+                check_known(tx, &org.id, &ids)?;
+                let (added, removed) = tx.groups().replace_members(&org.id, id, &ids)?;
+                for (name, list) in [("members.added", &added), ("members.removed", &removed)] {
+                    if !list.is_empty() {
+                        audit_changes.push(member_change(name, list));
+                    }
+                }
+                members_changed |= !added.is_empty() || !removed.is_empty();
+                affected.extend(added);
+                affected.extend(removed);
+            }
+            GroupChange::ClearMembers => {
+                let removed = tx.groups().clear_members(&org.id, id)?;
+                if !removed.is_empty() {
+                    audit_changes.push(member_change("members.removed", &removed));
+                }
+                members_changed |= !removed.is_empty();
+                affected.extend(removed);
+            }
+        }
+    }
+    let renamed = next.display_name != current.display_name;
+    if renamed {
+        audit_changes.push(AttributeChange {
+            attribute: "displayName".into(),
+            before: Some(Value::String(current.display_name.clone())),
+            after: Some(Value::String(next.display_name.clone())),
+        });
+    }
+    if next.external_id != current.external_id {
+        let v = |e: &Option<String>| e.clone().map(Value::String);
+        audit_changes.push(AttributeChange {
+            attribute: "externalId".into(),
+            before: v(&current.external_id),
+            after: v(&next.external_id),
+        });
+    }
+    if audit_changes.is_empty() {
+        return Ok(current);
+    }
+    if next.display_name != current.display_name || next.external_id != current.external_id {
+        next.updated_at = deps.clock.now();
+        next.version = current.version + 1;
+        match tx.groups().update(&next, current.version) {
+            Err(RepoError::Unique(_)) => return Err(name_taken(&next.display_name)),
+            other => other?,
+        }
+    }
+    if members_changed {
+        next.version = tx.groups().touch(&org.id, id, deps.clock.now())?;
+        next.updated_at = deps.clock.now();
+        if current.role.is_some() {
+            let ids: Vec<UserId> = affected.into_iter().collect();
+            recompute_roles(tx, &org, &ids, &format!("change the members of group '{}'", current.display_name))?;
+        }
+    }
+    audit(
+        tx,
+        deps,
+        AuditInput {
+            org: &org.id,
+            actor: &caller.actor,
+            resource: ResourceKind::Group,
+            resource_id: id.as_str(),
+            operation: Operation::Patch,
+            changes: audit_changes,
+            note: None,
+        },
+    )?;
+    Ok(next)
+}

@@ -1,0 +1,196 @@
+//! The use cases adapters call. One service per aggregate; each runs its
+//! rules inside one unit of work of the [`Store`].
+
+mod groups;
+mod keys;
+mod orgs;
+mod users;
+
+pub use groups::{GroupView, Groups, NewGroup};
+pub use keys::{ApiKeys, NewApiKey};
+pub use orgs::Organizations;
+pub use users::{NewUser, UserView, Users};
+
+use crate::error::{Error, RepoError, Result, Uniqueness};
+use crate::model::*;
+use crate::ports::{Clock, IdGenerator, Store, Transaction, Work};
+use crate::types::*;
+use std::sync::{Arc, Mutex};
+
+/// What every service needs: the store, the clock and the id generator.
+#[derive(Clone)]
+pub struct Deps {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids and secrets.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// All services, wired to one set of ports.
+#[derive(Clone)]
+pub struct Enlist {
+    /// Users (memberships).
+    pub users: Users,
+    /// Groups.
+    pub groups: Groups,
+    /// Organizations and domains.
+    pub organizations: Organizations,
+    /// API keys and authentication.
+    pub api_keys: ApiKeys,
+}
+
+impl Enlist {
+    /// Wires every service to `deps`.
+    pub fn new(deps: Deps) -> Self {
+        Self {
+            users: Users::new(deps.clone()),
+            groups: Groups::new(deps.clone()),
+            organizations: Organizations::new(deps.clone()),
+            api_keys: ApiKeys::new(deps),
+        }
+    }
+}
+
+/// How many times a write that lost an optimistic race is re-run.
+const RETRIES: usize = 3;
+
+/// Runs `f` in one transaction and carries its result out. A write that
+/// loses a race (version check, concurrent account creation) is re-run
+/// from the start, unless the caller pinned a version with If-Match.
+pub(crate) async fn transact<R, F>(store: &dyn Store, write: bool, retry: bool, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: Fn(&mut dyn Transaction) -> Result<R> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let slot: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
+        let (f2, slot2) = (f.clone(), slot.clone());
+        let work: Work = Box::new(move |tx| {
+            let r = f2(tx)?;
+            *slot2.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            Ok(())
+        });
+        let outcome = if write { store.write(work).await } else { store.read(work).await };
+        match outcome {
+            Ok(()) => {
+                let r = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                return r.ok_or_else(|| Error::Unexpected("the store did not run the unit of work".into()));
+            }
+            Err(Error::Retry) if retry && attempt < RETRIES => continue,
+            Err(Error::Retry) => {
+                return Err(Error::Conflict {
+                    detail: "the resource kept changing while this request ran; read it again and retry".into(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub(crate) fn load_org(tx: &mut dyn Transaction, id: &OrganizationId) -> Result<Organization> {
+    tx.organizations().get(id)?.ok_or_else(|| Error::not_found(format!("organization {id}")))
+}
+
+pub(crate) struct AuditInput<'a> {
+    pub(crate) org: &'a OrganizationId,
+    pub(crate) actor: &'a Actor,
+    pub(crate) resource: ResourceKind,
+    pub(crate) resource_id: &'a str,
+    pub(crate) operation: Operation,
+    pub(crate) changes: Vec<AttributeChange>,
+    pub(crate) note: Option<String>,
+}
+
+pub(crate) fn audit(tx: &mut dyn Transaction, deps: &Deps, a: AuditInput<'_>) -> Result<()> {
+    let record = AuditRecord {
+        id: deps.ids.id(),
+        organization_id: a.org.clone(),
+        at: deps.clock.now(),
+        actor: a.actor.label(),
+        resource: a.resource,
+        resource_id: a.resource_id.to_owned(),
+        operation: a.operation,
+        changes: a.changes,
+        note: a.note,
+    };
+    tx.audit().append(&record)?;
+    Ok(())
+}
+
+/// Only the operator or an active Admin member of the organization.
+pub(crate) fn require_admin(tx: &mut dyn Transaction, caller: &Caller, what: &str) -> Result<()> {
+    match &caller.actor {
+        Actor::Operator => Ok(()),
+        Actor::Member { user } => match tx.users().get(&caller.organization_id, user)? {
+            Some(u) if u.is_active_admin() => Ok(()),
+            _ => Err(Error::Forbidden {
+                detail: format!("only an Admin of the organization or the operator may {what}"),
+            }),
+        },
+        Actor::ApiKey { .. } => Err(Error::Forbidden {
+            detail: format!("API keys cannot {what}; an organization Admin or the operator (enlist CLI) does"),
+        }),
+    }
+}
+
+/// Recomputes the effective roles of `ids` (after their group memberships
+/// or a group's role changed), refusing to leave the organization without
+/// an active Admin.
+pub(crate) fn recompute_roles(tx: &mut dyn Transaction, org: &Organization, ids: &[UserId], why: &str) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let users = tx.users().get_many(&org.id, ids)?;
+    let floors: std::collections::HashMap<UserId, Role> =
+        tx.groups().group_role_floor(&org.id, ids)?.into_iter().collect();
+    let mut computed = Vec::new();
+    let mut losing = Vec::new();
+    for u in &users {
+        let (role, source) = effective_role(u.profile.roles(), floors.get(&u.id).copied(), org.default_role);
+        if (role, source) != (u.effective_role, u.role_source) {
+            if u.is_active_admin() && role != Role::Admin {
+                losing.push(u.profile.user_name().as_str().to_owned());
+            }
+            computed.push((u.id.clone(), role, source));
+        }
+    }
+    if !losing.is_empty() {
+        guard_last_admin(tx, &org.id, losing.len() as u64, || {
+            format!(
+                "Cannot {why}: {} would no longer be Admin, leaving this Enlist organization without an active Admin. \
+                 Give another user the Admin role first, then retry.",
+                losing.join(", ")
+            )
+        })?;
+    }
+    let updates: Vec<RoleUpdate<'_>> =
+        computed.iter().map(|(id, role, source)| RoleUpdate { user: id, role: *role, source: *source }).collect();
+    if !updates.is_empty() {
+        tx.users().set_effective_roles(&org.id, &updates)?;
+    }
+    Ok(())
+}
+
+/// Refuses a change that takes `losing` active Admins away when no other
+/// would remain. Locks the organization so concurrent demotions serialise.
+pub(crate) fn guard_last_admin(
+    tx: &mut dyn Transaction,
+    org: &OrganizationId,
+    losing: u64,
+    detail: impl FnOnce() -> String,
+) -> Result<()> {
+    tx.organizations().lock(org)?;
+    let admins = tx.users().count_active_admins(org)?;
+    if admins <= losing {
+        return Err(Error::Conflict { detail: detail() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+//! Organizations: creation (with an owning Admin), settings, domains.
+
+use super::*;
+use crate::value::{Complex, Value};
+
+/// The organization use cases.
+#[derive(Clone)]
+pub struct Organizations {
+    deps: Deps,
+}
+
+impl Organizations {
+    pub(crate) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    /// Creates an organization. With an owner, the owner becomes an active
+    /// member holding the Admin role, so the organization never starts
+    /// without an administrator. Only the operator.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but the operator; `Uniqueness` for a taken
+    /// name; `InvalidValue` for a blank name or owner address.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        name: &str,
+        owner: Option<Email>,
+        scim_enabled: bool,
+    ) -> Result<Organization> {
+        if *actor != Actor::Operator {
+            return Err(Error::Forbidden { detail: "only the operator creates organizations".into() });
+        }
+        let deps = self.deps.clone();
+        let name = name.trim().to_owned();
+        transact(&*self.deps.store, true, true, move |tx| {
+            if name.is_empty() {
+                return Err(Error::invalid("an organization needs a name"));
+            }
+            let org = Organization {
+                id: OrganizationId::new(deps.ids.id()),
+                name: name.clone(),
+                domains: Vec::new(),
+                scim_enabled,
+                default_role: Role::FreeMember,
+                created_at: deps.clock.now(),
+            };
+            match tx.organizations().insert(&org) {
+                Err(RepoError::Unique(_)) => {
+                    return Err(Error::Uniqueness {
+                        rule: Uniqueness::OrganizationName,
+                        detail: format!("an organization named '{name}' already exists; choose another name"),
+                    })
+                }
+                other => other?,
+            }
+            let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+            audit(
+                tx,
+                &deps,
+                AuditInput {
+                    org: &org.id,
+                    actor: &Actor::Operator,
+                    resource: ResourceKind::Organization,
+                    resource_id: org.id.as_str(),
+                    operation: Operation::Create,
+                    changes: vec![AttributeChange {
+                        attribute: "name".into(),
+                        before: None,
+                        after: Some(Value::String(name.clone())),
+                    }],
+                    note: None,
+                },
+            )?;
+            if let Some(owner) = &owner {
+                let mut attrs = Complex::new();
+                attrs.insert("userName".into(), Value::String(owner.as_str().to_owned()));
+                let mut email = Complex::new();
+                email.insert("value".into(), Value::String(owner.as_str().to_owned()));
+                email.insert("type".into(), Value::String("work".into()));
+                email.insert("primary".into(), Value::Bool(true));
+                attrs.insert("emails".into(), Value::Multi(vec![Value::Complex(email)]));
+                let mut role = Complex::new();
+                role.insert("value".into(), Value::String(Role::Admin.as_str().into()));
+                attrs.insert("roles".into(), Value::Multi(vec![Value::Complex(role)]));
+                super::users::create(tx, &deps, &caller, NewUser { attrs, password: false })?;
+            }
+            Ok(org)
+        })
+        .await
+    }
+
+    /// One organization by id, or else by its unique name.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn find(&self, id_or_name: &str) -> Result<Organization> {
+        let key = id_or_name.to_owned();
+        transact(&*self.deps.store, false, false, move |tx| {
+            if let Some(o) = tx.organizations().get(&OrganizationId::new(key.clone()))? {
+                return Ok(o);
+            }
+            tx.organizations().by_name(&key)?.ok_or_else(|| Error::NotFound {
+                detail: format!("no organization with id or name '{key}'; run `enlist org list` to see them"),
+            })
+        })
+        .await
+    }
+
+    /// Every organization.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list(&self) -> Result<Vec<Organization>> {
+        transact(&*self.deps.store, false, false, |tx| Ok(tx.organizations().list()?)).await
+    }
+
+    /// Turns the SCIM add-on on or off.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the operator.
+    pub async fn set_scim(&self, caller: &Caller, enabled: bool) -> Result<Organization> {
+        if caller.actor != Actor::Operator {
+            return Err(Error::Forbidden { detail: "only the operator switches the SCIM add-on".into() });
+        }
+        self.configure(caller, "scimEnabled", move |o| {
+            let before = Value::Bool(o.scim_enabled);
+            o.scim_enabled = enabled;
+            Ok((before, Value::Bool(enabled)))
+        })
+        .await
+    }
+
+    /// Sets the role of users provisioned without one. Existing users keep
+    /// their current effective role until their next change.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the operator or an Admin.
+    pub async fn set_default_role(&self, caller: &Caller, role: Role) -> Result<Organization> {
+        self.configure(caller, "defaultRole", move |o| {
+            let before = Value::String(o.default_role.as_str().into());
+            o.default_role = role;
+            Ok((before, Value::String(role.as_str().into())))
+        })
+        .await
+    }
+
+    async fn configure<F>(&self, caller: &Caller, attribute: &'static str, f: F) -> Result<Organization>
+    where
+        F: Fn(&mut Organization) -> Result<(Value, Value)> + Send + Sync + 'static,
+    {
+        let deps = self.deps.clone();
+        let caller = caller.clone();
+        transact(&*self.deps.store, true, false, move |tx| {
+            require_admin(tx, &caller, "change organization settings")?;
+            let mut org = load_org(tx, &caller.organization_id)?;
+            let (before, after) = f(&mut org)?;
+            if before == after {
+                return Ok(org);
+            }
+            tx.organizations().update(&org)?;
+            audit(
+                tx,
+                &deps,
+                AuditInput {
+                    org: &org.id,
+                    actor: &caller.actor,
+                    resource: ResourceKind::Organization,
+                    resource_id: org.id.as_str(),
+                    operation: Operation::Configure,
+                    changes: vec![AttributeChange {
+                        attribute: attribute.into(),
+                        before: Some(before),
+                        after: Some(after),
+                    }],
+                    note: None,
+                },
+            )?;
+            Ok(org)
+        })
+        .await
+    }
+
+    /// Registers a domain; a domain belongs to one organization at most.
+    ///
+    /// # Errors
+    /// `Forbidden`; `Uniqueness` when any organization has it.
+    pub async fn add_domain(&self, caller: &Caller, domain: DomainName) -> Result<Organization> {
+        self.domain(caller, domain, true).await
+    }
+
+    /// Removes a registered domain.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound` when it is not registered here.
+    pub async fn remove_domain(&self, caller: &Caller, domain: DomainName) -> Result<Organization> {
+        self.domain(caller, domain, false).await
+    }
+
+    async fn domain(&self, caller: &Caller, domain: DomainName, add: bool) -> Result<Organization> {
+        let deps = self.deps.clone();
+        let caller = caller.clone();
+        transact(&*self.deps.store, true, false, move |tx| {
+            require_admin(tx, &caller, "register domains")?;
+            let org = load_org(tx, &caller.organization_id)?;
+            if add {
+                if org.domains.contains(&domain) {
+                    return Ok(org);
+                }
+                match tx.organizations().add_domain(&org.id, &domain) {
+                    Err(RepoError::Unique(_)) => {
+                        return Err(Error::Uniqueness {
+                            rule: Uniqueness::Domain,
+                            detail: format!("{domain} is registered to another organization; a domain belongs to one organization at most"),
+                        })
+                    }
+                    other => other?,
+                }
+            } else if !tx.organizations().remove_domain(&org.id, &domain)? {
+                return Err(Error::NotFound { detail: format!("{domain} is not registered to this organization") });
+            }
+            let v = Value::String(domain.as_str().to_owned());
+            let (before, after) = if add { (None, Some(v)) } else { (Some(v), None) };
+            audit(tx, &deps, AuditInput {
+                org: &org.id,
+                actor: &caller.actor,
+                resource: ResourceKind::Organization,
+                resource_id: org.id.as_str(),
+                operation: Operation::Configure,
+                changes: vec![AttributeChange { attribute: "domains".into(), before, after }],
+                note: None,
+            })?;
+            load_org(tx, &org.id)
+        })
+        .await
+    }
+}

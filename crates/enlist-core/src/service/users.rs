@@ -1,0 +1,392 @@
+//! Users: provisioning, changes (PATCH and PUT through one path), deletion.
+
+use super::*;
+use crate::change::{apply_patch, UserChange};
+use crate::query::{ListPage, ListQuery};
+use crate::schema::ENTERPRISE_USER;
+use crate::value::{Complex, Value};
+
+/// A user to provision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    /// The writable attributes sent.
+    pub attrs: Complex,
+    /// Whether the request carried a `password` (ignored on create, and
+    /// the audit record says so).
+    pub password: bool,
+}
+
+/// A user with what a resource shows beside its profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserView {
+    /// The user.
+    pub user: User,
+    /// Its groups, when asked for.
+    pub groups: Option<Vec<GroupRef>>,
+    /// The manager's displayName (else userName), when there is a manager.
+    pub manager_display: Option<String>,
+}
+
+/// The user use cases.
+#[derive(Clone)]
+pub struct Users {
+    deps: Deps,
+}
+
+impl Users {
+    pub(crate) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    /// Provisions a user: links the account when the email already has one,
+    /// computes the effective role, audits, and queues the notification
+    /// naming the caller's label.
+    ///
+    /// # Errors
+    /// Validation errors of [`Profile::parse`], `Uniqueness` for a taken
+    /// userName or a second membership of the same person, `InvalidValue`
+    /// for an unknown manager.
+    pub async fn create(&self, caller: &Caller, input: NewUser) -> Result<UserView> {
+        let deps = self.deps.clone();
+        let caller = caller.clone();
+        transact(&*self.deps.store, true, true, move |tx| create(tx, &deps, &caller, input.clone())).await
+    }
+
+    /// One user of the caller's organization.
+    ///
+    /// # Errors
+    /// `NotFound` for unknown ids and other organizations' users.
+    pub async fn get(&self, caller: &Caller, id: &UserId, with_groups: bool) -> Result<UserView> {
+        let (org, id) = (caller.organization_id.clone(), id.clone());
+        transact(&*self.deps.store, false, false, move |tx| {
+            let user = tx.users().get(&org, &id)?.ok_or_else(|| user_not_found(&id))?;
+            view(tx, user, with_groups)
+        })
+        .await
+    }
+
+    /// A filtered page of the caller's organization's users.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    pub async fn list(&self, caller: &Caller, query: ListQuery, with_groups: bool) -> Result<ListPage<UserView>> {
+        let org = caller.organization_id.clone();
+        transact(&*self.deps.store, false, false, move |tx| {
+            let page = tx.users().list(&org, &query)?;
+            let mut items = Vec::with_capacity(page.items.len());
+            for u in page.items {
+                items.push(view(tx, u, with_groups)?);
+            }
+            Ok(ListPage { total: page.total, items, next_cursor: page.next_cursor })
+        })
+        .await
+    }
+
+    /// Applies a PATCH or PUT. A change that changes nothing writes
+    /// nothing.
+    ///
+    /// # Errors
+    /// `PreconditionFailed` when `if_match` is not the current version;
+    /// every rule's error (email change, roles, last Admin, password).
+    pub async fn change(
+        &self,
+        caller: &Caller,
+        id: &UserId,
+        change: UserChange,
+        if_match: Option<u64>,
+    ) -> Result<UserView> {
+        let deps = self.deps.clone();
+        let (caller, id) = (caller.clone(), id.clone());
+        transact(&*self.deps.store, true, true, move |tx| {
+            let user = update(tx, &deps, &caller, &id, &change, if_match)?;
+            view(tx, user, true)
+        })
+        .await
+    }
+
+    /// Removes the membership; the account stays while it has another.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` for the last active Admin.
+    pub async fn delete(&self, caller: &Caller, id: &UserId, if_match: Option<u64>) -> Result<()> {
+        let deps = self.deps.clone();
+        let (caller, id) = (caller.clone(), id.clone());
+        transact(&*self.deps.store, true, true, move |tx| delete(tx, &deps, &caller, &id, if_match)).await
+    }
+}
+
+fn user_not_found(id: &UserId) -> Error {
+    Error::NotFound { detail: format!("User {id} not found") }
+}
+
+fn view(tx: &mut dyn Transaction, user: User, with_groups: bool) -> Result<UserView> {
+    let groups = if with_groups { Some(tx.users().groups_of(&user.organization_id, &user.id)?) } else { None };
+    let manager_display = match user.profile.manager() {
+        Some(m) => tx.users().get(&user.organization_id, &m)?.map(|m| {
+            m.profile.display_name().map(str::to_owned).unwrap_or_else(|| m.profile.user_name().as_str().to_owned())
+        }),
+        None => None,
+    };
+    Ok(UserView { user, groups, manager_display })
+}
+
+fn check_manager(tx: &mut dyn Transaction, org: &OrganizationId, me: Option<&UserId>, profile: &Profile) -> Result<()> {
+    if let Some(m) = profile.manager() {
+        if Some(&m) == me {
+            return Err(Error::invalid("a user cannot be their own manager; map manager to another user's id"));
+        }
+        if tx.users().get(org, &m)?.is_none() {
+            return Err(Error::invalid(format!(
+                "manager '{m}' is not a user of this organization; provision the manager first, then set the reference"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, input: NewUser) -> Result<UserView> {
+    let org = load_org(tx, &caller.organization_id)?;
+    let mut attrs = input.attrs;
+    attrs.remove("password");
+    let profile = Profile::parse(attrs)?;
+    check_manager(tx, &org.id, None, &profile)?;
+    let now = deps.clock.now();
+    let account = match tx.accounts().by_email(profile.email())? {
+        Some(account) => {
+            if let Some(existing) = tx.users().by_account(&org.id, &account.id)? {
+                return Err(Error::Uniqueness {
+                    rule: Uniqueness::Membership,
+                    detail: format!(
+                        "{} already belongs to this organization as user '{}' (id {}); one person has one membership per organization. \
+                         Match the user on that userName or update it instead.",
+                        profile.email(),
+                        existing.profile.user_name().as_str(),
+                        existing.id
+                    ),
+                });
+            }
+            account
+        }
+        None => {
+            let account =
+                Account { id: AccountId::new(deps.ids.id()), email: profile.email().clone(), created_at: now };
+            match tx.accounts().insert(&account) {
+                // Another organization created the person at the same
+                // moment: run again and link to it.
+                Err(RepoError::Unique(Uniqueness::AccountEmail)) => return Err(Error::Retry),
+                other => other?,
+            }
+            account
+        }
+    };
+    let (effective_role, role_source) = effective_role(profile.roles(), None, org.default_role);
+    let user = User {
+        id: UserId::new(deps.ids.id()),
+        organization_id: org.id.clone(),
+        account_id: account.id,
+        profile,
+        effective_role,
+        role_source,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    match tx.users().insert(&user) {
+        Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(user.profile.user_name())),
+        other => other?,
+    }
+    audit(
+        tx,
+        deps,
+        AuditInput {
+            org: &org.id,
+            actor: &caller.actor,
+            resource: ResourceKind::User,
+            resource_id: user.id.as_str(),
+            operation: Operation::Create,
+            changes: diff(&Complex::new(), user.profile.attrs()),
+            note: input
+                .password
+                .then(|| "password in the request was ignored (Enlist never stores passwords)".to_owned()),
+        },
+    )?;
+    tx.outbox().enqueue(&Notification {
+        id: deps.ids.id(),
+        organization_id: org.id.clone(),
+        organization_name: org.name.clone(),
+        recipient: user.profile.email().as_str().to_owned(),
+        recipient_name: user.profile.display_name().map(str::to_owned),
+        added_by: caller.actor.label(),
+        created_at: now,
+    })?;
+    view(tx, user, true)
+}
+
+fn user_name_taken(name: &UserName) -> Error {
+    Error::Uniqueness {
+        rule: Uniqueness::UserName,
+        detail: format!(
+            "A user with userName '{}' already exists in this organization (userName is unique, case-insensitively). \
+             Match on userName to update that user instead of creating another.",
+            name.as_str()
+        ),
+    }
+}
+
+fn check_version(user: &User, if_match: Option<u64>) -> Result<()> {
+    match if_match {
+        Some(v) if v != user.version => Err(Error::PreconditionFailed {
+            detail: format!(
+                "If-Match names version {v}, but User {} is at version {}; read it again and retry",
+                user.id, user.version
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The email-change rule: the account email is global, so it changes only
+/// between two addresses in this organization's registered domains.
+fn check_email_change(org: &Organization, old: &Email, new: &Email) -> Result<()> {
+    if org.domains.is_empty() || !org.owns(old) || !org.owns(new) {
+        return Err(Error::invalid(format!(
+            "Email change refused for {old} -> {new}: Enlist changes a user's email only when both the current and the new \
+             address are in this organization's registered domains ({}). This applies to guest (B2B) users as well. \
+             To give this person a new address, remove and re-provision the user, or ask an Enlist operator.",
+            org.domain_list()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn update(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    caller: &Caller,
+    id: &UserId,
+    change: &UserChange,
+    if_match: Option<u64>,
+) -> Result<User> {
+    let org = load_org(tx, &caller.organization_id)?;
+    let current = tx.users().get(&org.id, id)?.ok_or_else(|| user_not_found(id))?;
+    check_version(&current, if_match)?;
+    let (attrs, operation) = match change {
+        UserChange::Patch(ops) => (apply_patch(current.profile.attrs(), ops)?, Operation::Patch),
+        UserChange::Replace { attrs, password } => {
+            if *password {
+                return Err(crate::model::password_refused());
+            }
+            let mut attrs = attrs.clone();
+            // A PUT without `active` never suspends anyone.
+            attrs.entry("active".into()).or_insert(Value::Bool(current.profile.active()));
+            (attrs, Operation::Replace)
+        }
+    };
+    if &attrs == current.profile.attrs() {
+        return Ok(current);
+    }
+    let profile = Profile::parse(attrs)?;
+    if profile.email() != current.profile.email() {
+        check_email_change(&org, current.profile.email(), profile.email())?;
+        match tx.accounts().set_email(&current.account_id, profile.email()) {
+            Err(RepoError::Unique(_)) => {
+                return Err(Error::Uniqueness {
+                    rule: Uniqueness::AccountEmail,
+                    detail: format!(
+                        "{} already belongs to another Enlist account; one address has one account. Ask an Enlist operator to merge them.",
+                        profile.email()
+                    ),
+                })
+            }
+            other => other?,
+        }
+    }
+    if profile.manager() != current.profile.manager() {
+        check_manager(tx, &org.id, Some(id), &profile)?;
+    }
+    let floor = tx.groups().group_role_floor(&org.id, std::slice::from_ref(id))?.into_iter().map(|(_, r)| r).max();
+    let (effective_role, role_source) = effective_role(profile.roles(), floor, org.default_role);
+    let next = User {
+        profile,
+        effective_role,
+        role_source,
+        updated_at: deps.clock.now(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    if current.is_active_admin() && !next.is_active_admin() {
+        let verb = if next.profile.active() { "demote" } else { "deactivate" };
+        guard_last_admin(tx, &org.id, 1, || last_admin_detail(verb, &current))?;
+    }
+    match tx.users().update(&next, current.version) {
+        Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(next.profile.user_name())),
+        other => other?,
+    }
+    audit(
+        tx,
+        deps,
+        AuditInput {
+            org: &org.id,
+            actor: &caller.actor,
+            resource: ResourceKind::User,
+            resource_id: id.as_str(),
+            operation,
+            changes: diff(current.profile.attrs(), next.profile.attrs()),
+            note: None,
+        },
+    )?;
+    Ok(next)
+}
+
+fn last_admin_detail(verb: &str, user: &User) -> String {
+    format!(
+        "Cannot {verb} {}: they are the last active Admin of this Enlist organization. \
+         Give another user the Admin role (the Enlist 'roles' attribute in your identity provider) first, then retry.",
+        user.profile.email()
+    )
+}
+
+fn delete(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, id: &UserId, if_match: Option<u64>) -> Result<()> {
+    let org = &caller.organization_id;
+    let current = tx.users().get(org, id)?.ok_or_else(|| user_not_found(id))?;
+    check_version(&current, if_match)?;
+    if current.is_active_admin() {
+        guard_last_admin(tx, org, 1, || last_admin_detail("delete", &current))?;
+    }
+    // Manager references to the user go with it.
+    for managed in tx.users().managed_by(org, id)? {
+        let mut attrs = managed.profile.attrs().clone();
+        if let Some(Value::Complex(ext)) = attrs.get_mut(ENTERPRISE_USER) {
+            ext.remove("manager");
+            if ext.is_empty() {
+                attrs.remove(ENTERPRISE_USER);
+            }
+        }
+        let next = User {
+            profile: Profile::parse(attrs)?,
+            updated_at: deps.clock.now(),
+            version: managed.version + 1,
+            ..managed.clone()
+        };
+        tx.users().update(&next, managed.version)?;
+    }
+    tx.users().delete(org, id)?;
+    tx.accounts().delete_if_orphan(&current.account_id)?;
+    audit(
+        tx,
+        deps,
+        AuditInput {
+            org,
+            actor: &caller.actor,
+            resource: ResourceKind::User,
+            resource_id: id.as_str(),
+            operation: Operation::Delete,
+            changes: vec![AttributeChange {
+                attribute: "userName".into(),
+                before: Some(Value::String(current.profile.user_name().as_str().to_owned())),
+                after: None,
+            }],
+            note: None,
+        },
+    )
+}

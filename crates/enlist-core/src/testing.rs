@@ -1,0 +1,97 @@
+//! Test support for code built on Enlist's ports: a [`Transaction`] made of
+//! mockall mocks, and a [`Store`] that runs units of work on it and records
+//! whether they committed or rolled back.
+
+use crate::error::Error;
+use crate::ports::*;
+use std::sync::{Arc, Mutex};
+
+/// A transaction whose repositories are mocks; set expectations on the
+/// fields.
+#[derive(Default)]
+pub struct MockTx {
+    /// Organizations.
+    pub orgs: MockOrganizationRepo,
+    /// Accounts.
+    pub accounts: MockAccountRepo,
+    /// Users.
+    pub users: MockUserRepo,
+    /// Groups.
+    pub groups: MockGroupRepo,
+    /// API keys.
+    pub keys: MockApiKeyRepo,
+    /// Audit log.
+    pub audit: MockAuditLog,
+    /// Outbox.
+    pub outbox: MockOutbox,
+}
+
+impl Transaction for MockTx {
+    fn organizations(&mut self) -> &mut dyn OrganizationRepo {
+        &mut self.orgs
+    }
+    fn accounts(&mut self) -> &mut dyn AccountRepo {
+        &mut self.accounts
+    }
+    fn users(&mut self) -> &mut dyn UserRepo {
+        &mut self.users
+    }
+    fn groups(&mut self) -> &mut dyn GroupRepo {
+        &mut self.groups
+    }
+    fn api_keys(&mut self) -> &mut dyn ApiKeyRepo {
+        &mut self.keys
+    }
+    fn audit(&mut self) -> &mut dyn AuditLog {
+        &mut self.audit
+    }
+    fn outbox(&mut self) -> &mut dyn Outbox {
+        &mut self.outbox
+    }
+}
+
+/// How a unit of work ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Returned `Ok`: a real store commits.
+    Committed,
+    /// Returned `Err`: a real store rolls every write back.
+    RolledBack,
+}
+
+/// A [`Store`] that runs every unit of work on one [`MockTx`].
+pub struct MockStore {
+    tx: Mutex<MockTx>,
+    outcomes: Mutex<Vec<Outcome>>,
+}
+
+impl MockStore {
+    /// Wraps a prepared transaction.
+    pub fn new(tx: MockTx) -> Arc<Self> {
+        Arc::new(Self { tx: Mutex::new(tx), outcomes: Mutex::new(Vec::new()) })
+    }
+    /// How each unit of work ended, in order.
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn run(&self, work: Work) -> Result<(), Error> {
+        let mut tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let r = work(&mut *tx);
+        self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).push(if r.is_ok() {
+            Outcome::Committed
+        } else {
+            Outcome::RolledBack
+        });
+        r
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MockStore {
+    async fn read(&self, work: Work) -> Result<(), Error> {
+        self.run(work)
+    }
+    async fn write(&self, work: Work) -> Result<(), Error> {
+        self.run(work)
+    }
+}
