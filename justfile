@@ -22,9 +22,11 @@ check-deps:
 bench:
     cargo bench --workspace
 
-# Fuzz targets (need `cargo install cargo-fuzz` and a nightly toolchain).
+# Fuzz a target (filter or patch) for SECONDS. Needs `cargo install cargo-fuzz`;
+# RUSTC_BOOTSTRAP lets the stable toolchain take the sanitizer flags.
 fuzz TARGET="filter" SECONDS="60":
-    cd fuzz && cargo fuzz run {{TARGET}} -- -max_total_time={{SECONDS}}
+    mkdir -p fuzz/corpus/{{TARGET}}
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- -max_total_time={{SECONDS}} -max_len=4096
 
 # Everything CI runs.
 ci:

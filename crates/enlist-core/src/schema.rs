@@ -278,15 +278,25 @@ const MEMBER_SUBS: &[AttributeDef] = &[
     },
 ];
 
+const META_SUBS: &[AttributeDef] = &[
+    ro(exact(s("resourceType", "The name of the resource type."))),
+    ro(attr("created", AttrType::DateTime, "When the resource was added.")),
+    ro(attr("lastModified", AttrType::DateTime, "When the resource was last changed.")),
+    ro(r("location", "The URI of the resource.", &["uri"])),
+    ro(exact(s("version", "The version of the resource (a weak ETag)."))),
+];
+
 /// Attributes every resource has (RFC 7643 §3.1).
-const COMMON: [AttributeDef; 2] = [
+const COMMON: [AttributeDef; 3] = [
     always(ro(exact(s("id", "Unique identifier of the resource, assigned by Enlist.")))),
     exact(s("externalId", "Identifier of the resource in the identity provider (not unique in Enlist).")),
+    ro(complex("meta", "Resource metadata.", META_SUBS)),
 ];
 
 const USER_ATTRS: &[AttributeDef] = &[
     COMMON[0],
     COMMON[1],
+    COMMON[2],
     {
         let mut a = required(s("userName", "Unique identifier of the user in the organization (case-insensitive)."));
         a.unique = true;
@@ -347,6 +357,7 @@ const ENLIST_ATTRS: &[AttributeDef] = &[
 const GROUP_ATTRS: &[AttributeDef] = &[
     COMMON[0],
     COMMON[1],
+    COMMON[2],
     {
         let mut a = required(s("displayName", "The group's name, unique in the organization (case-insensitive)."));
         a.unique = true;
@@ -494,11 +505,15 @@ impl ResourceType {
     /// Resolves `attr` (and `sub`) in the schema `urn`, or in the core schema
     /// when `urn` is `None`; names are case-insensitive (RFC 7643 §2.1).
     pub fn resolve(&self, urn: Option<&str>, attr: &str, sub: Option<&str>) -> Option<AttrPath> {
-        let schema = match urn {
-            Some(u) => self.schema_by_urn(u)?,
-            None => self.schema,
+        let find = |schema: &'static SchemaDef| {
+            schema.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(attr)).map(|def| (schema, def))
         };
-        let def = schema.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(attr))?;
+        // A bare name is looked up in the core schema first, then in the
+        // extensions (Entra sends bare `manager` for the enterprise one).
+        let (schema, def) = match urn {
+            Some(u) => find(self.schema_by_urn(u)?)?,
+            None => self.schemas().find_map(find)?,
+        };
         let path = AttrPath { schema, attr: def, sub: None };
         match sub {
             Some(s) => path.with_sub(s),

@@ -1,4 +1,18 @@
-//! SCIM text ⇄ Enlist's domain: will hold the RFC 7644 filter and PATCH
-//! path parsers (into `enlist_core::query` and `enlist_core::change`), the
-//! User and Group resource JSON mapping, discovery documents and SCIM error
-//! bodies. Not built yet (issue 3); nothing here works.
+//! SCIM 2.0 text ⇄ Enlist's domain (RFC 7643, RFC 7644, as Entra ID and
+//! Okta speak them): filter and PATCH path parsers into the core's query
+//! and change models, resource JSON in and out, discovery documents
+//! generated from the core's schema definitions, and SCIM error bodies.
+//! No I/O.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod patch;
+pub mod resource;
+
+pub use error::ScimError;
+pub use filter::{parse_filter, parse_path, render_filter};
+pub use list::{ListParams, ListRequest};
+pub use patch::{group_patch, user_patch};
+pub use resource::{group_from_json, group_json, user_from_json, user_json, GroupInput, Projection, UserInput};
