@@ -9,6 +9,11 @@ fuzz_target!(|data: &[u8]| {
     for rt in [&USER_RESOURCE, &GROUP_RESOURCE] {
         if let Ok(f) = enlist_scim::parse_filter(rt, text) {
             let rendered = enlist_scim::render_filter(&f);
+            // Escaping control characters can push a rendering past the
+            // length bound the parser enforces; only shorter ones re-parse.
+            if rendered.len() > enlist_scim::filter::MAX_LEN {
+                continue;
+            }
             let again = enlist_scim::parse_filter(rt, &rendered);
             assert!(again.as_ref().is_ok_and(|g| *g == f), "{text:?} -> {rendered:?} -> {again:?}");
         }

@@ -145,6 +145,10 @@ pub enum RepoError {
     /// A referenced row does not exist (e.g. a deleted user in a member add).
     #[error("a referenced row does not exist")]
     MissingReference,
+    /// The query asks for something this store cannot evaluate (e.g. a
+    /// filter on an attribute it does not index); the detail says what.
+    #[error("{0}")]
+    Unsupported(String),
     /// Anything else; not the caller's fault.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
@@ -171,6 +175,7 @@ impl From<RepoError> for Error {
             RepoError::MissingReference => {
                 Error::InvalidValue { detail: "a referenced user or group no longer exists".into() }
             }
+            RepoError::Unsupported(detail) => Error::InvalidFilter { detail },
             RepoError::Other(e) => Error::Unexpected(e),
         }
     }

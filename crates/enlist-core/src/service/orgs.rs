@@ -115,6 +115,24 @@ impl Organizations {
         transact(&*self.deps.store, false, false, |tx| Ok(tx.organizations().list()?)).await
     }
 
+    /// The organization's audit log since `since`, oldest first.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the operator or an Admin.
+    pub async fn audit(
+        &self,
+        caller: &Caller,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        limit: u64,
+    ) -> Result<Vec<AuditRecord>> {
+        let caller = caller.clone();
+        transact(&*self.deps.store, false, false, move |tx| {
+            require_admin(tx, &caller, "read the audit log")?;
+            Ok(tx.audit().list(&caller.organization_id, since, limit)?)
+        })
+        .await
+    }
+
     /// Turns the SCIM add-on on or off.
     ///
     /// # Errors

@@ -1,0 +1,10 @@
+DROP TABLE outbox;
+DROP TABLE audit_log;
+DROP TABLE api_keys;
+DROP TABLE group_members;
+DROP TABLE groups;
+DROP TABLE user_values;
+DROP TABLE users;
+DROP TABLE accounts;
+DROP TABLE domains;
+DROP TABLE organizations;

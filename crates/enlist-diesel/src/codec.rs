@@ -1,0 +1,138 @@
+//! Profiles to and from storage: the whole profile as JSON text (read
+//! back exactly as sent), and its simple values flattened into
+//! `user_values` rows so filters on any attribute run in SQL.
+
+use enlist_core::fold;
+use enlist_core::value::{Complex, Value};
+use serde_json::{Map, Value as Json};
+
+/// Attributes with their own columns; not repeated in `user_values`.
+pub(crate) const COLUMN_ATTRS: &[&str] = &["userName", "externalId", "displayName", "active"];
+
+pub(crate) fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Integer(i) => Json::from(*i),
+        Value::Decimal(d) => serde_json::Number::from_f64(*d).map(Json::Number).unwrap_or(Json::Null),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Complex(c) => Json::Object(c.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<Map<_, _>>()),
+        Value::Multi(m) => Json::Array(m.iter().map(to_json).collect()),
+    }
+}
+
+pub(crate) fn from_json(j: &Json) -> Option<Value> {
+    Some(match j {
+        Json::Null => return None,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Decimal(n.as_f64()?),
+        },
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(a) => Value::Multi(a.iter().filter_map(from_json).collect()),
+        Json::Object(o) => Value::Complex(o.iter().filter_map(|(k, v)| Some((k.clone(), from_json(v)?))).collect()),
+    })
+}
+
+pub(crate) fn encode(attrs: &Complex) -> String {
+    to_json(&Value::Complex(attrs.clone())).to_string()
+}
+
+pub(crate) fn decode(text: &str) -> Option<Complex> {
+    match from_json(&serde_json::from_str(text).ok()?)? {
+        Value::Complex(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// Text of a simple value as stored in `user_values`.
+pub(crate) fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Decimal(d) => Some(d.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// One `user_values` row: attribute key, element index, sub-attribute
+/// ("" for simple attributes), value, folded value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValueRow {
+    pub(crate) attr: String,
+    pub(crate) idx: i64,
+    pub(crate) sub: String,
+    pub(crate) value: String,
+    pub(crate) folded: String,
+}
+
+/// Flattens a profile. Attribute keys match `AttrPath::dotted()` of the
+/// attribute (URN-qualified for extensions).
+pub(crate) fn flatten(attrs: &Complex) -> Vec<ValueRow> {
+    let mut out = Vec::new();
+    for (k, v) in attrs {
+        if k.starts_with("urn:") {
+            if let Value::Complex(ext) = v {
+                for (a, v) in ext {
+                    flatten_attr(&format!("{k}:{a}"), v, &mut out);
+                }
+            }
+        } else if !COLUMN_ATTRS.contains(&k.as_str()) {
+            flatten_attr(k, v, &mut out);
+        }
+    }
+    out
+}
+
+fn flatten_attr(key: &str, v: &Value, out: &mut Vec<ValueRow>) {
+    let mut push = |idx: i64, sub: &str, v: &Value| {
+        if let Some(t) = text(v) {
+            out.push(ValueRow { attr: key.to_owned(), idx, sub: sub.to_owned(), folded: fold(&t), value: t });
+        }
+    };
+    match v {
+        Value::Multi(elements) => {
+            for (i, e) in elements.iter().enumerate() {
+                match e {
+                    Value::Complex(c) => c.iter().for_each(|(s, v)| push(i as i64, s, v)),
+                    other => push(i as i64, "", other),
+                }
+            }
+        }
+        Value::Complex(c) => c.iter().for_each(|(s, v)| push(0, s, v)),
+        other => push(0, "", other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_round_trip_and_flatten_by_attribute_path() {
+        let json = serde_json::json!({
+            "userName": "A@x.com", "active": true, "title": "Buyer",
+            "emails": [{"type": "work", "value": "A@X.com", "primary": true}, {"type": "other", "value": "b@x.com"}],
+            "name": {"familyName": "Ng"},
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "m1"}, "department": "Retail"}
+        });
+        let Some(Value::Complex(attrs)) = from_json(&json) else { panic!() };
+        assert_eq!(decode(&encode(&attrs)), Some(attrs.clone()));
+        let rows: Vec<(String, i64, String, String)> =
+            flatten(&attrs).into_iter().map(|r| (r.attr, r.idx, r.sub, r.folded)).collect();
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let want = vec![
+            ("emails".into(), 0, "primary".into(), "true".into()),
+            ("emails".into(), 0, "type".into(), "work".into()),
+            ("emails".into(), 0, "value".into(), "a@x.com".into()),
+            ("emails".into(), 1, "type".into(), "other".into()),
+            ("emails".into(), 1, "value".into(), "b@x.com".into()),
+            ("name".into(), 0, "familyName".into(), "ng".into()),
+            ("title".into(), 0, "".into(), "buyer".into()),
+            (format!("{ent}:department"), 0, "".into(), "retail".into()),
+            (format!("{ent}:manager"), 0, "value".into(), "m1".into()),
+        ];
+        assert_eq!(rows, want);
+    }
+}

@@ -1,0 +1,467 @@
+//! The core's filter tree, sort and page as SQL with bound parameters.
+//! Identity attributes map to indexed columns; every other attribute is
+//! reached through `user_values`, so any filter the grammar accepts runs in
+//! the database. Case-insensitive attributes compare the folded value
+//! against a folded literal (folding happens in Rust, identically for both
+//! backends); ordering comparisons use bytewise collation on both.
+
+use crate::conn::{Backend, Bind};
+use enlist_core::fold;
+use enlist_core::query::{CompareOp, Filter, ListQuery, Literal, Page, Sort};
+use enlist_core::schema::{AttrPath, AttrType, ENLIST_USER, ENTERPRISE_USER, GROUP, USER};
+use enlist_core::{RepoError, Role};
+
+/// Collects SQL text and its parameters.
+pub(crate) struct Sql {
+    pub(crate) backend: Backend,
+    pub(crate) binds: Vec<Bind>,
+    aliases: usize,
+}
+
+/// How a column compares.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Text compared as stored.
+    Exact,
+    /// Text holding a folded value: compare with the folded literal.
+    Folded,
+    /// A boolean column.
+    Bool,
+    /// Microseconds since the epoch.
+    Time,
+    /// A role name in canonical spelling.
+    Role,
+}
+
+/// Where a filter's attribute lives.
+enum Target {
+    Column(String, Kind),
+    /// A `user_values` attribute key and sub-attribute.
+    Values {
+        attr: String,
+        sub: Option<String>,
+        exact: bool,
+    },
+    /// Group memberships of the user (`groups.value`, `groups.display`).
+    UserGroups(Option<&'static str>),
+    /// Members of the group (`members.value`, `members.display`).
+    GroupMembers(Option<&'static str>),
+    /// A constant (`meta.resourceType`, `groups.type`).
+    Constant(&'static str),
+}
+
+/// The resource a filter is about.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Resource {
+    User,
+    Group,
+}
+
+fn unsupported(p: &AttrPath) -> RepoError {
+    RepoError::Unsupported(format!("filtering on {} is not supported", p.dotted()))
+}
+
+/// Escapes LIKE wildcards; `\` is the escape character.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Sql {
+    pub(crate) fn new(backend: Backend) -> Self {
+        Self { backend, binds: Vec::new(), aliases: 0 }
+    }
+
+    /// Adds a parameter; its placeholder.
+    pub(crate) fn param(&mut self, b: impl Into<Bind>) -> String {
+        self.binds.push(b.into());
+        format!("${}", self.binds.len())
+    }
+
+    fn alias(&mut self, prefix: &str) -> String {
+        self.aliases += 1;
+        format!("{prefix}{}", self.aliases)
+    }
+
+    /// Bytewise text ordering on both backends.
+    fn collate(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " COLLATE \"C\"",
+            Backend::Sqlite => "",
+        }
+    }
+
+    fn target(&self, r: Resource, p: &AttrPath) -> Result<Target, RepoError> {
+        let sub = p.sub.map(|s| s.name);
+        let col = |c: &str, k: Kind| Ok(Target::Column(c.to_owned(), k));
+        let alias = if r == Resource::User { "u" } else { "g" };
+        match (p.schema.id, p.attr.name, sub) {
+            (USER | GROUP, "id", None) => col(&format!("{alias}.id"), Kind::Exact),
+            (USER | GROUP, "externalId", None) => col(&format!("{alias}.external_id"), Kind::Exact),
+            (USER | GROUP, "displayName", None) => col(&format!("{alias}.display_name_folded"), Kind::Folded),
+            (USER | GROUP, "meta", Some("created")) => col(&format!("{alias}.created_at"), Kind::Time),
+            (USER | GROUP, "meta", Some("lastModified")) => col(&format!("{alias}.updated_at"), Kind::Time),
+            (USER, "meta", Some("resourceType")) => Ok(Target::Constant("User")),
+            (GROUP, "meta", Some("resourceType")) => Ok(Target::Constant("Group")),
+            (USER, "userName", None) => col("u.user_name_folded", Kind::Folded),
+            (USER, "active", None) => col("u.active", Kind::Bool),
+            (USER, "groups", Some("value")) => Ok(Target::UserGroups(Some("value"))),
+            (USER, "groups", Some("display")) => Ok(Target::UserGroups(Some("display"))),
+            (USER, "groups", Some("type")) => Ok(Target::Constant("direct")),
+            (USER, "groups", None) => Ok(Target::UserGroups(None)),
+            (ENTERPRISE_USER, "manager", Some("value")) => col("u.manager_id", Kind::Exact),
+            (ENLIST_USER, "effectiveRole", None) => col("u.effective_role", Kind::Role),
+            (ENLIST_USER, "roleSource", None) => col("u.role_source", Kind::Folded),
+            (GROUP, "members", Some("value")) => Ok(Target::GroupMembers(Some("value"))),
+            (GROUP, "members", Some("display")) => Ok(Target::GroupMembers(Some("display"))),
+            (GROUP, "members", Some("type")) => Ok(Target::Constant("User")),
+            (GROUP, "members", None) => Ok(Target::GroupMembers(None)),
+            (USER, "meta", _) | (USER, "password", _) | (GROUP, _, _) => Err(unsupported(p)),
+            _ => Ok(Target::Values {
+                attr: p.parent().dotted(),
+                sub: sub.map(str::to_owned),
+                exact: p.target().case_exact || p.target().ty == AttrType::Binary,
+            }),
+        }
+    }
+
+    /// A condition on one text/bool/time expression.
+    fn compare(&mut self, expr: &str, kind: Kind, op: CompareOp, lit: &Literal) -> Result<String, RepoError> {
+        if *lit == Literal::Null {
+            return Ok(match op {
+                CompareOp::Eq => format!("{expr} IS NULL"),
+                _ => format!("{expr} IS NOT NULL"),
+            });
+        }
+        type Pattern = Option<fn(&str) -> String>;
+        let (sql_op, pattern): (&str, Pattern) = match op {
+            CompareOp::Eq => ("=", None),
+            CompareOp::Ne => ("<>", None),
+            CompareOp::Gt => (">", None),
+            CompareOp::Ge => (">=", None),
+            CompareOp::Lt => ("<", None),
+            CompareOp::Le => ("<=", None),
+            CompareOp::Co => ("LIKE", Some(|s| format!("%{}%", like_escape(s)))),
+            CompareOp::Sw => ("LIKE", Some(|s| format!("{}%", like_escape(s)))),
+            CompareOp::Ew => ("LIKE", Some(|s| format!("%{}", like_escape(s)))),
+        };
+        let bind: Bind = match (kind, lit) {
+            (Kind::Bool, Literal::Bool(b)) => Bind::Bool(*b),
+            (Kind::Time, Literal::DateTime(d)) => Bind::Int(d.timestamp_micros()),
+            (Kind::Role, Literal::String(s)) => match Role::parse(s) {
+                Ok(r) => Bind::Text(r.as_str().to_owned()),
+                // No user holds an unknown role.
+                Err(_) if op == CompareOp::Ne => return Ok("1 = 1".into()),
+                Err(_) => return Ok("1 = 0".into()),
+            },
+            (Kind::Exact, Literal::String(s)) => Bind::Text(s.clone()),
+            (Kind::Folded, Literal::String(s)) => Bind::Text(fold(s)),
+            (Kind::Exact | Kind::Folded, Literal::Bool(b)) => Bind::Text(b.to_string()),
+            (Kind::Exact | Kind::Folded, Literal::Integer(i)) => Bind::Text(i.to_string()),
+            (Kind::Exact | Kind::Folded, Literal::Decimal(d)) => Bind::Text(d.to_string()),
+            (Kind::Exact | Kind::Folded, Literal::DateTime(d)) => Bind::Text(d.to_rfc3339()),
+            _ => return Err(RepoError::Unsupported(format!("cannot compare {expr} with {lit:?}"))),
+        };
+        let bind = match (pattern, bind) {
+            (Some(f), Bind::Text(s)) => Bind::Text(f(&s)),
+            (Some(_), _) => return Err(RepoError::Unsupported(format!("{} applies to text only", op.as_str()))),
+            (None, b) => b,
+        };
+        let p = self.param(bind);
+        let collate = if op.is_ordering() && matches!(kind, Kind::Exact | Kind::Folded | Kind::Role) {
+            self.collate()
+        } else {
+            ""
+        };
+        Ok(match (op, pattern) {
+            (_, Some(_)) => format!("{expr} LIKE {p} ESCAPE '\\'"),
+            (CompareOp::Ne, _) => format!("({expr} IS NULL OR {expr} <> {p})"),
+            _ => format!("{expr}{collate} {sql_op} {p}"),
+        })
+    }
+
+    /// Translates a user or group filter into a condition on alias `u`/`g`.
+    pub(crate) fn filter(&mut self, r: Resource, f: &Filter) -> Result<String, RepoError> {
+        self.node(r, f, None)
+    }
+
+    /// `elem`: inside a value path, the alias of the element's row.
+    fn node(&mut self, r: Resource, f: &Filter, elem: Option<&Elem>) -> Result<String, RepoError> {
+        Ok(match f {
+            Filter::And(a, b) => format!("({} AND {})", self.node(r, a, elem)?, self.node(r, b, elem)?),
+            Filter::Or(a, b) => format!("({} OR {})", self.node(r, a, elem)?, self.node(r, b, elem)?),
+            Filter::Not(a) => format!("NOT ({})", self.node(r, a, elem)?),
+            Filter::Present(p) => self.leaf(r, p, None, elem)?,
+            Filter::Compare { path, op, value } => self.leaf(r, path, Some((*op, value)), elem)?,
+            Filter::ValuePath { attr, filter } => self.value_path(r, attr, filter)?,
+        })
+    }
+
+    fn value_path(&mut self, r: Resource, attr: &AttrPath, inner: &Filter) -> Result<String, RepoError> {
+        match self.target(r, attr)? {
+            Target::UserGroups(_) => {
+                let a = self.alias("gm");
+                let g = self.alias("ug");
+                let cond = self.node(r, inner, Some(&Elem::Groups { gm: a.clone(), g: g.clone() }))?;
+                Ok(format!(
+                    "EXISTS (SELECT 1 FROM group_members {a} JOIN groups {g} ON {g}.id = {a}.group_id WHERE {a}.user_id = u.id AND {cond})"
+                ))
+            }
+            Target::GroupMembers(_) => {
+                let a = self.alias("gm");
+                let m = self.alias("mu");
+                let cond = self.node(r, inner, Some(&Elem::Members { gm: a.clone(), u: m.clone() }))?;
+                Ok(format!(
+                    "EXISTS (SELECT 1 FROM group_members {a} JOIN users {m} ON {m}.id = {a}.user_id WHERE {a}.group_id = g.id AND {cond})"
+                ))
+            }
+            Target::Values { attr: key, .. } => {
+                let e = self.alias("e");
+                let k = self.param(key);
+                let cond = self.node(r, inner, Some(&Elem::Values(e.clone())))?;
+                Ok(format!(
+                    "EXISTS (SELECT 1 FROM user_values {e} WHERE {e}.user_id = u.id AND {e}.attr = {k} AND {cond})"
+                ))
+            }
+            _ => Err(unsupported(attr)),
+        }
+    }
+
+    fn leaf(
+        &mut self,
+        r: Resource,
+        p: &AttrPath,
+        cmp: Option<(CompareOp, &Literal)>,
+        elem: Option<&Elem>,
+    ) -> Result<String, RepoError> {
+        // Inside a value path, sub-attributes are read from the element.
+        if let Some(elem) = elem {
+            let sub = p.sub.map(|s| s.name).unwrap_or("value");
+            return match elem {
+                Elem::Values(e) => {
+                    let v = self.alias("v");
+                    let s = self.param(sub);
+                    let exact = p.target().case_exact;
+                    let head = format!(
+                        "SELECT 1 FROM user_values {v} WHERE {v}.user_id = {e}.user_id AND {v}.attr = {e}.attr AND {v}.idx = {e}.idx AND {v}.sub = {s}"
+                    );
+                    self.exists(&head, &v, exact, cmp)
+                }
+                Elem::Groups { gm, g } => {
+                    let (expr, kind) = match sub {
+                        "value" => (format!("{gm}.group_id"), Kind::Exact),
+                        "display" => (format!("{g}.display_name_folded"), Kind::Folded),
+                        _ => return self.constant("direct", cmp),
+                    };
+                    self.present_or_compare(&expr, kind, cmp)
+                }
+                Elem::Members { gm, u } => {
+                    let (expr, kind) = match sub {
+                        "value" => (format!("{gm}.user_id"), Kind::Exact),
+                        "display" => (format!("{u}.user_name_folded"), Kind::Folded),
+                        _ => return self.constant("User", cmp),
+                    };
+                    self.present_or_compare(&expr, kind, cmp)
+                }
+            };
+        }
+        match self.target(r, p)? {
+            Target::Column(expr, kind) => self.present_or_compare(&expr, kind, cmp),
+            Target::Constant(c) => self.constant(c, cmp),
+            Target::Values { attr, sub, exact } => {
+                let v = self.alias("v");
+                let a = self.param(attr);
+                let mut head = format!("SELECT 1 FROM user_values {v} WHERE {v}.user_id = u.id AND {v}.attr = {a}");
+                if let Some(sub) = sub {
+                    let s = self.param(sub);
+                    head.push_str(&format!(" AND {v}.sub = {s}"));
+                }
+                self.exists(&head, &v, exact, cmp)
+            }
+            Target::UserGroups(sub) => {
+                let a = self.alias("gm");
+                let g = self.alias("ug");
+                let head = format!(
+                    "SELECT 1 FROM group_members {a} JOIN groups {g} ON {g}.id = {a}.group_id WHERE {a}.user_id = u.id"
+                );
+                let (expr, kind) = match sub {
+                    Some("display") => (format!("{g}.display_name_folded"), Kind::Folded),
+                    _ => (format!("{a}.group_id"), Kind::Exact),
+                };
+                self.exists_on(&head, &expr, kind, cmp)
+            }
+            Target::GroupMembers(sub) => {
+                let a = self.alias("gm");
+                let m = self.alias("mu");
+                let head = format!(
+                    "SELECT 1 FROM group_members {a} JOIN users {m} ON {m}.id = {a}.user_id WHERE {a}.group_id = g.id"
+                );
+                let (expr, kind) = match sub {
+                    Some("display") => (format!("{m}.user_name_folded"), Kind::Folded),
+                    _ => (format!("{a}.user_id"), Kind::Exact),
+                };
+                self.exists_on(&head, &expr, kind, cmp)
+            }
+        }
+    }
+
+    fn present_or_compare(
+        &mut self,
+        expr: &str,
+        kind: Kind,
+        cmp: Option<(CompareOp, &Literal)>,
+    ) -> Result<String, RepoError> {
+        match cmp {
+            None if matches!(kind, Kind::Exact | Kind::Folded) => Ok(format!("({expr} IS NOT NULL AND {expr} <> '')")),
+            None => Ok(format!("{expr} IS NOT NULL")),
+            Some((op, lit)) => self.compare(expr, kind, op, lit),
+        }
+    }
+
+    fn constant(&mut self, value: &str, cmp: Option<(CompareOp, &Literal)>) -> Result<String, RepoError> {
+        let truth = match cmp {
+            None => true,
+            Some((op, Literal::String(s))) => {
+                let (a, b) = (fold(value), fold(s));
+                match op {
+                    CompareOp::Eq => a == b,
+                    CompareOp::Ne => a != b,
+                    CompareOp::Co => a.contains(&b),
+                    CompareOp::Sw => a.starts_with(&b),
+                    CompareOp::Ew => a.ends_with(&b),
+                    CompareOp::Gt => a > b,
+                    CompareOp::Ge => a >= b,
+                    CompareOp::Lt => a < b,
+                    CompareOp::Le => a <= b,
+                }
+            }
+            Some((CompareOp::Ne, Literal::Null)) => true,
+            Some(_) => false,
+        };
+        Ok(if truth { "1 = 1" } else { "1 = 0" }.into())
+    }
+
+    /// `EXISTS (head AND cmp on value/folded)`; `ne` is "no value equals".
+    fn exists(
+        &mut self,
+        head: &str,
+        v: &str,
+        exact: bool,
+        cmp: Option<(CompareOp, &Literal)>,
+    ) -> Result<String, RepoError> {
+        let (expr, kind) =
+            if exact { (format!("{v}.value"), Kind::Exact) } else { (format!("{v}.folded"), Kind::Folded) };
+        self.exists_on(head, &expr, kind, cmp)
+    }
+
+    fn exists_on(
+        &mut self,
+        head: &str,
+        expr: &str,
+        kind: Kind,
+        cmp: Option<(CompareOp, &Literal)>,
+    ) -> Result<String, RepoError> {
+        match cmp {
+            None => Ok(format!("EXISTS ({head})")),
+            Some((CompareOp::Eq, Literal::Null)) => Ok(format!("NOT EXISTS ({head})")),
+            Some((CompareOp::Ne, Literal::Null)) => Ok(format!("EXISTS ({head})")),
+            Some((CompareOp::Ne, lit)) => {
+                let c = self.compare(expr, kind, CompareOp::Eq, lit)?;
+                Ok(format!("NOT EXISTS ({head} AND {c})"))
+            }
+            Some((op, lit)) => {
+                let c = self.compare(expr, kind, op, lit)?;
+                Ok(format!("EXISTS ({head} AND {c})"))
+            }
+        }
+    }
+
+    /// `ORDER BY` for a sort (nulls last in both directions on both
+    /// backends), always ending with the creation sequence so pages are
+    /// stable.
+    pub(crate) fn order_by(&mut self, r: Resource, sort: Option<&Sort>) -> Result<String, RepoError> {
+        let seq = if r == Resource::User { "u.seq" } else { "g.seq" };
+        let Some(sort) = sort else { return Ok(format!("ORDER BY {seq}")) };
+        let dir = if sort.descending { "DESC" } else { "ASC" };
+        let expr = match self.target(r, &sort.path)? {
+            Target::Column(e, _) => e,
+            Target::Values { attr, sub, exact } => {
+                let a = self.param(attr);
+                let col = if exact { "value" } else { "folded" };
+                let sub_cond = match sub {
+                    Some(s) => format!(" AND sv.sub = {}", self.param(s)),
+                    None => String::new(),
+                };
+                format!(
+                    "(SELECT MIN(sv.{col}) FROM user_values sv WHERE sv.user_id = u.id AND sv.attr = {a}{sub_cond})"
+                )
+            }
+            _ => return Err(RepoError::Unsupported(format!("sorting by {} is not supported", sort.path.dotted()))),
+        };
+        let collate = self.collate();
+        Ok(format!("ORDER BY ({expr} IS NULL), {expr}{collate} {dir}, {seq}"))
+    }
+
+    /// The parts of a list query: the filter condition (for the count and
+    /// the page), the cursor condition, `ORDER BY` and `LIMIT`.
+    pub(crate) fn list_parts(&mut self, r: Resource, q: &ListQuery) -> Result<ListParts, RepoError> {
+        let cond = match &q.filter {
+            Some(f) => format!(" AND {}", self.filter(r, f)?),
+            None => String::new(),
+        };
+        let filter_binds = self.binds.len();
+        let seq = if r == Resource::User { "u.seq" } else { "g.seq" };
+        let (cursor_cond, order, limit) = match &q.page {
+            Page::Index { start_index, count } => {
+                let order = self.order_by(r, q.sort.as_ref())?;
+                (String::new(), order, format!("LIMIT {} OFFSET {}", count, start_index.saturating_sub(1)))
+            }
+            Page::Cursor { after, count } => {
+                let cc = match after {
+                    Some(c) => {
+                        let n: i64 = c
+                            .parse()
+                            .map_err(|_| RepoError::Unsupported(format!("'{c}' is not a cursor this server issued")))?;
+                        format!(" AND {seq} > {}", self.param(n))
+                    }
+                    None => String::new(),
+                };
+                (cc, format!("ORDER BY {seq}"), format!("LIMIT {count}"))
+            }
+        };
+        Ok(ListParts { filter: cond, filter_binds, cursor: cursor_cond, order, limit })
+    }
+}
+
+/// See [`Sql::list_parts`].
+pub(crate) struct ListParts {
+    pub(crate) filter: String,
+    /// How many of the binds the filter (and the organization) use: the
+    /// count query binds only those.
+    pub(crate) filter_binds: usize,
+    pub(crate) cursor: String,
+    pub(crate) order: String,
+    pub(crate) limit: String,
+}
+
+enum Elem {
+    Values(String),
+    Groups { gm: String, g: String },
+    Members { gm: String, u: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+    }
+}
