@@ -1,3 +1,286 @@
-//! Black-box tests of the whole server over HTTP will live here (issue 5).
-//! This crate also holds workspace-level checks, such as the dependency
-//! rule of `enlist-core` (see `tests/core_is_pure.rs`).
+//! Black-box test support: the real HTTP app (`enlist-actix` wired to a
+//! real database, SQLite or PostgreSQL) on a loopback port, and a minimal
+//! HTTP/1.1 client that speaks to it over a socket like Entra would.
+
+// Test support: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use enlist_actix::{Config, Health, Metrics, Scim};
+use enlist_core::ports::{Clock, IdGenerator};
+use enlist_core::{Actor, Caller, Deps, Email, Enlist, OrganizationId};
+use enlist_diesel::testing::TestDatabase;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Time that moves one millisecond per reading: deterministic and ordered.
+pub struct TickClock(AtomicU64);
+impl Clock for TickClock {
+    fn now(&self) -> DateTime<Utc> {
+        let base = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).single().unwrap();
+        base + chrono::Duration::milliseconds(self.0.fetch_add(1, Ordering::SeqCst) as i64)
+    }
+}
+
+/// Ids shaped like UUIDs, from a counter.
+pub struct SeqIds(AtomicU64);
+impl IdGenerator for SeqIds {
+    fn id(&self) -> String {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        format!("{:08x}-0000-4000-8000-{:012x}", n >> 16, n)
+    }
+    fn secret(&self) -> String {
+        format!("s3cr3t-{:016x}", self.0.fetch_add(7919, Ordering::SeqCst))
+    }
+}
+
+struct DbHealth(enlist_diesel::Database);
+#[async_trait::async_trait]
+impl Health for DbHealth {
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
+    }
+    async fn gauges(&self) -> Vec<(&'static str, &'static str, f64)> {
+        Vec::new()
+    }
+}
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// A running server with two organizations (A: `contoso.com` registered,
+/// B: none) and one API key each.
+pub struct TestServer {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The core services behind it (for setup the CLI would do).
+    pub enlist: Enlist,
+    /// Organization A and its key.
+    pub org_a: OrganizationId,
+    /// A's bearer token.
+    pub key_a: String,
+    /// Organization B and its key.
+    pub org_b: OrganizationId,
+    /// B's bearer token.
+    pub key_b: String,
+    /// Which backend.
+    pub backend: Backend,
+    handle: actix_web::dev::ServerHandle,
+    _db: TestDatabase,
+}
+
+impl TestServer {
+    /// Starts one; `None` when the backend is PostgreSQL and none is
+    /// reachable outside CI (skipped loudly).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let t = match backend {
+            Backend::Sqlite => TestDatabase::sqlite().unwrap(),
+            Backend::Postgres => TestDatabase::postgres().unwrap()?,
+        };
+        let db = t.db.clone();
+        let ids: Arc<SeqIds> = Arc::new(SeqIds(AtomicU64::new(1)));
+        let deps =
+            Deps { store: Arc::new(db.clone()), clock: Arc::new(TickClock(AtomicU64::new(0))), ids: ids.clone() };
+        let enlist = Enlist::new(deps);
+        let op = |o: &OrganizationId| Caller { organization_id: o.clone(), actor: Actor::Operator };
+        let a = enlist
+            .organizations
+            .create(&Actor::Operator, "Contoso", Some(Email::parse("admin@contoso.com").unwrap()), true)
+            .await
+            .unwrap();
+        enlist
+            .organizations
+            .add_domain(&op(&a.id), enlist_core::DomainName::parse("contoso.com").unwrap())
+            .await
+            .unwrap();
+        let b = enlist
+            .organizations
+            .create(&Actor::Operator, "Fabrikam", Some(Email::parse("admin@fabrikam.com").unwrap()), true)
+            .await
+            .unwrap();
+        let key_a = enlist.api_keys.create(&op(&a.id), "Entra ID provisioning").await.unwrap().token;
+        let key_b = enlist.api_keys.create(&op(&b.id), "Okta").await.unwrap().token;
+        let state = actix_web::web::Data::new(Scim {
+            enlist: enlist.clone(),
+            config: Config { max_body_bytes: 64 * 1024, ..Config::default() },
+            health: Arc::new(DbHealth(db)),
+            ids,
+            metrics: Arc::new(Metrics::default()),
+        });
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(enlist_actix::configure(state.clone())))
+                .workers(2)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+        let addr = server.addrs()[0].to_string();
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Some(Self { addr, enlist, org_a: a.id, key_a, org_b: b.id, key_b, backend, handle, _db: t })
+    }
+
+    /// A client with A's key.
+    pub fn a(&self) -> Client {
+        Client { addr: self.addr.clone(), auth: Some(format!("Bearer {}", self.key_a)) }
+    }
+    /// A client with B's key.
+    pub fn b(&self) -> Client {
+        Client { addr: self.addr.clone(), auth: Some(format!("Bearer {}", self.key_b)) }
+    }
+    /// A client with a given Authorization header (or none).
+    pub fn with_auth(&self, auth: Option<&str>) -> Client {
+        Client { addr: self.addr.clone(), auth: auth.map(str::to_owned) }
+    }
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub text: String,
+}
+
+impl Response {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == &name.to_ascii_lowercase()).map(|(_, v)| v.as_str())
+    }
+    /// The body as JSON (panics with the text when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+    /// Asserts a SCIM error with this status and scimType, returns detail.
+    pub fn scim_error(&self, status: u16, scim_type: Option<&str>) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        let j = self.json();
+        assert_eq!(j["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+        assert_eq!(j["status"], status.to_string(), "status is a string: {}", self.text);
+        assert_eq!(j["scimType"].as_str(), scim_type, "{}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/scim+json"));
+        j["detail"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// A minimal HTTP/1.1 client: one connection per request.
+pub struct Client {
+    addr: String,
+    auth: Option<String>,
+}
+
+impl Client {
+    /// Sends a request with extra headers and an optional body.
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Response {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if let Some(a) = &self.auth {
+            req.push_str(&format!("Authorization: {a}\r\n"));
+        }
+        let has_ct = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !has_ct {
+            req.push_str("Content-Type: application/scim+json\r\n");
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let body = body.unwrap_or_default();
+        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
+        stream.write_all(req.as_bytes()).await.unwrap();
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        // The server may answer (413) before reading the whole body.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut raw)).await;
+        parse(&raw)
+    }
+    /// GET.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send("GET", path, &[], None).await
+    }
+    /// POST JSON.
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send("POST", path, &[], Some(&body.to_string())).await
+    }
+    /// PUT JSON.
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send("PUT", path, &[], Some(&body.to_string())).await
+    }
+    /// PATCH with these operations.
+    pub async fn patch(&self, path: &str, ops: &Value) -> Response {
+        let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+        self.send("PATCH", path, &[], Some(&body.to_string())).await
+    }
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send("DELETE", path, &[], None).await
+    }
+}
+
+fn parse(raw: &[u8]) -> Response {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Response { status, headers, text: String::from_utf8_lossy(&body).into_owned() }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[pos + 2..pos + 2 + size]);
+        b = &b[pos + 2 + size + 2..];
+    }
+    out
+}
+
+/// Runs an async scenario on both backends, as `#[actix_web::test]`s.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                let s = $crate::TestServer::start($crate::Backend::Sqlite).await.unwrap();
+                super::$name(&s).await;
+                s.stop().await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(s) = $crate::TestServer::start($crate::Backend::Postgres).await {
+                    super::$name(&s).await;
+                    s.stop().await;
+                }
+            }
+        }
+    };
+}

@@ -1,3 +1,173 @@
-//! The HTTP front: will hold the actix-web SCIM routes, bearer-key
-//! authentication, content types, limits and error mapping. Not built yet
-//! (issue 5); nothing here works.
+//! Enlist's HTTP front: the SCIM 2.0 endpoint Entra ID and Okta connect to,
+//! on actix-web. It parses (with `enlist-scim`), calls one core service and
+//! maps the result; it holds no product rule.
+//!
+//! Routing is done by hand under the SCIM base so that route names are
+//! case-insensitive and a trailing slash is tolerated (Entra rule 1), and so
+//! every answer, including unknown routes and bad methods, is a SCIM body.
+
+mod metrics;
+mod routes;
+
+pub use metrics::Metrics;
+
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use enlist_core::ports::IdGenerator;
+use enlist_core::Enlist;
+use enlist_scim::ScimError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The SCIM media type; every response carries it.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the SCIM routes live.
+    pub base_path: String,
+    /// The public URL prefix used in `Location`, `meta.location` and `$ref`
+    /// (`https://enlist.example.com`); derived from the request when unset.
+    pub public_url: Option<String>,
+    /// Largest request body, bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_json_depth: usize,
+    /// Per-request deadline, well inside Entra's 60 s.
+    pub request_timeout: Duration,
+    /// Page size when `count` is absent.
+    pub default_count: u64,
+    /// Largest page (`filter.maxResults`).
+    pub max_count: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_path: "/scim/v2".into(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            max_json_depth: 64,
+            request_timeout: Duration::from_secs(30),
+            default_count: 100,
+            max_count: 1000,
+        }
+    }
+}
+
+/// What the health and metrics endpoints ask of the process around them.
+#[async_trait::async_trait]
+pub trait Health: Send + Sync {
+    /// `Ok` when the database answers.
+    async fn check(&self) -> Result<(), String>;
+    /// Extra gauges for `/metrics`: (name, help, value).
+    async fn gauges(&self) -> Vec<(&'static str, &'static str, f64)>;
+}
+
+/// Everything a request needs.
+pub struct Scim {
+    /// The core services.
+    pub enlist: Enlist,
+    /// Settings.
+    pub config: Config,
+    /// Health and gauges.
+    pub health: Arc<dyn Health>,
+    /// Request ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// Counters and latencies.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Registers `/healthz`, `/metrics` and the SCIM routes on an app.
+pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let base = state.config.base_path.trim_end_matches('/').to_owned();
+        cfg.app_data(state)
+            .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
+            .service(web::scope(&base).default_service(web::to(entry)))
+            .default_service(web::to(not_found));
+    }
+}
+
+async fn healthz(state: web::Data<Scim>) -> HttpResponse {
+    match state.health.check().await {
+        Ok(()) => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            HttpResponse::ServiceUnavailable().content_type("application/json").body(
+                serde_json::json!({"status": "unavailable", "detail": "the database does not answer"}).to_string(),
+            )
+        }
+    }
+}
+
+async fn metrics(state: web::Data<Scim>) -> HttpResponse {
+    let gauges = state.health.gauges().await;
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&gauges))
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    error_response(&ScimError::status(
+        404,
+        format!("{} is not an Enlist endpoint; the SCIM base is /scim/v2", req.path()),
+    ))
+}
+
+/// A SCIM error as a response.
+pub(crate) fn error_response(e: &ScimError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = HttpResponse::build(status);
+    resp.content_type(SCIM_JSON);
+    if e.status == 401 {
+        resp.insert_header(("WWW-Authenticate", "Bearer realm=\"Enlist SCIM\""));
+    }
+    resp.body(e.to_json().to_string())
+}
+
+fn request_id(req: &HttpRequest, ids: &dyn IdGenerator) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| ids.id())
+}
+
+async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
+    let started = Instant::now();
+    let rid = request_id(&req, &*state.ids);
+    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
+    let routed = tokio::time::timeout(state.config.request_timeout, routes::dispatch(&req, payload, &state));
+    let (route, mut resp) = match tracing::Instrument::instrument(routed, span.clone()).await {
+        Ok(r) => r,
+        Err(_) => (
+            "timeout",
+            error_response(&ScimError::status(
+                500,
+                format!(
+                    "the request took longer than {} s and was abandoned; it may or may not have been applied. Retry it.",
+                    state.config.request_timeout.as_secs()
+                ),
+            )),
+        ),
+    };
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+    }
+    if resp.status() != StatusCode::NO_CONTENT
+        && resp.status() != StatusCode::NOT_MODIFIED
+        && !resp.headers().contains_key(CONTENT_TYPE)
+    {
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    }
+    let status = resp.status().as_u16();
+    state.metrics.record(route, status, started.elapsed());
+    // Never the Authorization header, never a body: ids, route, outcome.
+    span.in_scope(|| tracing::info!(route, status, latency_ms = started.elapsed().as_millis() as u64, "handled"));
+    resp
+}

@@ -10,6 +10,7 @@
 mod codec;
 mod conn;
 mod sql;
+pub mod testing;
 mod tx;
 
 pub use conn::Backend;

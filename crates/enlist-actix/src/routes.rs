@@ -1,0 +1,401 @@
+//! The SCIM routes: `Users`, `Groups` (GET by id and list, POST, PUT,
+//! PATCH, DELETE, POST `.search`), `ServiceProviderConfig`,
+//! `ResourceTypes`, `Schemas`.
+
+use crate::{error_response, Scim, SCIM_JSON};
+use actix_web::http::header::{
+    HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
+};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use enlist_core::change::{GroupChange, UserChange};
+use enlist_core::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use enlist_core::service::{NewGroup, NewUser};
+use enlist_core::{Caller, GroupId, UserId};
+use enlist_scim::discovery;
+use enlist_scim::resource::{etag, parse_etag, Projection};
+use enlist_scim::{ListParams, ScimError};
+use serde_json::Value as Json;
+
+type Routed = (&'static str, HttpResponse);
+
+fn json(status: StatusCode, body: &Json) -> HttpResponse {
+    HttpResponse::build(status).content_type(SCIM_JSON).body(body.to_string())
+}
+
+fn ok(body: &Json) -> HttpResponse {
+    json(StatusCode::OK, body)
+}
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut r = error_response(&ScimError::status(405, format!("this endpoint accepts {allow}")));
+    r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Routes one request; returns the route label (for metrics) and the
+/// response.
+pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Routed {
+    let base = state.config.base_path.trim_end_matches('/');
+    let rest = req.path().get(base.len()..).unwrap_or_default();
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let first = segments.first().map(|s| s.to_ascii_lowercase());
+    let route: &'static str = match (first.as_deref(), segments.len()) {
+        (Some("users"), 1) => "/Users",
+        (Some("users"), 2) if segments[1] == ".search" => "/Users/.search",
+        (Some("users"), 2) => "/Users/{id}",
+        (Some("groups"), 1) => "/Groups",
+        (Some("groups"), 2) if segments[1] == ".search" => "/Groups/.search",
+        (Some("groups"), 2) => "/Groups/{id}",
+        (Some("serviceproviderconfig"), 1) => "/ServiceProviderConfig",
+        (Some("resourcetypes"), 1) => "/ResourceTypes",
+        (Some("resourcetypes"), 2) => "/ResourceTypes/{name}",
+        (Some("schemas"), 1) => "/Schemas",
+        (Some("schemas"), 2) => "/Schemas/{id}",
+        _ => {
+            let e = ScimError::status(
+                404,
+                format!("no SCIM endpoint at {}; use {base}/Users or {base}/Groups", req.path()),
+            );
+            return ("unknown", error_response(&e));
+        }
+    };
+    let resp = match handle(req, payload, state, route, &segments).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::error!(detail = %e.detail, "request failed");
+            }
+            error_response(&e)
+        }
+    };
+    (route, resp)
+}
+
+/// The credentials: `Bearer <key>` (scheme in any case) or, as Okta's
+/// template app sends its API Token field verbatim, the bare key.
+async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimError> {
+    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
+    if header.is_empty() {
+        return Err(ScimError::status(
+            401,
+            "missing Authorization header: send 'Authorization: Bearer <Enlist API key>'",
+        ));
+    }
+    let token = match header.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => {
+            return Err(ScimError::status(
+                401,
+                "unsupported Authorization scheme: send 'Authorization: Bearer <Enlist API key>' \
+                 (a blank Secret Token makes Entra send its own token; paste the Enlist key)",
+            ))
+        }
+        None => header,
+    };
+    Ok(state.enlist.api_keys.authenticate(token).await?)
+}
+
+fn base_url(req: &HttpRequest, state: &Scim) -> String {
+    let base = state.config.base_path.trim_end_matches('/');
+    match &state.config.public_url {
+        Some(u) => format!("{}{base}", u.trim_end_matches('/')),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}{base}", info.scheme(), info.host())
+        }
+    }
+}
+
+fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default()
+}
+
+fn accepts_json(req: &HttpRequest) -> bool {
+    let Some(accept) = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()) else { return true };
+    accept.split(',').any(|part| {
+        let t = part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        matches!(t.as_str(), "application/scim+json" | "application/json" | "application/*" | "*/*" | "")
+    })
+}
+
+/// Reads and parses a JSON body: media type, size and depth checked first.
+async fn body(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Result<Json, ScimError> {
+    let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !media.is_empty() && media != "application/scim+json" && media != "application/json" {
+        return Err(ScimError::status(
+            415,
+            format!("Content-Type '{ct}' is not accepted; send application/scim+json or application/json"),
+        ));
+    }
+    let limit = state.config.max_body_bytes;
+    let bytes = match payload.to_bytes_limited(limit).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(ScimError::syntax(format!("the request body could not be read: {e}"))),
+        Err(_) => {
+            return Err(ScimError::status(
+                413,
+                format!("the request body is larger than {limit} bytes; send smaller batches"),
+            ))
+        }
+    };
+    if bytes.is_empty() {
+        return Err(ScimError::syntax("the request needs a JSON body"));
+    }
+    if let Some(depth) = too_deep(&bytes, state.config.max_json_depth) {
+        return Err(ScimError::syntax(format!("the JSON body nests deeper than {depth} levels")));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("the body is not valid JSON: {e}")))
+}
+
+/// Whether the JSON text nests deeper than `max` (checked before parsing,
+/// so a hostile body costs a linear scan).
+fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(max);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn if_match(req: &HttpRequest) -> Result<Option<u64>, ScimError> {
+    match req.headers().get(IF_MATCH).and_then(|v| v.to_str().ok()).map(str::trim) {
+        None | Some("*") => Ok(None),
+        Some(tag) => parse_etag(tag).map(Some).ok_or_else(|| {
+            ScimError::status(
+                412,
+                format!("If-Match '{tag}' is not a version of this resource; read it again and retry"),
+            )
+        }),
+    }
+}
+
+fn not_modified(req: &HttpRequest, version: u64) -> bool {
+    req.headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || parse_etag(t) == Some(version)))
+}
+
+fn with_version(mut resp: HttpResponse, version: u64, location: Option<String>) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        resp.headers_mut().insert(ETAG, v);
+    }
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(LOCATION, l);
+    }
+    resp
+}
+
+async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &Scim,
+    route: &'static str,
+    seg: &[&str],
+) -> Result<HttpResponse, ScimError> {
+    if !accepts_json(req) {
+        return Err(ScimError::status(
+            406,
+            "this endpoint answers application/scim+json; accept it (or application/json)",
+        ));
+    }
+    let caller = authenticate(req, state).await?;
+    let base = base_url(req, state);
+    let method = req.method().clone();
+    let pairs = query_pairs(req);
+    let params = ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let cfg = &state.config;
+    let users = &state.enlist.users;
+    let groups = &state.enlist.groups;
+    let user_projection =
+        || Projection::parse(&USER_RESOURCE, params.attributes.as_deref(), params.excluded_attributes.as_deref());
+    let group_projection =
+        || Projection::parse(&GROUP_RESOURCE, params.attributes.as_deref(), params.excluded_attributes.as_deref());
+    match (route, &method) {
+        ("/Users", &Method::GET) | ("/Users/.search", &Method::POST) => {
+            let params = if route == "/Users" {
+                params.clone()
+            } else {
+                ListParams::from_search_body(&body(req, payload, state).await?)?
+            };
+            let lr = params.resolve(&USER_RESOURCE, cfg.default_count, cfg.max_count)?;
+            let with_groups = lr.projection.wants(&USER_RESOURCE, "groups");
+            let page = users.list(&caller, lr.query, with_groups).await?;
+            let resources = page
+                .items
+                .iter()
+                .map(|v| {
+                    let mut j = enlist_scim::user_json(v, &base);
+                    lr.projection.apply(&USER_RESOURCE, &mut j);
+                    j
+                })
+                .collect();
+            Ok(ok(&discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref())))
+        }
+        ("/Users", &Method::POST) => {
+            let input = enlist_scim::user_from_json(&body(req, payload, state).await?)?;
+            let view = users.create(&caller, NewUser { attrs: input.attrs, password: input.password }).await?;
+            let mut j = enlist_scim::user_json(&view, &base);
+            user_projection().apply(&USER_RESOURCE, &mut j);
+            let loc = format!("{base}/Users/{}", view.user.id);
+            Ok(with_version(json(StatusCode::CREATED, &j), view.user.version, Some(loc)))
+        }
+        ("/Users/{id}", m) => {
+            let id = UserId::new(seg[1]);
+            match *m {
+                Method::GET => {
+                    let projection = user_projection();
+                    let view = users.get(&caller, &id, projection.wants(&USER_RESOURCE, "groups")).await?;
+                    if not_modified(req, view.user.version) {
+                        return Ok(with_version(HttpResponse::NotModified().finish(), view.user.version, None));
+                    }
+                    let mut j = enlist_scim::user_json(&view, &base);
+                    projection.apply(&USER_RESOURCE, &mut j);
+                    Ok(with_version(ok(&j), view.user.version, Some(format!("{base}/Users/{id}"))))
+                }
+                Method::PUT | Method::PATCH => {
+                    let expected = if_match(req)?;
+                    let b = body(req, payload, state).await?;
+                    let change = if *m == Method::PUT {
+                        let input = enlist_scim::user_from_json(&b)?;
+                        UserChange::Replace { attrs: input.attrs, password: input.password }
+                    } else {
+                        UserChange::Patch(enlist_scim::user_patch(&b, id.as_str())?)
+                    };
+                    let view = users.change(&caller, &id, change, expected).await?;
+                    let mut j = enlist_scim::user_json(&view, &base);
+                    user_projection().apply(&USER_RESOURCE, &mut j);
+                    Ok(with_version(ok(&j), view.user.version, Some(format!("{base}/Users/{id}"))))
+                }
+                Method::DELETE => {
+                    users.delete(&caller, &id, if_match(req)?).await?;
+                    Ok(HttpResponse::NoContent().finish())
+                }
+                _ => Ok(method_not_allowed("GET, PUT, PATCH, DELETE")),
+            }
+        }
+        ("/Groups", &Method::GET) | ("/Groups/.search", &Method::POST) => {
+            let params = if route == "/Groups" {
+                params.clone()
+            } else {
+                ListParams::from_search_body(&body(req, payload, state).await?)?
+            };
+            let lr = params.resolve(&GROUP_RESOURCE, cfg.default_count, cfg.max_count)?;
+            let with_members = lr.projection.wants(&GROUP_RESOURCE, "members");
+            let page = groups.list(&caller, lr.query, with_members).await?;
+            let resources = page
+                .items
+                .iter()
+                .map(|v| {
+                    let mut j = enlist_scim::group_json(v, &base);
+                    lr.projection.apply(&GROUP_RESOURCE, &mut j);
+                    j
+                })
+                .collect();
+            Ok(ok(&discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref())))
+        }
+        ("/Groups", &Method::POST) => {
+            let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
+            let display_name =
+                input.display_name.ok_or_else(|| ScimError::value("displayName is required for a group"))?;
+            let new =
+                NewGroup { display_name, external_id: input.external_id, members: input.members.unwrap_or_default() };
+            let view = groups.create(&caller, new).await?;
+            let mut j = enlist_scim::group_json(&view, &base);
+            group_projection().apply(&GROUP_RESOURCE, &mut j);
+            let loc = format!("{base}/Groups/{}", view.group.id);
+            Ok(with_version(json(StatusCode::CREATED, &j), view.group.version, Some(loc)))
+        }
+        ("/Groups/{id}", m) => {
+            let id = GroupId::new(seg[1]);
+            match *m {
+                Method::GET => {
+                    let projection = group_projection();
+                    let view = groups.get(&caller, &id, projection.wants(&GROUP_RESOURCE, "members")).await?;
+                    if not_modified(req, view.group.version) {
+                        return Ok(with_version(HttpResponse::NotModified().finish(), view.group.version, None));
+                    }
+                    let mut j = enlist_scim::group_json(&view, &base);
+                    projection.apply(&GROUP_RESOURCE, &mut j);
+                    Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
+                }
+                Method::PATCH => {
+                    let expected = if_match(req)?;
+                    let changes = enlist_scim::group_patch(&body(req, payload, state).await?, id.as_str())?;
+                    let g = groups.change(&caller, &id, changes, expected).await?;
+                    // Entra: a group PATCH answers 204 without a body.
+                    Ok(with_version(HttpResponse::NoContent().finish(), g.version, None))
+                }
+                Method::PUT => {
+                    let expected = if_match(req)?;
+                    let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
+                    let name =
+                        input.display_name.ok_or_else(|| ScimError::value("displayName is required for a group"))?;
+                    let mut changes = vec![GroupChange::DisplayName(name), GroupChange::ExternalId(input.external_id)];
+                    // A PUT without members leaves membership unchanged (Okta O16).
+                    if let Some(m) = input.members {
+                        changes.push(GroupChange::ReplaceMembers(m));
+                    }
+                    groups.change(&caller, &id, changes, expected).await?;
+                    let projection = group_projection();
+                    let view = groups.get(&caller, &id, projection.wants(&GROUP_RESOURCE, "members")).await?;
+                    let mut j = enlist_scim::group_json(&view, &base);
+                    projection.apply(&GROUP_RESOURCE, &mut j);
+                    Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
+                }
+                Method::DELETE => {
+                    groups.delete(&caller, &id, if_match(req)?).await?;
+                    Ok(HttpResponse::NoContent().finish())
+                }
+                _ => Ok(method_not_allowed("GET, PUT, PATCH, DELETE")),
+            }
+        }
+        ("/ServiceProviderConfig", &Method::GET) => {
+            Ok(ok(&discovery::service_provider_config(&base, discovery::Capabilities { max_results: cfg.max_count })))
+        }
+        ("/ResourceTypes", &Method::GET) => Ok(ok(&discovery::resource_types(&base))),
+        ("/ResourceTypes/{name}", &Method::GET) => discovery::resource_type_by_name(&base, seg[1])
+            .map(|j| ok(&j))
+            .ok_or_else(|| ScimError::status(404, format!("no resource type '{}'; there are User and Group", seg[1]))),
+        ("/Schemas", &Method::GET) => Ok(ok(&discovery::schemas(&base))),
+        ("/Schemas/{id}", &Method::GET) => discovery::schema_by_id(&base, seg[1])
+            .map(|j| ok(&j))
+            .ok_or_else(|| ScimError::status(404, format!("no schema '{}'; GET /Schemas lists them", seg[1]))),
+        ("/Users" | "/Groups", _) => Ok(method_not_allowed("GET, POST")),
+        ("/Users/.search" | "/Groups/.search", _) => Ok(method_not_allowed("POST")),
+        _ => Ok(method_not_allowed("GET")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_depth_is_checked_outside_strings() {
+        assert_eq!(too_deep(br#"{"a":[[[1]]]}"#, 4), None);
+        assert_eq!(too_deep(br#"{"a":[[[[[1]]]]]}"#, 4), Some(4));
+        assert_eq!(too_deep(br#"{"a":"[[[[[[[[\"["}"#, 2), None);
+    }
+}
