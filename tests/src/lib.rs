@@ -185,6 +185,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for a server at `addr` (`127.0.0.1:PORT`) sending this
+    /// Authorization header.
+    pub fn new(addr: &str, auth: Option<&str>) -> Self {
+        Self { addr: addr.to_owned(), auth: auth.map(str::to_owned) }
+    }
+
     /// Sends a request with extra headers and an optional body.
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Response {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
@@ -283,4 +289,51 @@ macro_rules! on_both {
             }
         }
     };
+}
+
+/// A one-session SMTP sink on 127.0.0.1: returns its port and a task that
+/// yields (envelope commands, DATA text) when the client quits.
+pub async fn smtp_sink() -> (u16, tokio::task::JoinHandle<(Vec<String>, String)>) {
+    use tokio::io::AsyncBufReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (r, mut w) = stream.into_split();
+        let mut r = tokio::io::BufReader::new(r);
+        w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+        let (mut envelope, mut data) = (Vec::new(), String::new());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).await.unwrap() == 0 {
+                break;
+            }
+            let cmd = line.trim_end().to_owned();
+            let upper = cmd.to_ascii_uppercase();
+            if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await.unwrap();
+            } else if upper.starts_with("MAIL FROM") || upper.starts_with("RCPT TO") {
+                envelope.push(cmd);
+                w.write_all(b"250 OK\r\n").await.unwrap();
+            } else if upper == "DATA" {
+                w.write_all(b"354 go ahead\r\n").await.unwrap();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).await.unwrap() == 0 || line == ".\r\n" {
+                        break;
+                    }
+                    data.push_str(&line);
+                }
+                w.write_all(b"250 queued\r\n").await.unwrap();
+            } else if upper == "QUIT" {
+                w.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            } else {
+                w.write_all(b"250 OK\r\n").await.unwrap();
+            }
+        }
+        (envelope, data)
+    });
+    (port, task)
 }

@@ -15,6 +15,8 @@ pub struct TestDatabase {
     pub db: Database,
     /// `"sqlite"` or `"postgres"`, for messages.
     pub name: &'static str,
+    /// The database URL (for starting a server on it).
+    pub url: String,
     cleanup: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -46,9 +48,14 @@ pub fn admin_url() -> String {
 pub struct TestDbError(String);
 
 impl TestDatabase {
-    fn migrated(db: Database, name: &'static str, cleanup: Box<dyn FnOnce() + Send>) -> Result<Self, TestDbError> {
+    fn migrated(
+        db: Database,
+        name: &'static str,
+        url: String,
+        cleanup: Box<dyn FnOnce() + Send>,
+    ) -> Result<Self, TestDbError> {
         db.migrate(|_| {}).map_err(|e| TestDbError(e.to_string()))?;
-        Ok(Self { db, name, cleanup: Some(cleanup) })
+        Ok(Self { db, name, url, cleanup: Some(cleanup) })
     }
 
     /// A migrated database in a new temporary SQLite file.
@@ -57,14 +64,14 @@ impl TestDatabase {
     /// When the file cannot be created or migrated.
     pub fn sqlite() -> Result<Self, TestDbError> {
         let path = std::env::temp_dir().join(format!("{}.db", unique("enlist_test")));
-        let db = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default())
-            .map_err(|e| TestDbError(e.to_string()))?;
+        let url = format!("sqlite://{}", path.display());
+        let db = Database::open(&url, &PoolOptions::default()).map_err(|e| TestDbError(e.to_string()))?;
         let cleanup = move || {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
         };
-        Self::migrated(db, "sqlite", Box::new(cleanup))
+        Self::migrated(db, "sqlite", url, Box::new(cleanup))
     }
 
     /// A migrated, fresh database on the test PostgreSQL; `Ok(None)` when
@@ -92,13 +99,13 @@ impl TestDatabase {
         let (base, _) = admin
             .rsplit_once('/')
             .ok_or_else(|| TestDbError("ENLIST_TEST_DATABASE_URL must end in /DATABASE".into()))?;
-        let db = Database::open(&format!("{base}/{name}"), &PoolOptions::default())
-            .map_err(|e| TestDbError(e.to_string()))?;
+        let url = format!("{base}/{name}");
+        let db = Database::open(&url, &PoolOptions::default()).map_err(|e| TestDbError(e.to_string()))?;
         let cleanup = move || {
             if let Ok(mut c) = PgConnection::establish(&admin) {
                 let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         };
-        Self::migrated(db, "postgres", Box::new(cleanup)).map(Some)
+        Self::migrated(db, "postgres", url, Box::new(cleanup)).map(Some)
     }
 }

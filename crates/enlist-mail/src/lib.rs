@@ -1,3 +1,261 @@
-//! Notification mail: will hold the SMTP adapter of
-//! `enlist_core::ports::Mailer` and the outbox worker. Not built yet
-//! (issue 6); nothing here works.
+//! Notification mail. The core queues a [`Notification`] in the outbox in
+//! the same transaction as the provisioning; the [`Worker`] here sends
+//! queued mail through a [`Mailer`] (the [`SmtpMailer`] adapter speaks
+//! SMTP with lettre), retries failures with exponential backoff and marks
+//! each message sent. A failing mail server never fails or slows
+//! provisioning, and a restart resumes whatever is still queued.
+
+use enlist_core::ports::{Clock, MailError, Mailer, OutboxQueue};
+use enlist_core::Notification;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the SMTP settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MailConfigError {
+    /// The URL is not lettre's SMTP URL form.
+    #[error("invalid SMTP URL: {0}. Use smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required or smtps://HOST")]
+    Url(String),
+    /// The sender address is not an address.
+    #[error("invalid sender address '{0}': set ENLIST_MAIL_FROM to e.g. 'Enlist <no-reply@example.com>'")]
+    From(String),
+}
+
+/// The subject, plain-text and HTML bodies of a notification. The
+/// organization name and the key label come from administrators, so they
+/// are escaped in the HTML.
+pub fn render(n: &Notification) -> (String, String, String) {
+    let greeting = match &n.recipient_name {
+        Some(name) if !name.trim().is_empty() => format!("Hello {name},"),
+        _ => "Hello,".to_owned(),
+    };
+    let subject = format!("You were added to {} on Enlist", n.organization_name);
+    let text = format!(
+        "{greeting}\n\n{} added you to the organization \"{}\" on Enlist.\n\n\
+         Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.\n",
+        n.added_by, n.organization_name
+    );
+    let html = format!(
+        "<!doctype html><html><body><p>{}</p><p><strong>{}</strong> added you to the organization <strong>{}</strong> on Enlist.</p>\
+         <p>Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.</p></body></html>",
+        escape(&greeting),
+        escape(&n.added_by),
+        escape(&n.organization_name)
+    );
+    (subject, text, html)
+}
+
+/// Minimal HTML escaping for text content.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Sends notifications over SMTP.
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl SmtpMailer {
+    /// From lettre's URL form (`smtp://127.0.0.1:2525`,
+    /// `smtp://user:pass@host:587?tls=required`, `smtps://host`).
+    ///
+    /// # Errors
+    /// [`MailConfigError`] for a bad URL or sender.
+    pub fn from_url(url: &str, from: &str) -> Result<Self, MailConfigError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailConfigError::Url(e.to_string()))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = from.parse().map_err(|_| MailConfigError::From(from.to_owned()))?;
+        Ok(Self { transport, from })
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, n: &Notification) -> Result<(), MailError> {
+        let to: Mailbox =
+            n.recipient.parse().map_err(|_| MailError(format!("'{}' is not a deliverable address", n.recipient)))?;
+        let (subject, text, html) = render(n);
+        let msg = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+            )
+            .map_err(|e| MailError(e.to_string()))?;
+        self.transport.send(msg).await.map(|_| ()).map_err(|e| MailError(e.to_string()))
+    }
+}
+
+/// Delay before retry `attempts` (1-based): 30 s doubling, at most 6 h.
+pub fn backoff(attempts: u32) -> Duration {
+    let secs = 30u64.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+    Duration::from_secs(secs.min(6 * 3600))
+}
+
+/// Drains the outbox.
+pub struct Worker {
+    /// Where queued mail is.
+    pub queue: Arc<dyn OutboxQueue>,
+    /// How it is sent.
+    pub mailer: Arc<dyn Mailer>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Messages claimed per round.
+    pub batch: u32,
+    /// Pause when the outbox is empty.
+    pub idle: Duration,
+}
+
+impl Worker {
+    /// Sends what is due once; returns (sent, failed).
+    ///
+    /// # Errors
+    /// When the outbox cannot be read or updated.
+    pub async fn run_once(&self) -> Result<(usize, usize), enlist_core::Error> {
+        let due = self.queue.due(self.clock.now(), self.batch).await?;
+        let (mut sent, mut failed) = (0, 0);
+        for q in due {
+            let id = q.notification.id.clone();
+            match self.mailer.send(&q.notification).await {
+                Ok(()) => {
+                    self.queue.mark_sent(&id, self.clock.now()).await?;
+                    sent += 1;
+                }
+                Err(e) => {
+                    let attempts = q.attempts + 1;
+                    let wait = backoff(attempts);
+                    let retry_at = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    // The recipient's address stays out of the log.
+                    tracing::warn!(notification = %id, attempts, retry_in_s = wait.as_secs(), error = %e, "notification not sent; will retry");
+                    self.queue.mark_failed(&id, attempts, retry_at, &e.0).await?;
+                    failed += 1;
+                }
+            }
+        }
+        Ok((sent, failed))
+    }
+
+    /// Runs until `stop` turns true.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let pause = match self.run_once().await {
+                Ok((sent, failed)) if sent + failed > 0 => Duration::ZERO,
+                Ok(_) => self.idle,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox unavailable; retrying");
+                    self.idle
+                }
+            };
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enlist_core::ports::{MockMailer, MockOutboxQueue, QueuedNotification};
+    use enlist_core::OrganizationId;
+
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+        }
+    }
+
+    fn note(org: &str, label: &str) -> Notification {
+        Notification {
+            id: "n1".into(),
+            organization_id: OrganizationId::new("o"),
+            organization_name: org.into(),
+            recipient: "ana@contoso.com".into(),
+            recipient_name: Some("Ana".into()),
+            added_by: label.into(),
+            created_at: Fixed.now(),
+        }
+    }
+
+    #[test]
+    fn bodies_name_the_organization_and_label_and_escape_html() {
+        let (subject, text, html) = render(&note("R&D <Labs>", "Entra \"prov\""));
+        assert_eq!(subject, "You were added to R&D <Labs> on Enlist");
+        assert!(text.contains("Entra \"prov\" added you to the organization \"R&D <Labs>\""));
+        assert!(
+            html.contains("<strong>Entra &quot;prov&quot;</strong>") && html.contains("R&amp;D &lt;Labs&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<Labs>"));
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(30));
+        assert_eq!(backoff(2), Duration::from_secs(60));
+        assert_eq!(backoff(5), Duration::from_secs(480));
+        assert_eq!(backoff(40), Duration::from_secs(6 * 3600));
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_is_retried_later_and_a_sent_one_marked() {
+        let mut queue = MockOutboxQueue::new();
+        queue.expect_due().returning(|_, _| Ok(vec![QueuedNotification { notification: note("A", "k"), attempts: 2 }]));
+        queue
+            .expect_mark_failed()
+            .withf(|id, attempts, at, err| {
+                id == "n1" && *attempts == 3 && *at == Fixed.now() + chrono::Duration::seconds(120) && err == "421 busy"
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        queue.expect_mark_sent().never();
+        let mut mailer = MockMailer::new();
+        mailer.expect_send().times(1).returning(|_| Err(MailError("421 busy".into())));
+        let w = Worker {
+            queue: Arc::new(queue),
+            mailer: Arc::new(mailer),
+            clock: Arc::new(Fixed),
+            batch: 10,
+            idle: Duration::from_secs(1),
+        };
+        assert_eq!(w.run_once().await.unwrap(), (0, 1));
+
+        let mut queue = MockOutboxQueue::new();
+        queue.expect_due().returning(|_, _| Ok(vec![QueuedNotification { notification: note("A", "k"), attempts: 0 }]));
+        queue.expect_mark_sent().withf(|id, _| id == "n1").times(1).returning(|_, _| Ok(()));
+        let mut mailer = MockMailer::new();
+        mailer.expect_send().times(1).returning(|_| Ok(()));
+        let w = Worker {
+            queue: Arc::new(queue),
+            mailer: Arc::new(mailer),
+            clock: Arc::new(Fixed),
+            batch: 10,
+            idle: Duration::from_secs(1),
+        };
+        assert_eq!(w.run_once().await.unwrap(), (1, 0));
+    }
+}

@@ -112,6 +112,24 @@ impl Groups {
         .await
     }
 
+    /// A group by id, or else by displayName (case-insensitive), without
+    /// members: what an operator types.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn find(&self, caller: &Caller, id_or_name: &str) -> Result<Group> {
+        let (org, key) = (caller.organization_id.clone(), id_or_name.to_owned());
+        transact(&*self.deps.store, false, false, move |tx| {
+            if let Some(g) = tx.groups().get(&org, &GroupId::new(key.clone()))? {
+                return Ok(g);
+            }
+            tx.groups().by_display_name(&org, &key)?.ok_or_else(|| Error::NotFound {
+                detail: format!("no group with id or displayName '{key}' in this organization"),
+            })
+        })
+        .await
+    }
+
     /// A filtered page of groups; members only when asked for.
     ///
     /// # Errors

@@ -1,0 +1,183 @@
+//! The real `enlist` binary, on SQLite and PostgreSQL: the README's first
+//! run (banner, key, working endpoint, graceful stop), every operator
+//! command, and notification mail over SMTP end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use enlist_diesel::testing::TestDatabase;
+use enlist_tests::Client;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_enlist");
+
+fn enlist(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).env("ENLIST_DATABASE_URL", db).env_remove("ENLIST_CONFIG").output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(db: &str, args: &[&str]) -> String {
+    let (success, out, err) = enlist(db, args);
+    assert!(success, "enlist {args:?} failed: {err}");
+    out
+}
+
+fn json_out(db: &str, args: &[&str]) -> Value {
+    let out = ok(db, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("enlist {args:?} --json printed non-JSON ({e}): {out}"))
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    key: Option<String>,
+}
+
+impl Server {
+    fn start(db: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("ENLIST_DATABASE_URL", db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let addr = first
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("banner: {first}"))
+            .to_owned();
+        let mut key = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(k) = line.strip_prefix("API key: ") {
+                key = Some(k.to_owned());
+            }
+            if line == "Ready." {
+                break;
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, addr, key }
+    }
+    /// SIGTERM; the server must exit cleanly.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    }
+}
+
+fn databases() -> Vec<TestDatabase> {
+    let mut v = vec![TestDatabase::sqlite().unwrap()];
+    v.extend(TestDatabase::postgres().unwrap());
+    v
+}
+
+#[actix_web::test]
+async fn first_run_prints_a_key_that_works_and_stops_gracefully() {
+    for t in databases() {
+        let s = Server::start(&t.url, &[]);
+        let key = s.key.clone().unwrap_or_else(|| panic!("[{}] no 'API key:' line", t.name));
+        let c = Client::new(&s.addr, Some(&format!("Bearer {key}")));
+        let r = c.get("/scim/v2/Users?filter=userName+eq+%22nobody%22").await;
+        assert_eq!((r.status, r.json()["totalResults"].clone()), (200, json!(0)), "[{}]", t.name);
+        assert_eq!(c.post("/scim/v2/Users", &json!({"userName": "ana@contoso.com"})).await.status, 201);
+        assert_eq!(c.get("/healthz").await.status, 200);
+        let metrics = c.get("/metrics").await.text;
+        assert!(metrics.contains("enlist_http_requests_total{route=\"/Users\",status=\"201\"} 1"), "{metrics}");
+        assert!(metrics.contains("enlist_outbox_depth 1"), "{metrics}");
+        s.stop();
+        // A second start finds the organization and prints no new key.
+        let s = Server::start(&t.url, &[]);
+        assert!(s.key.is_none(), "[{}] a key is printed only once", t.name);
+        s.stop();
+    }
+}
+
+#[test]
+fn operator_commands() {
+    for t in databases() {
+        let db = t.url.as_str();
+        let id = ok(db, &["org", "create", "Contoso", "--owner", "boss@contoso.com"]).trim().to_owned();
+        assert!(!id.is_empty());
+        let orgs = json_out(db, &["org", "list", "--json"]);
+        assert_eq!(orgs[0]["name"], "Contoso");
+        ok(db, &["domain", "add", "Contoso", "Contoso.COM"]);
+        assert_eq!(json_out(db, &["domain", "list", &id, "--json"]), json!(["contoso.com"]));
+        ok(db, &["org", "default-role", "Contoso", "guest"]);
+        ok(db, &["org", "scim", "Contoso", "off"]);
+        assert_eq!(json_out(db, &["org", "list", "--json"])[0]["scim_enabled"], false);
+        ok(db, &["org", "scim", "Contoso", "on"]);
+        // api-key create: the secret alone on the last line.
+        let out = ok(db, &["api-key", "create", "Contoso", "--label", "Entra ID provisioning"]);
+        let token = out.lines().last().unwrap();
+        assert!(token.starts_with("enlist_"), "{out}");
+        let keys = json_out(db, &["api-key", "list", "Contoso", "--json"]);
+        assert_eq!(keys[0]["label"], "Entra ID provisioning");
+        assert!(!keys.to_string().contains(token.split('.').nth(1).unwrap()), "never secrets");
+        // Users and the owner's Admin role.
+        let users =
+            json_out(db, &["users", "list", "Contoso", "--json", "--filter", "userName eq \"BOSS@contoso.com\""]);
+        assert_eq!(users[0]["effectiveRole"], "Admin");
+        // group-role needs a group: created through the API.
+        let s = Server::start(db, &[]);
+        let c = Client::new(&s.addr, Some(&format!("Bearer {token}")));
+        let r = futures_lite(c.post("/scim/v2/Groups", &json!({"displayName": "Staff"})));
+        assert_eq!(r.status, 201);
+        s.stop();
+        ok(db, &["group-role", "set", "Contoso", "staff", "FullMember"]);
+        ok(db, &["group-role", "clear", "Contoso", "Staff"]);
+        let audit = json_out(db, &["audit", "Contoso", "--json"]);
+        let ops: Vec<&str> = audit.as_array().unwrap().iter().map(|r| r["operation"].as_str().unwrap()).collect();
+        assert!(ops.contains(&"configure") && ops.contains(&"create"), "{ops:?}");
+        ok(db, &["api-key", "revoke", "Contoso", keys[0]["id"].as_str().unwrap()]);
+        // Errors: non-zero exit, a sentence on stderr, nothing on stdout.
+        for args in [
+            vec!["org", "scim", "Nope", "on"],
+            vec!["org", "create", "Contoso"],
+            vec!["domain", "add", "Contoso", "not a domain"],
+            vec!["org", "default-role", "Contoso", "Boss"],
+            vec!["users", "list", "Contoso", "--filter", "nope eq 1"],
+            vec!["audit", "Contoso", "--since", "yesterday"],
+        ] {
+            let (success, out, err) = enlist(db, &args);
+            assert!(!success && out.is_empty() && err.starts_with("error: "), "[{}] {args:?}: {out} {err}", t.name);
+        }
+        let (success, _, err) = enlist("mysql://x/y", &["org", "list"]);
+        assert!(!success && err.contains("unsupported database URL"), "{err}");
+    }
+}
+
+/// Runs a future to completion on a fresh runtime (for sync tests).
+fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
+    actix_web::rt::System::new().block_on(f)
+}
+
+#[actix_web::test]
+async fn provisioning_sends_the_notification_over_smtp() {
+    let t = TestDatabase::sqlite().unwrap();
+    let (port, sink) = enlist_tests::smtp_sink().await;
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let s = Server::start(&t.url, &["--smtp-url", &smtp, "--mail-from", "Enlist <no-reply@enlist.test>"]);
+    let c = Client::new(&s.addr, Some(&format!("Bearer {}", s.key.clone().unwrap())));
+    let r = c.post("/scim/v2/Users", &json!({"userName": "ana@contoso.com", "displayName": "Ana"})).await;
+    assert_eq!(r.status, 201);
+    let (envelope, data) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), sink).await.expect("mail sent within 30 s").unwrap();
+    assert_eq!(envelope[1], "RCPT TO:<ana@contoso.com>");
+    assert!(data.contains("Subject: You were added to Default on Enlist"), "{data}");
+    assert!(data.contains("Default key added you to the organization \"Default\""), "{data}");
+    s.stop();
+}
