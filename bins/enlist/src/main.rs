@@ -570,6 +570,8 @@ async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::Resu
     })
     .workers(s.workers.max(1))
     .shutdown_timeout(30)
+    // Signals are ours, installed before the banner says Ready.
+    .disable_signals()
     .bind(&s.bind)
     .with_context(|| format!("cannot listen on {}: is another process using it? Choose another --bind", s.bind))?;
     let addr = server.addrs().first().copied().ok_or_else(|| anyhow!("no listening address"))?;
@@ -580,6 +582,18 @@ async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::Resu
         println!("API key: {token}");
         println!("Try: curl -H \"Authorization: Bearer $KEY\" {base}/scim/v2/Users");
     }
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing in-flight requests, then stopping"),
+            _ = sigterm.recv() => tracing::info!("SIGTERM: finishing in-flight requests, then stopping"),
+        }
+        // Graceful: stop accepting, let in-flight requests finish.
+        handle.stop(true).await;
+    });
     println!("Ready.");
     // Scripts read the banner: flush it now.
     use std::io::Write;
@@ -604,8 +618,7 @@ async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::Resu
             None
         }
     };
-    // actix stops gracefully on SIGINT/SIGTERM: in-flight requests finish.
-    server.run().await.context("the HTTP server failed")?;
+    server.await.context("the HTTP server failed")?;
     let _ = stop_tx.send(true);
     if let Some(w) = worker {
         let _ = w.await;
