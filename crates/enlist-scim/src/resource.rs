@@ -59,7 +59,9 @@ pub fn user_from_json(body: &Json) -> Result<UserInput, ScimError> {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        // `get`, not indexing: a key may start with a multi-byte character
+        // (found by the patch fuzz target).
+        if key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             if let Some(schema) = rt.schema_by_urn(key) {
                 // An extension object.
                 if schema.id == ENLIST_USER || schema.id == USER {
