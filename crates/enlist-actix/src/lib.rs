@@ -142,9 +142,17 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
     let started = Instant::now();
     let rid = request_id(&req, &*state.ids);
     let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
-    let routed = tokio::time::timeout(state.config.request_timeout, routes::dispatch(&req, payload, &state));
+    // A panic in a handler becomes a SCIM 500 for this request instead of
+    // a dropped connection; the unit of work it was in has rolled back.
+    let guarded =
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(routes::dispatch(&req, payload, &state)));
+    let routed = tokio::time::timeout(state.config.request_timeout, guarded);
     let (route, mut resp) = match tracing::Instrument::instrument(routed, span.clone()).await {
-        Ok(r) => r,
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => {
+            tracing::error!("handler panicked");
+            ("panic", error_response(&ScimError::from(enlist_core::Error::Unexpected("handler panicked".into()))))
+        }
         Err(_) => (
             "timeout",
             error_response(&ScimError::status(
