@@ -181,3 +181,28 @@ async fn provisioning_sends_the_notification_over_smtp() {
     assert!(data.contains("Default key added you to the organization \"Default\""), "{data}");
     s.stop();
 }
+
+#[test]
+fn configuration_precedence_and_masked_print() {
+    let dir = std::env::temp_dir().join(format!("enlist-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("enlist.toml");
+    std::fs::write(&file, "bind = \"127.0.0.1:9999\"\npool_size = 3\nsmtp_url = \"smtp://mailer:hunter2@mail.example.com:587?tls=required\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--print-config", "--config", file.to_str().unwrap(), "--pool-size", "5"])
+        .env("ENLIST_BIND", "127.0.0.1:7777")
+        .env("ENLIST_DATABASE_URL", "postgres://enlist:s3cret@db/enlist")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("bind = \"127.0.0.1:7777\""), "environment beats the file: {text}");
+    assert!(text.contains("pool_size = 5"), "the flag beats the file: {text}");
+    assert!(!text.contains("hunter2") && !text.contains("s3cret"), "secrets are masked: {text}");
+    assert!(text.contains("smtp://mailer:***@mail.example.com"), "{text}");
+    std::fs::write(&file, "nonsense = 1\n").unwrap();
+    let out = Command::new(BIN).args(["serve", "--print-config", "--config", file.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -86,8 +86,9 @@ pub trait UserRepo: Send {
     fn set_effective_roles<'a>(&mut self, org: &OrganizationId, updates: &[RoleUpdate<'a>]) -> RepoResult<()>;
     /// Users whose manager is `manager`.
     fn managed_by(&mut self, org: &OrganizationId, manager: &UserId) -> RepoResult<Vec<User>>;
-    /// The groups the user is a member of.
-    fn groups_of(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Vec<GroupRef>>;
+    /// The groups each of `ids` is a member of, as (user, group) pairs in
+    /// group creation order: one query for a whole page of users.
+    fn groups_of(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, GroupRef)>>;
 }
 
 /// Groups and their memberships. Membership calls cost the batch, never

@@ -180,7 +180,9 @@ struct MemberRow {
 }
 
 #[derive(QueryableByName)]
-struct GroupRefRow {
+struct UserGroupRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
     #[diesel(sql_type = Text)]
     id: String,
     #[diesel(sql_type = Text)]
@@ -542,16 +544,29 @@ impl UserRepo for DieselTx<'_> {
     fn managed_by(&mut self, org: &OrganizationId, manager: &UserId) -> RepoResult<Vec<User>> {
         self.users_where("u.organization_id = $1 AND u.manager_id = $2", binds![org.as_str(), manager.as_str()])
     }
-    fn groups_of(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Vec<GroupRef>> {
-        let rows: Vec<GroupRefRow> = self
-            .db
-            .load(
-                "SELECT g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                 WHERE gm.user_id = $1 AND g.organization_id = $2 ORDER BY g.seq",
-                binds![id.as_str(), org.as_str()],
-            )
-            .map_err(other)?;
-        Ok(rows.into_iter().map(|r| GroupRef { id: GroupId::new(r.id), display_name: r.display_name }).collect())
+    fn groups_of(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, GroupRef)>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut b = binds![org.as_str()];
+            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            let rows: Vec<UserGroupRow> = self
+                .db
+                .load(
+                    &format!(
+                        "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                         WHERE g.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.seq",
+                        placeholders(2, chunk.len())
+                    ),
+                    b,
+                )
+                .map_err(other)?;
+            out.extend(
+                rows.into_iter().map(|r| {
+                    (UserId::new(r.user_id), GroupRef { id: GroupId::new(r.id), display_name: r.display_name })
+                }),
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -348,6 +348,13 @@ async fn group_membership_batches_and_roles(env: Env) {
         env.enlist.groups.list(&c, ListQuery { filter: Some(f), sort: None, page: page(10) }, false).await.unwrap();
     assert_eq!(found.total, 1);
     assert_eq!(user_names(&env, &c, &format!(r#"groups.value eq "{gid}""#)).await.len(), 5);
+    // A listed page carries each user's own groups (read for the page at once).
+    let all = env.enlist.users.list(&c, ListQuery { filter: None, sort: None, page: page(100) }, true).await.unwrap();
+    for v in &all.items {
+        let names: Vec<String> = v.groups.clone().unwrap().into_iter().map(|g| g.display_name).collect();
+        let want: Vec<String> = if ids[25..].contains(&v.user.id) { vec!["Staff".into()] } else { vec![] };
+        assert_eq!(names, want, "[{}] {}", env.name, v.user.profile.user_name().as_str());
+    }
     // Unknown member: refused and nothing applied.
     let err = env
         .enlist

@@ -5,6 +5,7 @@ use crate::change::{apply_patch, UserChange};
 use crate::query::{ListPage, ListQuery};
 use crate::schema::ENTERPRISE_USER;
 use crate::value::{Complex, Value};
+use std::collections::HashMap;
 
 /// A user to provision.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,10 +74,7 @@ impl Users {
         let org = caller.organization_id.clone();
         transact(&*self.deps.store, false, false, move |tx| {
             let page = tx.users().list(&org, &query)?;
-            let mut items = Vec::with_capacity(page.items.len());
-            for u in page.items {
-                items.push(view(tx, u, with_groups)?);
-            }
+            let items = views(tx, page.items, with_groups)?;
             Ok(ListPage { total: page.total, items, next_cursor: page.next_cursor })
         })
         .await
@@ -120,14 +118,42 @@ fn user_not_found(id: &UserId) -> Error {
 }
 
 fn view(tx: &mut dyn Transaction, user: User, with_groups: bool) -> Result<UserView> {
-    let groups = if with_groups { Some(tx.users().groups_of(&user.organization_id, &user.id)?) } else { None };
-    let manager_display = match user.profile.manager() {
-        Some(m) => tx.users().get(&user.organization_id, &m)?.map(|m| {
-            m.profile.display_name().map(str::to_owned).unwrap_or_else(|| m.profile.user_name().as_str().to_owned())
-        }),
-        None => None,
+    // `views` returns exactly one view per user.
+    views(tx, vec![user], with_groups)?.pop().ok_or_else(|| Error::Unexpected("no view for the user".into()))
+}
+
+/// Views of a page of users: their groups and their managers' names are
+/// read with one query each for the whole page, not one per user.
+fn views(tx: &mut dyn Transaction, users: Vec<User>, with_groups: bool) -> Result<Vec<UserView>> {
+    let Some(org) = users.first().map(|u| u.organization_id.clone()) else { return Ok(Vec::new()) };
+    let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
+    let mut groups: HashMap<UserId, Vec<GroupRef>> = HashMap::new();
+    if with_groups {
+        for (user, group) in tx.users().groups_of(&org, &ids)? {
+            groups.entry(user).or_default().push(group);
+        }
+    }
+    let managers: Vec<UserId> = users.iter().filter_map(|u| u.profile.manager()).collect();
+    let names: HashMap<UserId, String> = if managers.is_empty() {
+        HashMap::new()
+    } else {
+        tx.users()
+            .get_many(&org, &managers)?
+            .into_iter()
+            .map(|m| {
+                let name = m.profile.display_name().unwrap_or_else(|| m.profile.user_name().as_str()).to_owned();
+                (m.id, name)
+            })
+            .collect()
     };
-    Ok(UserView { user, groups, manager_display })
+    Ok(users
+        .into_iter()
+        .map(|user| {
+            let groups = with_groups.then(|| groups.remove(&user.id).unwrap_or_default());
+            let manager_display = user.profile.manager().and_then(|m| names.get(&m).cloned());
+            UserView { user, groups, manager_display }
+        })
+        .collect())
 }
 
 fn check_manager(tx: &mut dyn Transaction, org: &OrganizationId, me: Option<&UserId>, profile: &Profile) -> Result<()> {
