@@ -50,6 +50,20 @@ async fn malformed_bodies_change_nothing(s: &TestServer) {
     a.post(U, &json!({"userName": "no-email"})).await.scim_error(400, Some("invalidValue"));
     a.post(U, &json!({"userName": "v@contoso.com", "emails": [{"value": "a@x.com", "primary": true}, {"value": "b@x.com", "primary": true}]})).await.scim_error(400, Some("invalidValue"));
     a.post(G, &json!({"externalId": "no name"})).await.scim_error(400, Some("invalidValue"));
+    // Values the database cannot store or index are refused, not a 500.
+    a.post(U, &json!({"userName": "nul@contoso.com", "title": "a\u{0}b"})).await.scim_error(400, Some("invalidValue"));
+    a.post(U, &json!({"userName": "long@contoso.com", "displayName": "x".repeat(5000)}))
+        .await
+        .scim_error(400, Some("invalidValue"));
+    a.post(G, &json!({"displayName": "g".repeat(5000)})).await.scim_error(400, Some("invalidValue"));
+    a.post(G, &json!({"displayName": "g\u{0}"})).await.scim_error(400, Some("invalidValue"));
+    a.patch(&gp, &json!([{"op": "add", "path": "members", "value": [{"value": "x\u{0}"}]}]))
+        .await
+        .scim_error(400, Some("invalidValue"));
+    a.patch(&gp, &json!([{"op": "replace", "path": "displayName", "value": "x\u{0}"}]))
+        .await
+        .scim_error(400, Some("invalidValue"));
+    a.get(&format!("{U}?filter=userName+eq+%22a%00b%22")).await.scim_error(400, Some("invalidFilter"));
     a.patch(&up, &json!([{"op": "move", "path": "title"}])).await.scim_error(400, Some("invalidSyntax"));
     a.patch(&up, &json!([{"op": "add", "path": "emails[type eq", "value": "x"}]))
         .await
@@ -68,6 +82,11 @@ async fn malformed_bodies_change_nothing(s: &TestServer) {
     // Unknown schema URNs and attributes are not bad input.
     let r = a.post(U, &json!({"schemas": ["urn:bogus"], "userName": "w@contoso.com", "bogus": 1, "urn:ietf:params:scim:schemas:extension:Custom:2.0:User:x": "y"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // A long certificate is stored and returned, just not filterable.
+    let cert = "MII".to_owned() + &"A".repeat(4000);
+    let r = a.post(U, &json!({"userName": "cert@contoso.com", "x509Certificates": [{"value": cert}]})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["x509Certificates"][0]["value"].as_str().unwrap().len(), 4003);
 }
 on_both!(malformed_bodies_change_nothing);
 

@@ -51,6 +51,10 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
+/// Longest value of an attribute that is looked up by index (`displayName`,
+/// `externalId`): index entries have size limits in databases.
+pub const MAX_INDEXED_CHARS: usize = 1024;
+
 /// A user's profile as the identity provider sent it, validated: the
 /// attributes that the product's rules read are parsed once, here.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +82,11 @@ impl Profile {
             Some(_) => return Err(Error::invalid("userName must be a string")),
             None => UserName::parse("")?,
         };
+        for name in ["externalId", "displayName"] {
+            if attrs.get(name).and_then(Value::as_str).is_some_and(|v| v.chars().count() > MAX_INDEXED_CHARS) {
+                return Err(Error::invalid(format!("{name} may have at most {MAX_INDEXED_CHARS} characters")));
+            }
+        }
         let active = match attrs.get("active") {
             None => true,
             Some(Value::Bool(b)) => *b,

@@ -85,9 +85,14 @@ pub(crate) fn flatten(attrs: &Complex) -> Vec<ValueRow> {
     out
 }
 
+/// Values longer than this (bytes) are not indexed for filters: index
+/// entries are size-limited (PostgreSQL B-tree ~2.7 KB), and such values
+/// (certificates, photo data) are not what identity providers filter on.
+pub(crate) const MAX_FILTERABLE_BYTES: usize = 1024;
+
 fn flatten_attr(key: &str, v: &Value, out: &mut Vec<ValueRow>) {
     let mut push = |idx: i64, sub: &str, v: &Value| {
-        if let Some(t) = text(v) {
+        if let Some(t) = text(v).filter(|t| t.len() <= MAX_FILTERABLE_BYTES) {
             out.push(ValueRow { attr: key.to_owned(), idx, sub: sub.to_owned(), folded: fold(&t), value: t });
         }
     };

@@ -83,6 +83,9 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, String> {
                 // JSON string escapes (RFC 7644 uses JSON string literals).
                 let text: String = serde_json::from_str(&src[start..=j])
                     .map_err(|_| format!("the string at position {start} has an invalid escape"))?;
+                if text.contains('\0') {
+                    return Err(format!("the string at position {start} contains a NUL character"));
+                }
                 out.push((Tok::Str(text), start));
                 i = j + 1;
             }
@@ -157,6 +160,9 @@ impl<'a> Parser<'a> {
     fn new(rt: &'a ResourceType, src: &'a str) -> Result<Self, ScimError> {
         if src.len() > MAX_LEN {
             return Err(err(format!("the filter is {} bytes long; at most {MAX_LEN} are accepted", src.len())));
+        }
+        if src.contains('\0') {
+            return Err(err("the filter contains a NUL character".into()));
         }
         let toks = lex(src).map_err(|e| err(format!("invalid filter: {e}")))?;
         Ok(Self { rt, toks, pos: 0, depth: 0, src })

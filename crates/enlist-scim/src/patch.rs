@@ -222,12 +222,15 @@ fn group_op(
             (PatchKind::Remove, _) | (_, None) => {
                 return Err(at(ScimError::value("displayName is required for a group and cannot be removed")))
             }
-            (_, Some(Json::String(s))) if !s.trim().is_empty() => out.push(GroupChange::DisplayName(s.clone())),
+            (_, Some(Json::String(s))) if !s.trim().is_empty() => {
+                out.push(GroupChange::DisplayName(crate::resource::no_nul("displayName", s).map_err(at)?.to_owned()))
+            }
             (_, Some(_)) => return Err(at(ScimError::value("displayName must be a non-empty string"))),
         },
         "externalId" => match (kind, value) {
             (PatchKind::Remove, _) | (_, None) => out.push(GroupChange::ExternalId(None)),
-            (_, Some(Json::String(s))) => out.push(GroupChange::ExternalId(Some(s.clone()))),
+            (_, Some(Json::String(s))) => out
+                .push(GroupChange::ExternalId(Some(crate::resource::no_nul("externalId", s).map_err(at)?.to_owned()))),
             (_, Some(_)) => return Err(at(ScimError::value("externalId must be a string"))),
         },
         "members" => {

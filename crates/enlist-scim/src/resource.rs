@@ -203,7 +203,7 @@ fn convert_single(def: &AttributeDef, name: &str, v: &Json) -> Result<Option<Val
         },
         _ => match v {
             Json::String(s) if s.is_empty() => return Ok(None),
-            Json::String(s) => Value::String(s.clone()),
+            Json::String(s) => Value::String(no_nul(name, s)?.to_owned()),
             // Lenient: a number or boolean where a string is expected
             // (employeeNumber 1042) is kept as its text.
             Json::Number(n) => Value::String(n.to_string()),
@@ -235,6 +235,14 @@ fn decode_role(element: &mut Complex) {
     }
 }
 
+/// Refuses text with NUL characters: no database stores them in text.
+pub(crate) fn no_nul<'a>(name: &str, s: &'a str) -> Result<&'a str, ScimError> {
+    if s.contains('\0') {
+        return Err(ScimError::value(format!("{name} contains a NUL character (\\u0000); remove it")));
+    }
+    Ok(s)
+}
+
 fn short(v: &Json) -> String {
     let s = v.to_string();
     if s.chars().count() > 40 {
@@ -260,8 +268,8 @@ pub fn member_ids(v: &Json) -> Result<Vec<UserId>, ScimError> {
         let get =
             |k: &str| item.as_object().and_then(|o| o.iter().find(|(n, _)| n.eq_ignore_ascii_case(k))).map(|(_, v)| v);
         let id = match (item, get("value")) {
-            (Json::String(s), _) => s.as_str(),
-            (_, Some(Json::String(s))) => s.as_str(),
+            (Json::String(s), _) => no_nul("a member id", s)?,
+            (_, Some(Json::String(s))) => no_nul("a member id", s)?,
             _ => {
                 return Err(ScimError::value(format!(
                     "each member needs a string value (the user's id); got {}",
@@ -292,7 +300,7 @@ pub fn group_from_json(body: &Json) -> Result<GroupInput, ScimError> {
         let key = key.strip_prefix(&format!("{GROUP}:")).unwrap_or(key);
         let text = |what: &str| match v {
             Json::Null => Ok(None),
-            Json::String(s) => Ok(Some(s.clone())),
+            Json::String(s) => Ok(Some(no_nul(what, s)?.to_owned())),
             _ => Err(ScimError::value(format!("{what} must be a string, not {}", short(v)))),
         };
         if key.eq_ignore_ascii_case("displayName") {

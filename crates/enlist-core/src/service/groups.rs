@@ -271,6 +271,12 @@ fn valid_name(name: &str) -> Result<String> {
     if name.trim().is_empty() {
         return Err(Error::invalid("displayName is required for a group and may not be empty"));
     }
+    if name.chars().count() > crate::model::MAX_INDEXED_CHARS {
+        return Err(Error::invalid(format!(
+            "a group displayName may have at most {} characters",
+            crate::model::MAX_INDEXED_CHARS
+        )));
+    }
     Ok(name.to_owned())
 }
 
