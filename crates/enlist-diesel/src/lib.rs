@@ -207,15 +207,25 @@ impl Database {
     ///
     /// # Errors
     /// [`OpenError::Migration`] naming the failing migration.
-    pub fn migrate(&self, mut progress: impl FnMut(&str)) -> Result<Vec<String>, OpenError> {
+    pub fn migrate(&self, progress: impl FnMut(&str)) -> Result<Vec<String>, OpenError> {
+        self.migrate_at_most(usize::MAX, progress)
+    }
+
+    /// Like [`Database::migrate`], applying at most `steps` migrations
+    /// (upgrade tests start from an older schema this way).
+    ///
+    /// # Errors
+    /// [`OpenError::Migration`] naming the failing migration.
+    pub fn migrate_at_most(&self, steps: usize, mut progress: impl FnMut(&str)) -> Result<Vec<String>, OpenError> {
         fn run<C: MigrationHarness<B>, B: diesel::backend::Backend>(
             c: &mut C,
             m: EmbeddedMigrations,
+            steps: usize,
             progress: &mut dyn FnMut(&str),
         ) -> Result<Vec<String>, OpenError> {
             let pending = c.pending_migrations(m).map_err(|e| OpenError::Migration(e.to_string()))?;
             let mut done = Vec::new();
-            for mig in pending {
+            for mig in pending.into_iter().take(steps) {
                 let name = mig.name().to_string();
                 progress(&name);
                 c.run_migration(&*mig).map_err(|e| OpenError::Migration(format!("{name}: {e}")))?;
@@ -225,8 +235,8 @@ impl Database {
         }
         let mig = |e: diesel::r2d2::PoolError| OpenError::Migration(format!("no connection: {e}"));
         match &*self.pools {
-            Pools::Sqlite(p) => run(&mut *p.get().map_err(mig)?, SQLITE_MIGRATIONS, &mut progress),
-            Pools::Pg(p) => run(&mut *p.get().map_err(mig)?, POSTGRES_MIGRATIONS, &mut progress),
+            Pools::Sqlite(p) => run(&mut *p.get().map_err(mig)?, SQLITE_MIGRATIONS, steps, &mut progress),
+            Pools::Pg(p) => run(&mut *p.get().map_err(mig)?, POSTGRES_MIGRATIONS, steps, &mut progress),
         }
     }
 
@@ -288,6 +298,31 @@ impl Database {
         self.blocking(false, |mut db| {
             let _: Vec<Str> = db.load("SELECT 'ok' AS s", vec![])?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The schema as sorted lines (tables, columns, indexes), to compare a
+    /// database upgraded step by step with a new one.
+    ///
+    /// # Errors
+    /// When the catalog cannot be read.
+    pub async fn schema_description(&self) -> Result<Vec<String>, Error> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT m.type || ' ' || m.name || ' ' || COALESCE(m.sql, '') AS s FROM sqlite_master m \
+                 WHERE m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations' ORDER BY m.name"
+            }
+            Backend::Postgres => {
+                "SELECT s FROM (SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable AS s \
+                 FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+                 UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public' \
+                 AND tablename <> '__diesel_schema_migrations') d ORDER BY s"
+            }
+        };
+        self.blocking(false, move |mut db| {
+            let rows: Vec<Str> = db.load(sql, vec![])?;
+            Ok(rows.into_iter().map(|r| r.s).collect())
         })
         .await
     }

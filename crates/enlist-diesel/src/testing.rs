@@ -9,6 +9,10 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+thread_local! {
+    static MIGRATE_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
 /// A migrated database that cleans up after itself.
 pub struct TestDatabase {
     /// The database.
@@ -54,8 +58,18 @@ impl TestDatabase {
         url: String,
         cleanup: Box<dyn FnOnce() + Send>,
     ) -> Result<Self, TestDbError> {
-        db.migrate(|_| {}).map_err(|e| TestDbError(e.to_string()))?;
+        let steps = MIGRATE_STEPS.with(|s| s.get());
+        db.migrate_at_most(steps, |_| {}).map_err(|e| TestDbError(e.to_string()))?;
         Ok(Self { db, name, url, cleanup: Some(cleanup) })
+    }
+
+    /// Runs `make` with at most `steps` migrations applied to the databases
+    /// it creates (on this thread): an older schema, for upgrade tests.
+    pub fn with_migrations<T>(steps: usize, make: impl FnOnce() -> T) -> T {
+        let before = MIGRATE_STEPS.with(|s| s.replace(steps));
+        let out = make();
+        MIGRATE_STEPS.with(|s| s.set(before));
+        out
     }
 
     /// A migrated database in a new temporary SQLite file.

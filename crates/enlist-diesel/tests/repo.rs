@@ -44,6 +44,32 @@ async fn migrations_run_from_empty_and_again(env: Env) {
 }
 on_both!(migrations_run_from_empty_and_again);
 
+/// A database created by the first migration and upgraded later ends up
+/// with the same schema as a new one, and its data survive.
+async fn an_old_database_upgrades_like_a_new_one(fresh: Env) {
+    let old = match fresh.name {
+        "sqlite" => enlist_diesel::testing::TestDatabase::with_migrations(1, common::sqlite),
+        _ => match enlist_diesel::testing::TestDatabase::with_migrations(1, common::postgres) {
+            Some(e) => e,
+            None => return,
+        },
+    };
+    assert_ne!(old.db.schema_description().await.unwrap(), fresh.db.schema_description().await.unwrap());
+    let o = org(&old, "Contoso", "owner@contoso.com").await;
+    let created = old.enlist.users.create(&entra(&o.id), simple("kept@contoso.com")).await.unwrap();
+    let applied = old.db.migrate(|_| {}).unwrap();
+    assert_eq!(applied.len(), 1, "[{}] {applied:?}", old.name);
+    assert_eq!(
+        old.db.schema_description().await.unwrap(),
+        fresh.db.schema_description().await.unwrap(),
+        "[{}]",
+        old.name
+    );
+    let got = old.enlist.users.get(&entra(&o.id), &created.user.id, false).await.unwrap();
+    assert_eq!(got.user, created.user);
+}
+on_both!(an_old_database_upgrades_like_a_new_one);
+
 async fn provisioning_round_trip(env: Env) {
     let o = org(&env, "Contoso", "owner@contoso.com").await;
     let c = entra(&o.id);
