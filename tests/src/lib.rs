@@ -5,36 +5,13 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{DateTime, TimeZone, Utc};
 use enlist_actix::{Config, Health, Metrics, Scim};
-use enlist_core::ports::{Clock, IdGenerator};
+use enlist_core::testing::{SeqIds, TickClock};
 use enlist_core::{Actor, Caller, Deps, Email, Enlist, OrganizationId};
 use enlist_diesel::testing::TestDatabase;
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Time that moves one millisecond per reading: deterministic and ordered.
-pub struct TickClock(AtomicU64);
-impl Clock for TickClock {
-    fn now(&self) -> DateTime<Utc> {
-        let base = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).single().unwrap();
-        base + chrono::Duration::milliseconds(self.0.fetch_add(1, Ordering::SeqCst) as i64)
-    }
-}
-
-/// Ids shaped like UUIDs, from a counter.
-pub struct SeqIds(AtomicU64);
-impl IdGenerator for SeqIds {
-    fn id(&self) -> String {
-        let n = self.0.fetch_add(1, Ordering::SeqCst);
-        format!("{:08x}-0000-4000-8000-{:012x}", n >> 16, n)
-    }
-    fn secret(&self) -> String {
-        format!("s3cr3t-{:016x}", self.0.fetch_add(7919, Ordering::SeqCst))
-    }
-}
 
 struct DbHealth(enlist_diesel::Database);
 #[async_trait::async_trait]
@@ -86,9 +63,8 @@ impl TestServer {
             Backend::Postgres => TestDatabase::postgres().unwrap()?,
         };
         let db = t.db.clone();
-        let ids: Arc<SeqIds> = Arc::new(SeqIds(AtomicU64::new(1)));
-        let deps =
-            Deps { store: Arc::new(db.clone()), clock: Arc::new(TickClock(AtomicU64::new(0))), ids: ids.clone() };
+        let ids: Arc<SeqIds> = Arc::new(SeqIds::default());
+        let deps = Deps { store: Arc::new(db.clone()), clock: Arc::new(TickClock::default()), ids: ids.clone() };
         let enlist = Enlist::new(deps);
         let op = |o: &OrganizationId| Caller { organization_id: o.clone(), actor: Actor::Operator };
         let a = enlist

@@ -47,6 +47,22 @@ impl CompareOp {
             Self::Le => "le",
         }
     }
+    /// `a op b` on text, bytewise (fold both first for case-insensitive
+    /// attributes).
+    pub fn test_str(self, a: &str, b: &str) -> bool {
+        match self {
+            Self::Eq => a == b,
+            Self::Ne => a != b,
+            Self::Co => a.contains(b),
+            Self::Sw => a.starts_with(b),
+            Self::Ew => a.ends_with(b),
+            Self::Gt => a > b,
+            Self::Ge => a >= b,
+            Self::Lt => a < b,
+            Self::Le => a <= b,
+        }
+    }
+
     /// Whether it is one of `co`, `sw`, `ew`.
     pub fn is_substring(self) -> bool {
         matches!(self, Self::Co | Self::Sw | Self::Ew)
@@ -162,17 +178,10 @@ fn compare_value(actual: Option<&Value>, op: CompareOp, lit: &Literal, case_exac
             _ => false,
         },
         (Value::String(a), Literal::String(b)) => {
-            let (a, b) = if case_exact || ty == AttrType::Binary { (a.clone(), b.clone()) } else { (fold(a), fold(b)) };
-            match op {
-                CompareOp::Eq => a == b,
-                CompareOp::Ne => a != b,
-                CompareOp::Co => a.contains(&b),
-                CompareOp::Sw => a.starts_with(&b),
-                CompareOp::Ew => a.ends_with(&b),
-                CompareOp::Gt => a > b,
-                CompareOp::Ge => a >= b,
-                CompareOp::Lt => a < b,
-                CompareOp::Le => a <= b,
+            if case_exact || ty == AttrType::Binary {
+                op.test_str(a, b)
+            } else {
+                op.test_str(&fold(a), &fold(b))
             }
         }
         (Value::Integer(a), Literal::Integer(b)) => ord(op, a.cmp(b)),

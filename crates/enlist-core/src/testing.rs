@@ -1,10 +1,40 @@
 //! Test support for code built on Enlist's ports: a [`Transaction`] made of
-//! mockall mocks, and a [`Store`] that runs units of work on it and records
-//! whether they committed or rolled back.
+//! mockall mocks, a [`Store`] that runs units of work on it and records
+//! whether they committed or rolled back, and a deterministic clock and id
+//! generator.
 
 use crate::error::Error;
 use crate::ports::*;
+use chrono::{DateTime, TimeZone, Utc};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// A clock that starts at 2026-11-29T00:00:00Z and moves one millisecond
+/// per reading: deterministic, and every reading is distinct and ordered.
+#[derive(Default)]
+pub struct TickClock(AtomicU64);
+
+impl Clock for TickClock {
+    fn now(&self) -> DateTime<Utc> {
+        let base = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).single().unwrap_or_default();
+        base + chrono::Duration::milliseconds(self.0.fetch_add(1, Ordering::SeqCst) as i64)
+    }
+}
+
+/// Ids shaped like UUIDs and secrets, from a counter: deterministic and
+/// in creation order.
+#[derive(Default)]
+pub struct SeqIds(AtomicU64);
+
+impl IdGenerator for SeqIds {
+    fn id(&self) -> String {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        format!("{:08x}-0000-4000-8000-{n:012x}", n >> 16)
+    }
+    fn secret(&self) -> String {
+        format!("s3cr3t{:016x}", self.0.fetch_add(7919, Ordering::SeqCst))
+    }
+}
 
 /// A transaction whose repositories are mocks; set expectations on the
 /// fields.

@@ -386,7 +386,7 @@ impl OutboxQueue for Database {
                 "UPDATE outbox SET next_attempt_at = $3 WHERE id IN ({pick}) RETURNING seq, id, organization_id, organization_name, \
                  recipient, recipient_name, added_by, created_at, CAST(attempts AS BIGINT) AS attempts"
             );
-            let n = now.timestamp_micros();
+            let n = tx::micros(now);
             let mut rows: Vec<OutboxRow> = db.load(&sql, binds![n, i64::from(limit), n + CLAIM_LEASE_MICROS])?;
             // RETURNING has no order: oldest first, as queued.
             rows.sort_by_key(|r| r.seq);
@@ -400,7 +400,7 @@ impl OutboxQueue for Database {
                         recipient: r.recipient,
                         recipient_name: r.recipient_name,
                         added_by: r.added_by,
-                        created_at: chrono::DateTime::from_timestamp_micros(r.created_at).unwrap_or_default(),
+                        created_at: tx::time(r.created_at),
                     },
                     attempts: r.attempts as u32,
                 })
@@ -411,10 +411,7 @@ impl OutboxQueue for Database {
     async fn mark_sent(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
         let id = id.to_owned();
         self.blocking(true, move |mut db| {
-            db.exec(
-                "UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2",
-                binds![at.timestamp_micros(), id],
-            )?;
+            db.exec("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2", binds![tx::micros(at), id])?;
             Ok(())
         })
         .await
@@ -430,7 +427,7 @@ impl OutboxQueue for Database {
         self.blocking(true, move |mut db| {
             db.exec(
                 "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
-                binds![i64::from(attempts), retry_at.timestamp_micros(), error, id],
+                binds![i64::from(attempts), tx::micros(retry_at), error, id],
             )?;
             Ok(())
         })

@@ -327,20 +327,7 @@ impl Sql {
     fn constant(&mut self, value: &str, cmp: Option<(CompareOp, &Literal)>) -> Result<String, RepoError> {
         let truth = match cmp {
             None => true,
-            Some((op, Literal::String(s))) => {
-                let (a, b) = (fold(value), fold(s));
-                match op {
-                    CompareOp::Eq => a == b,
-                    CompareOp::Ne => a != b,
-                    CompareOp::Co => a.contains(&b),
-                    CompareOp::Sw => a.starts_with(&b),
-                    CompareOp::Ew => a.ends_with(&b),
-                    CompareOp::Gt => a > b,
-                    CompareOp::Ge => a >= b,
-                    CompareOp::Lt => a < b,
-                    CompareOp::Le => a <= b,
-                }
-            }
+            Some((op, Literal::String(s))) => op.test_str(&fold(value), &fold(s)),
             Some((CompareOp::Ne, Literal::Null)) => true,
             Some(_) => false,
         };

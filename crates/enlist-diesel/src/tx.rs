@@ -20,10 +20,10 @@ pub(crate) struct DieselTx<'c> {
     pub(crate) db: Db<'c>,
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
-fn time(m: i64) -> DateTime<Utc> {
+pub(crate) fn time(m: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(m).unwrap_or_default()
 }
 
@@ -252,6 +252,50 @@ impl DieselTx<'_> {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
+    /// One page of a list query: `totalResults` (counted under the filter
+    /// only), the rows, and the cursor of the next page in cursor paging.
+    fn list_rows<R>(
+        &mut self,
+        r: Resource,
+        org: &OrganizationId,
+        query: &ListQuery,
+        cols: &str,
+        from: &str,
+        seq: fn(&R) -> i64,
+    ) -> Result<(u64, Vec<R>, Option<String>), RepoError>
+    where
+        R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        let alias = if r == Resource::User { "u" } else { "g" };
+        let mut sql = Sql::new(self.db.backend());
+        let o = sql.param(org.as_str());
+        let parts = sql.list_parts(r, query)?;
+        let count: Option<Count> = self
+            .db
+            .first(
+                &format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter),
+                sql.binds[..parts.filter_binds].to_vec(),
+            )
+            .map_err(other)?;
+        let rows: Vec<R> = self
+            .db
+            .load(
+                &format!(
+                    "SELECT {cols} FROM {from} WHERE {alias}.organization_id = {o}{}{} {} {}",
+                    parts.filter, parts.cursor, parts.order, parts.limit
+                ),
+                sql.binds,
+            )
+            .map_err(other)?;
+        let next_cursor = match query.page {
+            Page::Cursor { count, .. } if rows.len() as u64 == count && count > 0 => {
+                rows.last().map(|row| seq(row).to_string())
+            }
+            _ => None,
+        };
+        Ok((count.map_or(0, |c| c.n as u64), rows, next_cursor))
+    }
+
     /// Writes the profile's flattened values.
     fn write_values(&mut self, user: &User) -> Result<(), RepoError> {
         self.db.exec("DELETE FROM user_values WHERE user_id = $1", binds![user.id.as_str()]).map_err(other)?;
@@ -452,34 +496,10 @@ impl UserRepo for DieselTx<'_> {
         Ok(out)
     }
     fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<User>> {
-        let mut sql = Sql::new(self.db.backend());
-        let o = sql.param(org.as_str());
-        let parts = sql.list_parts(Resource::User, query)?;
-        let count: Option<Count> = self
-            .db
-            .first(
-                &format!("SELECT COUNT(*) AS n FROM users u WHERE u.organization_id = {o}{}", parts.filter),
-                sql.binds[..parts.filter_binds].to_vec(),
-            )
-            .map_err(other)?;
-        let rows: Vec<UserRow> = self
-            .db
-            .load(
-                &format!(
-                    "SELECT {USER_COLS} FROM users u WHERE u.organization_id = {o}{}{} {} {}",
-                    parts.filter, parts.cursor, parts.order, parts.limit
-                ),
-                sql.binds,
-            )
-            .map_err(other)?;
-        let next_cursor = match query.page {
-            Page::Cursor { count, .. } if rows.len() as u64 == count && count > 0 => {
-                rows.last().map(|r| r.seq.to_string())
-            }
-            _ => None,
-        };
+        let (total, rows, next_cursor) =
+            self.list_rows::<UserRow>(Resource::User, org, query, USER_COLS, "users u", |r| r.seq)?;
         let items = rows.into_iter().map(UserRow::into_user).collect::<Result<Vec<_>, _>>()?;
-        Ok(ListPage { total: count.map_or(0, |c| c.n as u64), items, next_cursor })
+        Ok(ListPage { total, items, next_cursor })
     }
     fn insert(&mut self, user: &User) -> RepoResult<()> {
         let mut b =
@@ -594,34 +614,10 @@ impl GroupRepo for DieselTx<'_> {
         row.map(GroupRow::into_group).transpose()
     }
     fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<Group>> {
-        let mut sql = Sql::new(self.db.backend());
-        let o = sql.param(org.as_str());
-        let parts = sql.list_parts(Resource::Group, query)?;
-        let count: Option<Count> = self
-            .db
-            .first(
-                &format!("SELECT COUNT(*) AS n FROM groups g WHERE g.organization_id = {o}{}", parts.filter),
-                sql.binds[..parts.filter_binds].to_vec(),
-            )
-            .map_err(other)?;
-        let rows: Vec<GroupRow> = self
-            .db
-            .load(
-                &format!(
-                    "SELECT {GROUP_COLS} FROM groups g WHERE g.organization_id = {o}{}{} {} {}",
-                    parts.filter, parts.cursor, parts.order, parts.limit
-                ),
-                sql.binds,
-            )
-            .map_err(other)?;
-        let next_cursor = match query.page {
-            Page::Cursor { count, .. } if rows.len() as u64 == count && count > 0 => {
-                rows.last().map(|r| r.seq.to_string())
-            }
-            _ => None,
-        };
+        let (total, rows, next_cursor) =
+            self.list_rows::<GroupRow>(Resource::Group, org, query, GROUP_COLS, "groups g", |r| r.seq)?;
         let items = rows.into_iter().map(GroupRow::into_group).collect::<Result<Vec<_>, _>>()?;
-        Ok(ListPage { total: count.map_or(0, |c| c.n as u64), items, next_cursor })
+        Ok(ListPage { total, items, next_cursor })
     }
     fn insert(&mut self, g: &Group) -> RepoResult<()> {
         self.db

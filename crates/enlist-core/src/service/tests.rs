@@ -2,13 +2,12 @@
 
 use super::*;
 use crate::change::{GroupChange, PatchKind, PatchOp, PatchPath, UserChange};
-use crate::ports::{Clock, IdGenerator};
+use crate::ports::Clock;
 use crate::schema::{ENTERPRISE_USER, USER_RESOURCE};
-use crate::testing::{MockStore, MockTx, Outcome};
+use crate::testing::{MockStore, MockTx, Outcome, SeqIds};
 use crate::value::{Complex, Value};
 use chrono::{DateTime, TimeZone, Utc};
 use futures_executor::block_on;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 struct FixedClock;
@@ -17,17 +16,6 @@ impl Clock for FixedClock {
         Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).single().expect("valid")
     }
 }
-#[derive(Default)]
-struct SeqIds(AtomicU64);
-impl IdGenerator for SeqIds {
-    fn id(&self) -> String {
-        format!("id-{}", self.0.fetch_add(1, Ordering::SeqCst))
-    }
-    fn secret(&self) -> String {
-        "s3cret".into()
-    }
-}
-
 fn enlist(tx: MockTx) -> (Enlist, Arc<MockStore>) {
     let store = MockStore::new(tx);
     let deps = Deps { store: store.clone(), clock: Arc::new(FixedClock), ids: Arc::new(SeqIds::default()) };
@@ -732,8 +720,9 @@ fn only_admins_and_the_operator_create_keys_and_the_secret_is_stored_hashed() {
     block_on(e.api_keys.create(&operator, "Entra")).unwrap();
     let stored = stored.lock().unwrap();
     assert_eq!(stored.len(), 2);
-    assert!(created.token.starts_with("enlist_") && created.token.ends_with(".s3cret"));
-    assert_eq!(stored[0].secret_hash, keys_hash("s3cret"));
-    assert_ne!(stored[0].secret_hash, b"s3cret".to_vec());
+    let (id, secret) = created.token.strip_prefix("enlist_").and_then(|t| t.split_once('.')).unwrap();
+    assert_eq!(id, stored[0].id.as_str());
+    assert_eq!(stored[0].secret_hash, keys_hash(secret));
+    assert!(!stored.iter().any(|k| k.secret_hash == secret.as_bytes()), "only the hash is stored");
     assert_eq!(stored[0].label, "Okta provisioning");
 }

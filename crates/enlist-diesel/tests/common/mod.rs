@@ -4,31 +4,11 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{DateTime, TimeZone, Utc};
-use enlist_core::ports::{Clock, IdGenerator};
+use enlist_core::testing::{SeqIds, TickClock};
 use enlist_core::{Actor, Caller, Deps, Email, Enlist, Organization, OrganizationId};
 use enlist_diesel::testing::TestDatabase;
 use enlist_diesel::Database;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-pub struct TickClock(AtomicU64);
-impl Clock for TickClock {
-    fn now(&self) -> DateTime<Utc> {
-        let base = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).single().expect("valid");
-        base + chrono::Duration::milliseconds(self.0.fetch_add(1, Ordering::SeqCst) as i64)
-    }
-}
-
-pub struct SeqIds(AtomicU64);
-impl IdGenerator for SeqIds {
-    fn id(&self) -> String {
-        format!("id{:06}", self.0.fetch_add(1, Ordering::SeqCst))
-    }
-    fn secret(&self) -> String {
-        format!("secret{}", self.0.fetch_add(1, Ordering::SeqCst))
-    }
-}
 
 pub struct Env {
     pub db: Database,
@@ -39,11 +19,8 @@ pub struct Env {
 
 fn env(t: TestDatabase) -> Env {
     let db = t.db.clone();
-    let deps = Deps {
-        store: Arc::new(db.clone()),
-        clock: Arc::new(TickClock(AtomicU64::new(0))),
-        ids: Arc::new(SeqIds(AtomicU64::new(1))),
-    };
+    let deps =
+        Deps { store: Arc::new(db.clone()), clock: Arc::new(TickClock::default()), ids: Arc::new(SeqIds::default()) };
     Env { db, enlist: Enlist::new(deps), name: t.name, _guard: t }
 }
 
