@@ -100,6 +100,11 @@ async fn hostile_and_bad_queries(s: &TestServer) {
     let long = "title+pr+and+".repeat(800) + "title+pr";
     a.get(&format!("{U}?filter={long}")).await.scim_error(400, Some("invalidFilter"));
     a.get(&format!("{U}?count=lots")).await.scim_error(400, Some("invalidValue"));
+    // A broken query string is refused, never read as "no filter".
+    // Broken URL encoding is never read as "no filter" (the whole roster).
+    a.get(&format!("{U}?filter=userName%ZZeq%22x%22")).await.scim_error(400, Some("invalidFilter"));
+    a.get(&format!("{U}?filter=%FF")).await.scim_error(400, Some("invalidFilter"));
+    assert_eq!(a.get(&format!("{U}?filter=userName+eq+%22%FF%22")).await.json()["totalResults"], 0);
     a.get(&format!("{U}?sortBy=nope")).await.scim_error(400, Some("invalidValue"));
     a.get(&format!("{U}?cursor=not-a-cursor")).await.scim_error(400, Some("invalidFilter"));
     // Lenient paging.

@@ -107,8 +107,12 @@ fn base_url(req: &HttpRequest, state: &Scim) -> String {
     }
 }
 
-fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default()
+/// The query parameters. A query string that is not valid URL encoding is
+/// refused: ignoring it would drop a filter and answer the whole roster.
+fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ScimError> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner()).map_err(|_| {
+        ScimError::syntax("the query string is not valid URL encoding; encode spaces as + or %20 and quotes as %22")
+    })
 }
 
 fn accepts_json(req: &HttpRequest) -> bool {
@@ -223,7 +227,7 @@ async fn handle(
     let caller = authenticate(req, state).await?;
     let base = base_url(req, state);
     let method = req.method().clone();
-    let pairs = query_pairs(req);
+    let pairs = query_pairs(req)?;
     let params = ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let cfg = &state.config;
     let users = &state.enlist.users;

@@ -18,7 +18,6 @@ pub struct Capabilities {
 pub fn service_provider_config(base: &str, caps: Capabilities) -> Json {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-        "documentationUri": "https://github.com/enlist/enlist/blob/main/docs/entra-setup.md",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": caps.max_results},
