@@ -81,8 +81,10 @@ async fn user_lifecycle(s: &TestServer) {
     let u = r.json();
     assert_eq!(u["name"]["familyName"], "Ng-Smith");
     assert_eq!(u["name"]["givenName"], "Ali");
-    assert_eq!(u["addresses"], json!([{"type": "work", "formatted": "18/2111"}]));
-    assert_eq!(u["phoneNumbers"], json!([{"type": "fax", "value": "5551234"}]));
+    // Values exactly as sent; the response marks a primary element where
+    // none was sent (Okta reads it on import).
+    assert_eq!(u["addresses"], json!([{"type": "work", "formatted": "18/2111", "primary": true}]));
+    assert_eq!(u["phoneNumbers"], json!([{"type": "fax", "value": "5551234", "primary": true}]));
     assert_eq!(u[ENT], json!({"employeeNumber": "E1042", "department": "Retail"}));
     assert_ne!(u["meta"]["version"], created["meta"]["version"]);
     // If-Match with the old version: 412, nothing changed.

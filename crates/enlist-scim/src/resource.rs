@@ -366,6 +366,7 @@ pub fn user_json(view: &UserView, base: &str) -> Json {
         }
         out.insert(k.clone(), value_json(v));
     }
+    mark_primary(&mut out, u.profile.email().as_str());
     if let Some(Value::Complex(ent)) = u.profile.attrs().get(ENTERPRISE_USER) {
         let mut e: Map<String, Json> = ent.iter().map(|(k, v)| (k.clone(), value_json(v))).collect();
         if let Some(Json::Object(m)) = e.get_mut("manager") {
@@ -394,6 +395,29 @@ pub fn user_json(view: &UserView, base: &str) -> Json {
     out.insert("meta".into(), meta("User", format!("{base}/Users/{}", u.id), u.created_at, u.updated_at, u.version));
     out.insert("schemas".into(), Json::Array(schemas));
     Json::Object(out)
+}
+
+/// Okta reads the `primary` element of emails, phoneNumbers and addresses
+/// on import. Where none was sent as primary, the response marks one: for
+/// emails the account email (so a GET-then-PUT never changes which address
+/// the account uses), otherwise the `work` element, else the first. Only
+/// the response carries the mark; what is stored stays as sent.
+fn mark_primary(out: &mut Map<String, Json>, account_email: &str) {
+    for attr in ["emails", "phoneNumbers", "addresses"] {
+        let Some(Json::Array(items)) = out.get_mut(attr) else { continue };
+        if items.iter().any(|e| e.get("primary") == Some(&Json::Bool(true))) {
+            continue;
+        }
+        let field = |e: &Json, k: &str| e.get(k).and_then(Json::as_str).map(str::to_owned);
+        let pick = if attr == "emails" {
+            items.iter().position(|e| field(e, "value").is_some_and(|v| v.eq_ignore_ascii_case(account_email)))
+        } else {
+            items.iter().position(|e| field(e, "type").is_some_and(|t| t.eq_ignore_ascii_case("work"))).or(Some(0))
+        };
+        if let Some(Json::Object(e)) = pick.and_then(|i| items.get_mut(i)) {
+            e.insert("primary".into(), Json::Bool(true));
+        }
+    }
 }
 
 /// The Group resource; `members` only when they were read.

@@ -174,3 +174,28 @@ fn keys_with_multibyte_characters_are_ignored_not_a_panic() {
     let input = user_from_json(&json!({"userName": "a@x.com", "urnƞetf:params:scim:x": 1, "ƞƞ": 2})).unwrap();
     assert_eq!(input.attrs.len(), 1);
 }
+
+#[test]
+fn responses_mark_a_primary_element_without_changing_what_is_stored() {
+    let attrs = user_from_json(&json!({
+        "userName": "ana@contoso.com",
+        "emails": [{"type": "home", "value": "ana@home.example"}, {"type": "work", "value": "Ana@Contoso.com"}],
+        "phoneNumbers": [{"type": "mobile", "value": "1"}, {"type": "work", "value": "2"}],
+        "addresses": [{"type": "home", "formatted": "x"}]
+    }))
+    .unwrap()
+    .attrs;
+    let mut v = view();
+    v.user.profile = Profile::parse(attrs.clone()).unwrap();
+    let j = user_json(&v, "b");
+    assert_eq!(j["emails"][1]["primary"], true, "the account email (work) is marked");
+    assert!(j["emails"][0].get("primary").is_none());
+    assert_eq!(j["phoneNumbers"][1]["primary"], true);
+    assert_eq!(j["addresses"][0]["primary"], true);
+    for k in ["emails", "phoneNumbers", "addresses"] {
+        assert_eq!(v.user.profile.attrs().get(k), attrs.get(k), "stored {k} unchanged");
+    }
+    // Reading the response back as a PUT keeps the same account email.
+    let again = user_from_json(&j).unwrap();
+    assert_eq!(Profile::parse(again.attrs).unwrap().email().as_str(), "Ana@Contoso.com");
+}
