@@ -5,7 +5,7 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use enlist_actix::{Config, Health, Metrics, Scim};
+use enlist_actix::{Config, Health, Scim};
 use enlist_core::testing::{SeqIds, TickClock};
 use enlist_core::{Actor, Caller, Deps, Email, Enlist, OrganizationId};
 use enlist_diesel::testing::TestDatabase;
@@ -84,13 +84,12 @@ impl TestServer {
             .unwrap();
         let key_a = enlist.api_keys.create(&op(&a.id), "Entra ID provisioning").await.unwrap().token;
         let key_b = enlist.api_keys.create(&op(&b.id), "Okta").await.unwrap().token;
-        let state = actix_web::web::Data::new(Scim {
-            enlist: enlist.clone(),
-            config: Config { max_body_bytes: 64 * 1024, ..Config::default() },
-            health: Arc::new(DbHealth(db)),
+        let state = actix_web::web::Data::new(Scim::new(
+            enlist.clone(),
+            Config { max_body_bytes: 64 * 1024, ..Config::default() },
+            Arc::new(DbHealth(db)),
             ids,
-            metrics: Arc::new(Metrics::default()),
-        });
+        ));
         let server =
             actix_web::HttpServer::new(move || actix_web::App::new().configure(enlist_actix::configure(state.clone())))
                 .workers(2)

@@ -20,6 +20,7 @@ pub struct File {
     pub mail_from: Option<String>,
     pub log_format: Option<String>,
     pub workers: Option<usize>,
+    pub max_in_flight: Option<usize>,
 }
 
 impl File {
@@ -47,6 +48,7 @@ pub struct Settings {
     pub mail_from: String,
     pub log_format: String,
     pub workers: usize,
+    pub max_in_flight: usize,
 }
 
 /// Hides the password of a URL.
@@ -65,7 +67,8 @@ impl Settings {
         };
         format!(
             "database = {}\nbind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
-             body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nworkers = {}\n",
+             body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nworkers = {}\n\
+             max_in_flight = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
             opt(&self.public_url, false),
@@ -78,6 +81,7 @@ impl Settings {
             q(&self.mail_from),
             q(&self.log_format),
             self.workers,
+            self.max_in_flight,
         )
     }
 }

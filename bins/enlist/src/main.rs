@@ -102,6 +102,9 @@ struct Serve {
     /// HTTP worker threads.
     #[arg(long, env = "ENLIST_WORKERS")]
     workers: Option<usize>,
+    /// Requests handled at once; more wait up to 10 s, then get 503 with Retry-After.
+    #[arg(long, env = "ENLIST_MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
     /// Print the effective configuration (secrets masked) and exit.
     #[arg(long)]
     print_config: bool,
@@ -222,6 +225,7 @@ fn settings(global: &Global, serve: Option<&Serve>) -> anyhow::Result<config::Se
         mail_from: pick(serve.and_then(|s| s.mail_from.clone()), file.mail_from, "Enlist <no-reply@localhost>"),
         log_format: pick(global.log_format.clone(), file.log_format, "human"),
         workers: serve.and_then(|s| s.workers).or(file.workers).unwrap_or(2),
+        max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
     })
 }
 
@@ -552,18 +556,18 @@ async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::Resu
     } else {
         None
     };
-    let state = actix_web::web::Data::new(enlist_actix::Scim {
-        enlist: e,
-        config: enlist_actix::Config {
+    let state = actix_web::web::Data::new(enlist_actix::Scim::new(
+        e,
+        enlist_actix::Config {
             public_url: s.public_url.clone(),
             max_body_bytes: s.body_limit_bytes,
             request_timeout: Duration::from_secs(s.request_timeout_secs),
+            max_in_flight: s.max_in_flight,
             ..enlist_actix::Config::default()
         },
-        health: Arc::new(ServerHealth { db: db.clone() }),
-        ids: Arc::new(system::RandomIds),
-        metrics: Arc::new(enlist_actix::Metrics::default()),
-    });
+        Arc::new(ServerHealth { db: db.clone() }),
+        Arc::new(system::RandomIds),
+    ));
     let server = actix_web::HttpServer::new({
         let state = state.clone();
         move || actix_web::App::new().configure(enlist_actix::configure(state.clone()))

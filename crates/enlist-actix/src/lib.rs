@@ -41,6 +41,10 @@ pub struct Config {
     pub default_count: u64,
     /// Largest page (`filter.maxResults`).
     pub max_count: u64,
+    /// Requests handled at once by this process; more wait in line.
+    pub max_in_flight: usize,
+    /// How long a request waits in line before a 503 with `Retry-After`.
+    pub queue_timeout: Duration,
 }
 
 impl Default for Config {
@@ -53,6 +57,8 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             default_count: 100,
             max_count: 1000,
+            max_in_flight: 256,
+            queue_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,6 +84,31 @@ pub struct Scim {
     pub ids: Arc<dyn IdGenerator>,
     /// Counters and latencies.
     pub metrics: Arc<Metrics>,
+    limiter: tokio::sync::Semaphore,
+}
+
+impl Scim {
+    /// The request state.
+    pub fn new(enlist: Enlist, config: Config, health: Arc<dyn Health>, ids: Arc<dyn IdGenerator>) -> Self {
+        let limiter = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
+        Self { enlist, config, health, ids, metrics: Arc::new(Metrics::default()), limiter }
+    }
+}
+
+/// Protects the whole service, never one tenant (Entra treats throttling
+/// as failure): a request waits for a slot up to `queue_timeout`, then gets
+/// 503 with `Retry-After`, which Okta retries by itself.
+async fn admit<'a>(
+    limiter: &'a tokio::sync::Semaphore,
+    wait: Duration,
+) -> Result<tokio::sync::SemaphorePermit<'a>, ScimError> {
+    match tokio::time::timeout(wait, limiter.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ScimError::status(
+            503,
+            "Enlist is overloaded right now; nothing was changed. Retry after the Retry-After delay.",
+        )),
+    }
 }
 
 /// Registers `/healthz`, `/metrics` and the SCIM routes on an app.
@@ -124,6 +155,9 @@ pub(crate) fn error_response(e: &ScimError) -> HttpResponse {
     if e.status == 401 {
         resp.insert_header(("WWW-Authenticate", "Bearer realm=\"Enlist SCIM\""));
     }
+    if e.status == 503 || e.status == 429 {
+        resp.insert_header(("Retry-After", "5"));
+    }
     resp.body(e.to_json().to_string())
 }
 
@@ -142,6 +176,13 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
     let started = Instant::now();
     let rid = request_id(&req, &*state.ids);
     let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
+    let _permit = match admit(&state.limiter, state.config.queue_timeout).await {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.record("overloaded", 503, started.elapsed());
+            return error_response(&e);
+        }
+    };
     // A panic in a handler becomes a SCIM 500 for this request instead of
     // a dropped connection; the unit of work it was in has rolled back.
     let guarded =
@@ -178,4 +219,21 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
     // Never the Authorization header, never a body: ids, route, outcome.
     span.in_scope(|| tracing::info!(route, status, latency_ms = started.elapsed().as_millis() as u64, "handled"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_full_service_answers_503_with_retry_after() {
+        let limiter = tokio::sync::Semaphore::new(1);
+        let held = admit(&limiter, Duration::from_millis(10)).await.unwrap();
+        let e = admit(&limiter, Duration::from_millis(10)).await.unwrap_err();
+        assert_eq!(e.status, 503);
+        let resp = error_response(&e);
+        assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+        drop(held);
+        assert!(admit(&limiter, Duration::from_millis(10)).await.is_ok(), "a freed slot admits again");
+    }
 }
