@@ -234,6 +234,8 @@ pub trait OutboxQueue: Send + Sync {
     async fn mark_failed(&self, id: &str, attempts: u32, retry_at: DateTime<Utc>, error: &str) -> Result<(), Error>;
     /// Unsent notifications.
     async fn depth(&self) -> Result<u64, Error>;
+    /// Deletes notifications sent before `before`; how many.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, Error>;
 }
 
 /// Why a mail could not be sent.

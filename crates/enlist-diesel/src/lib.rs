@@ -433,6 +433,13 @@ impl OutboxQueue for Database {
         })
         .await
     }
+    async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
+        self.blocking(true, move |mut db| {
+            Ok(db.exec("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", binds![tx::micros(before)])?
+                as u64)
+        })
+        .await
+    }
     async fn depth(&self) -> Result<u64, Error> {
         self.blocking(false, |mut db| {
             let c: Option<conn::Count> = db.first("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL", vec![])?;

@@ -548,5 +548,9 @@ async fn outbox_is_claimed_once_and_marked(env: Env) {
     assert_eq!(env.db.depth().await.unwrap(), 1);
     let again = env.db.due(now, 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
+    // Pruning deletes only what was sent before the cut-off.
+    assert_eq!(env.db.prune(now).await.unwrap(), 0, "[{}] sent at the cut-off is kept", env.name);
+    assert_eq!(env.db.prune(now + chrono::Duration::seconds(1)).await.unwrap(), 1);
+    assert_eq!(env.db.depth().await.unwrap(), 1, "unsent ones stay");
 }
 on_both!(outbox_is_claimed_once_and_marked);

@@ -111,6 +111,9 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(secs.min(6 * 3600))
 }
 
+/// How long sent notifications are kept (for "was it sent?" questions).
+pub const KEEP_SENT_DAYS: i64 = 30;
+
 /// Drains the outbox.
 pub struct Worker {
     /// Where queued mail is.
@@ -154,9 +157,20 @@ impl Worker {
         Ok((sent, failed))
     }
 
-    /// Runs until `stop` turns true.
+    /// Runs until `stop` turns true. Once an hour it deletes notifications
+    /// sent more than [`KEEP_SENT_DAYS`] days ago, so the outbox stays small.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut next_prune = self.clock.now();
         loop {
+            if self.clock.now() >= next_prune {
+                let before = self.clock.now() - chrono::Duration::days(KEEP_SENT_DAYS);
+                match self.queue.prune(before).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned sent notifications"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not prune the outbox; will try again"),
+                }
+                next_prune = self.clock.now() + chrono::Duration::hours(1);
+            }
             let pause = match self.run_once().await {
                 Ok((sent, failed)) if sent + failed > 0 => Duration::ZERO,
                 Ok(_) => self.idle,
@@ -219,6 +233,27 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_secs(60));
         assert_eq!(backoff(5), Duration::from_secs(480));
         assert_eq!(backoff(40), Duration::from_secs(6 * 3600));
+    }
+
+    #[tokio::test]
+    async fn the_worker_prunes_old_sent_mail_and_stops_when_told() {
+        let mut queue = MockOutboxQueue::new();
+        queue
+            .expect_prune()
+            .withf(|before| *before == Fixed.now() - chrono::Duration::days(KEEP_SENT_DAYS))
+            .times(1)
+            .returning(|_| Ok(3));
+        queue.expect_due().times(1).returning(|_, _| Ok(vec![]));
+        let w = Worker {
+            queue: Arc::new(queue),
+            mailer: Arc::new(MockMailer::new()),
+            clock: Arc::new(Fixed),
+            batch: 10,
+            idle: Duration::from_secs(60),
+        };
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), w.run(rx)).await.expect("stops when told");
     }
 
     #[tokio::test]
