@@ -9,12 +9,13 @@ use actix_web::http::header::{
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use enlist_core::change::{GroupChange, UserChange};
-use enlist_core::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use enlist_core::query::ListPage;
+use enlist_core::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use enlist_core::service::{NewGroup, NewUser};
 use enlist_core::{Caller, GroupId, UserId};
 use enlist_scim::discovery;
 use enlist_scim::resource::{etag, parse_etag, Projection};
-use enlist_scim::{ListParams, ScimError};
+use enlist_scim::{ListParams, ListRequest, ScimError};
 use serde_json::Value as Json;
 
 type Routed = (&'static str, HttpResponse);
@@ -201,6 +202,18 @@ fn not_modified(req: &HttpRequest, version: u64) -> bool {
         .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || parse_etag(t) == Some(version)))
 }
 
+/// A rendered resource with `attributes`/`excludedAttributes` applied.
+fn project(mut j: Json, projection: &Projection, rt: &ResourceType) -> Json {
+    projection.apply(rt, &mut j);
+    j
+}
+
+/// A ListResponse of rendered, projected resources.
+fn list_body<T>(page: ListPage<T>, lr: &ListRequest, rt: &ResourceType, render: impl Fn(&T) -> Json) -> HttpResponse {
+    let resources = page.items.iter().map(|v| project(render(v), &lr.projection, rt)).collect();
+    ok(&discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref()))
+}
+
 fn with_version(mut resp: HttpResponse, version: u64, location: Option<String>) -> HttpResponse {
     if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         resp.headers_mut().insert(ETAG, v);
@@ -245,23 +258,13 @@ async fn handle(
             };
             let lr = params.resolve(&USER_RESOURCE, cfg.default_count, cfg.max_count)?;
             let with_groups = lr.projection.wants(&USER_RESOURCE, "groups");
-            let page = users.list(&caller, lr.query, with_groups).await?;
-            let resources = page
-                .items
-                .iter()
-                .map(|v| {
-                    let mut j = enlist_scim::user_json(v, &base);
-                    lr.projection.apply(&USER_RESOURCE, &mut j);
-                    j
-                })
-                .collect();
-            Ok(ok(&discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref())))
+            let page = users.list(&caller, lr.query.clone(), with_groups).await?;
+            Ok(list_body(page, &lr, &USER_RESOURCE, |v| enlist_scim::user_json(v, &base)))
         }
         ("/Users", &Method::POST) => {
             let input = enlist_scim::user_from_json(&body(req, payload, state).await?)?;
             let view = users.create(&caller, NewUser { attrs: input.attrs, password: input.password }).await?;
-            let mut j = enlist_scim::user_json(&view, &base);
-            user_projection().apply(&USER_RESOURCE, &mut j);
+            let j = project(enlist_scim::user_json(&view, &base), &user_projection(), &USER_RESOURCE);
             let loc = format!("{base}/Users/{}", view.user.id);
             Ok(with_version(json(StatusCode::CREATED, &j), view.user.version, Some(loc)))
         }
@@ -274,8 +277,7 @@ async fn handle(
                     if not_modified(req, view.user.version) {
                         return Ok(with_version(HttpResponse::NotModified().finish(), view.user.version, None));
                     }
-                    let mut j = enlist_scim::user_json(&view, &base);
-                    projection.apply(&USER_RESOURCE, &mut j);
+                    let j = project(enlist_scim::user_json(&view, &base), &projection, &USER_RESOURCE);
                     Ok(with_version(ok(&j), view.user.version, Some(format!("{base}/Users/{id}"))))
                 }
                 Method::PUT | Method::PATCH => {
@@ -288,8 +290,7 @@ async fn handle(
                         UserChange::Patch(enlist_scim::user_patch(&b, id.as_str())?)
                     };
                     let view = users.change(&caller, &id, change, expected).await?;
-                    let mut j = enlist_scim::user_json(&view, &base);
-                    user_projection().apply(&USER_RESOURCE, &mut j);
+                    let j = project(enlist_scim::user_json(&view, &base), &user_projection(), &USER_RESOURCE);
                     Ok(with_version(ok(&j), view.user.version, Some(format!("{base}/Users/{id}"))))
                 }
                 Method::DELETE => {
@@ -307,17 +308,8 @@ async fn handle(
             };
             let lr = params.resolve(&GROUP_RESOURCE, cfg.default_count, cfg.max_count)?;
             let with_members = lr.projection.wants(&GROUP_RESOURCE, "members");
-            let page = groups.list(&caller, lr.query, with_members).await?;
-            let resources = page
-                .items
-                .iter()
-                .map(|v| {
-                    let mut j = enlist_scim::group_json(v, &base);
-                    lr.projection.apply(&GROUP_RESOURCE, &mut j);
-                    j
-                })
-                .collect();
-            Ok(ok(&discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref())))
+            let page = groups.list(&caller, lr.query.clone(), with_members).await?;
+            Ok(list_body(page, &lr, &GROUP_RESOURCE, |v| enlist_scim::group_json(v, &base)))
         }
         ("/Groups", &Method::POST) => {
             let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
@@ -326,8 +318,7 @@ async fn handle(
             let new =
                 NewGroup { display_name, external_id: input.external_id, members: input.members.unwrap_or_default() };
             let view = groups.create(&caller, new).await?;
-            let mut j = enlist_scim::group_json(&view, &base);
-            group_projection().apply(&GROUP_RESOURCE, &mut j);
+            let j = project(enlist_scim::group_json(&view, &base), &group_projection(), &GROUP_RESOURCE);
             let loc = format!("{base}/Groups/{}", view.group.id);
             Ok(with_version(json(StatusCode::CREATED, &j), view.group.version, Some(loc)))
         }
@@ -340,8 +331,7 @@ async fn handle(
                     if not_modified(req, view.group.version) {
                         return Ok(with_version(HttpResponse::NotModified().finish(), view.group.version, None));
                     }
-                    let mut j = enlist_scim::group_json(&view, &base);
-                    projection.apply(&GROUP_RESOURCE, &mut j);
+                    let j = project(enlist_scim::group_json(&view, &base), &projection, &GROUP_RESOURCE);
                     Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
                 }
                 Method::PATCH => {
@@ -364,8 +354,7 @@ async fn handle(
                     groups.change(&caller, &id, changes, expected).await?;
                     let projection = group_projection();
                     let view = groups.get(&caller, &id, projection.wants(&GROUP_RESOURCE, "members")).await?;
-                    let mut j = enlist_scim::group_json(&view, &base);
-                    projection.apply(&GROUP_RESOURCE, &mut j);
+                    let j = project(enlist_scim::group_json(&view, &base), &projection, &GROUP_RESOURCE);
                     Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
                 }
                 Method::DELETE => {
