@@ -92,7 +92,8 @@ impl Groups {
                     note: None,
                 },
             )?;
-            let members = all_members(tx, &org.id, &group.id)?;
+            // Only a group created with members has any to read back.
+            let members = if input.members.is_empty() { Vec::new() } else { all_members(tx, &org.id, &group.id)? };
             Ok(GroupView { group, members: Some(members) })
         })
         .await

@@ -245,7 +245,10 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
         added_by: caller.actor.label(),
         created_at: now,
     })?;
-    view(tx, user, true)
+    // A new membership is in no group yet: no need to read them.
+    let mut created = view(tx, user, false)?;
+    created.groups = Some(Vec::new());
+    Ok(created)
 }
 
 fn user_name_taken(name: &UserName) -> Error {
