@@ -90,14 +90,8 @@ impl TestServer {
             Arc::new(DbHealth(db)),
             ids,
         ));
-        let server =
-            actix_web::HttpServer::new(move || actix_web::App::new().configure(enlist_actix::configure(state.clone())))
-                .workers(2)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-        let addr = server.addrs()[0].to_string();
-        let server = server.run();
+        let (server, addrs) = enlist_actix::http_server(state, 2, ("127.0.0.1", 0)).unwrap();
+        let addr = addrs[0].to_string();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Some(Self { addr, enlist, org_a: a.id, key_a, org_b: b.id, key_b, backend, handle, _db: t })

@@ -85,3 +85,25 @@ impl Settings {
         )
     }
 }
+
+/// Merges flags and environment (clap) over the file over defaults.
+pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) -> anyhow::Result<Settings> {
+    let file = File::load(global.config.as_deref())?;
+    let pick =
+        |flag: Option<String>, file: Option<String>, default: &str| flag.or(file).unwrap_or_else(|| default.to_owned());
+    Ok(Settings {
+        database: pick(global.database.clone(), file.database, "sqlite://enlist.db"),
+        bind: pick(serve.and_then(|s| s.bind.clone()), file.bind, "127.0.0.1:8080"),
+        public_url: serve.and_then(|s| s.public_url.clone()).or(file.public_url),
+        pool_size: serve.and_then(|s| s.pool_size).or(file.pool_size).unwrap_or(8),
+        pool_timeout_secs: file.pool_timeout_secs.unwrap_or(30),
+        statement_timeout_secs: file.statement_timeout_secs.unwrap_or(20),
+        body_limit_bytes: serve.and_then(|s| s.body_limit).or(file.body_limit_bytes).unwrap_or(1024 * 1024),
+        request_timeout_secs: serve.and_then(|s| s.request_timeout).or(file.request_timeout_secs).unwrap_or(30),
+        smtp_url: serve.and_then(|s| s.smtp_url.clone()).or(file.smtp_url),
+        mail_from: pick(serve.and_then(|s| s.mail_from.clone()), file.mail_from, "Enlist <no-reply@localhost>"),
+        log_format: pick(global.log_format.clone(), file.log_format, "human"),
+        workers: serve.and_then(|s| s.workers).or(file.workers).unwrap_or(2),
+        max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
+    })
+}

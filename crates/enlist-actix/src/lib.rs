@@ -123,6 +123,28 @@ pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig)
     }
 }
 
+/// The standalone HTTP server around [`configure`]: `workers` threads,
+/// bound to `bind`, with signal handling left to the caller (so a process
+/// installs its own before announcing it is ready) and a 30 s grace period
+/// for in-flight requests on stop. `enlist serve` and the black-box tests
+/// both start the server through this one function.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn http_server(
+    state: web::Data<Scim>,
+    workers: usize,
+    bind: impl std::net::ToSocketAddrs,
+) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
+    let server = actix_web::HttpServer::new(move || actix_web::App::new().configure(configure(state.clone())))
+        .workers(workers.max(1))
+        .shutdown_timeout(30)
+        .disable_signals()
+        .bind(bind)?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}
+
 async fn healthz(state: web::Data<Scim>) -> HttpResponse {
     match state.health.check().await {
         Ok(()) => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#),

@@ -20,6 +20,60 @@ use serde_json::Value as Json;
 
 type Routed = (&'static str, HttpResponse);
 
+/// An endpoint under the SCIM base, matched once: names case-insensitively,
+/// ids and names as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Users,
+    UsersSearch,
+    User(&'a str),
+    Groups,
+    GroupsSearch,
+    Group(&'a str),
+    ServiceProviderConfig,
+    ResourceTypes,
+    ResourceType(&'a str),
+    Schemas,
+    Schema(&'a str),
+}
+
+impl<'a> Route<'a> {
+    fn parse(segments: &[&'a str]) -> Option<Self> {
+        let first = segments.first()?.to_ascii_lowercase();
+        Some(match (first.as_str(), segments.get(1).copied(), segments.len()) {
+            ("users", None, 1) => Route::Users,
+            ("users", Some(".search"), 2) => Route::UsersSearch,
+            ("users", Some(id), 2) => Route::User(id),
+            ("groups", None, 1) => Route::Groups,
+            ("groups", Some(".search"), 2) => Route::GroupsSearch,
+            ("groups", Some(id), 2) => Route::Group(id),
+            ("serviceproviderconfig", None, 1) => Route::ServiceProviderConfig,
+            ("resourcetypes", None, 1) => Route::ResourceTypes,
+            ("resourcetypes", Some(name), 2) => Route::ResourceType(name),
+            ("schemas", None, 1) => Route::Schemas,
+            ("schemas", Some(id), 2) => Route::Schema(id),
+            _ => return None,
+        })
+    }
+
+    /// The route's name in metrics and logs: ids never appear in it.
+    fn label(self) -> &'static str {
+        match self {
+            Route::Users => "/Users",
+            Route::UsersSearch => "/Users/.search",
+            Route::User(_) => "/Users/{id}",
+            Route::Groups => "/Groups",
+            Route::GroupsSearch => "/Groups/.search",
+            Route::Group(_) => "/Groups/{id}",
+            Route::ServiceProviderConfig => "/ServiceProviderConfig",
+            Route::ResourceTypes => "/ResourceTypes",
+            Route::ResourceType(_) => "/ResourceTypes/{name}",
+            Route::Schemas => "/Schemas",
+            Route::Schema(_) => "/Schemas/{id}",
+        }
+    }
+}
+
 fn json(status: StatusCode, body: &Json) -> HttpResponse {
     HttpResponse::build(status).content_type(SCIM_JSON).body(body.to_string())
 }
@@ -40,28 +94,12 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &S
     let base = state.config.base_path.trim_end_matches('/');
     let rest = req.path().get(base.len()..).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let first = segments.first().map(|s| s.to_ascii_lowercase());
-    let route: &'static str = match (first.as_deref(), segments.len()) {
-        (Some("users"), 1) => "/Users",
-        (Some("users"), 2) if segments[1] == ".search" => "/Users/.search",
-        (Some("users"), 2) => "/Users/{id}",
-        (Some("groups"), 1) => "/Groups",
-        (Some("groups"), 2) if segments[1] == ".search" => "/Groups/.search",
-        (Some("groups"), 2) => "/Groups/{id}",
-        (Some("serviceproviderconfig"), 1) => "/ServiceProviderConfig",
-        (Some("resourcetypes"), 1) => "/ResourceTypes",
-        (Some("resourcetypes"), 2) => "/ResourceTypes/{name}",
-        (Some("schemas"), 1) => "/Schemas",
-        (Some("schemas"), 2) => "/Schemas/{id}",
-        _ => {
-            let e = ScimError::status(
-                404,
-                format!("no SCIM endpoint at {}; use {base}/Users or {base}/Groups", req.path()),
-            );
-            return ("unknown", error_response(&e));
-        }
+    let Some(route) = Route::parse(&segments) else {
+        let e =
+            ScimError::status(404, format!("no SCIM endpoint at {}; use {base}/Users or {base}/Groups", req.path()));
+        return ("unknown", error_response(&e));
     };
-    let resp = match handle(req, payload, state, route, &segments).await {
+    let resp = match handle(req, payload, state, route).await {
         Ok(r) => r,
         Err(e) => {
             if e.status >= 500 {
@@ -70,7 +108,7 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &S
             error_response(&e)
         }
     };
-    (route, resp)
+    (route.label(), resp)
 }
 
 /// The credentials: `Bearer <key>` (scheme in any case) or, as Okta's
@@ -228,8 +266,7 @@ async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &Scim,
-    route: &'static str,
-    seg: &[&str],
+    route: Route<'_>,
 ) -> Result<HttpResponse, ScimError> {
     if !accepts_json(req) {
         return Err(ScimError::status(
@@ -250,8 +287,8 @@ async fn handle(
     let group_projection =
         || Projection::parse(&GROUP_RESOURCE, params.attributes.as_deref(), params.excluded_attributes.as_deref());
     match (route, &method) {
-        ("/Users", &Method::GET) | ("/Users/.search", &Method::POST) => {
-            let params = if route == "/Users" {
+        (Route::Users, &Method::GET) | (Route::UsersSearch, &Method::POST) => {
+            let params = if route == Route::Users {
                 params.clone()
             } else {
                 ListParams::from_search_body(&body(req, payload, state).await?)?
@@ -261,15 +298,15 @@ async fn handle(
             let page = users.list(&caller, lr.query.clone(), with_groups).await?;
             Ok(list_body(page, &lr, &USER_RESOURCE, |v| enlist_scim::user_json(v, &base)))
         }
-        ("/Users", &Method::POST) => {
+        (Route::Users, &Method::POST) => {
             let input = enlist_scim::user_from_json(&body(req, payload, state).await?)?;
             let view = users.create(&caller, NewUser { attrs: input.attrs, password: input.password }).await?;
             let j = project(enlist_scim::user_json(&view, &base), &user_projection(), &USER_RESOURCE);
             let loc = format!("{base}/Users/{}", view.user.id);
             Ok(with_version(json(StatusCode::CREATED, &j), view.user.version, Some(loc)))
         }
-        ("/Users/{id}", m) => {
-            let id = UserId::new(seg[1]);
+        (Route::User(id), m) => {
+            let id = UserId::new(id);
             match *m {
                 Method::GET => {
                     let projection = user_projection();
@@ -300,8 +337,8 @@ async fn handle(
                 _ => Ok(method_not_allowed("GET, PUT, PATCH, DELETE")),
             }
         }
-        ("/Groups", &Method::GET) | ("/Groups/.search", &Method::POST) => {
-            let params = if route == "/Groups" {
+        (Route::Groups, &Method::GET) | (Route::GroupsSearch, &Method::POST) => {
+            let params = if route == Route::Groups {
                 params.clone()
             } else {
                 ListParams::from_search_body(&body(req, payload, state).await?)?
@@ -311,19 +348,20 @@ async fn handle(
             let page = groups.list(&caller, lr.query.clone(), with_members).await?;
             Ok(list_body(page, &lr, &GROUP_RESOURCE, |v| enlist_scim::group_json(v, &base)))
         }
-        ("/Groups", &Method::POST) => {
+        (Route::Groups, &Method::POST) => {
             let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
-            let display_name =
-                input.display_name.ok_or_else(|| ScimError::value("displayName is required for a group"))?;
-            let new =
-                NewGroup { display_name, external_id: input.external_id, members: input.members.unwrap_or_default() };
+            let new = NewGroup {
+                display_name: input.display_name,
+                external_id: input.external_id,
+                members: input.members.unwrap_or_default(),
+            };
             let view = groups.create(&caller, new).await?;
             let j = project(enlist_scim::group_json(&view, &base), &group_projection(), &GROUP_RESOURCE);
             let loc = format!("{base}/Groups/{}", view.group.id);
             Ok(with_version(json(StatusCode::CREATED, &j), view.group.version, Some(loc)))
         }
-        ("/Groups/{id}", m) => {
-            let id = GroupId::new(seg[1]);
+        (Route::Group(id), m) => {
+            let id = GroupId::new(id);
             match *m {
                 Method::GET => {
                     let projection = group_projection();
@@ -344,9 +382,8 @@ async fn handle(
                 Method::PUT => {
                     let expected = if_match(req)?;
                     let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
-                    let name =
-                        input.display_name.ok_or_else(|| ScimError::value("displayName is required for a group"))?;
-                    let mut changes = vec![GroupChange::DisplayName(name), GroupChange::ExternalId(input.external_id)];
+                    let mut changes =
+                        vec![GroupChange::DisplayName(input.display_name), GroupChange::ExternalId(input.external_id)];
                     // A PUT without members leaves membership unchanged (Okta O16).
                     if let Some(m) = input.members {
                         changes.push(GroupChange::ReplaceMembers(m));
@@ -364,19 +401,19 @@ async fn handle(
                 _ => Ok(method_not_allowed("GET, PUT, PATCH, DELETE")),
             }
         }
-        ("/ServiceProviderConfig", &Method::GET) => {
+        (Route::ServiceProviderConfig, &Method::GET) => {
             Ok(ok(&discovery::service_provider_config(&base, discovery::Capabilities { max_results: cfg.max_count })))
         }
-        ("/ResourceTypes", &Method::GET) => Ok(ok(&discovery::resource_types(&base))),
-        ("/ResourceTypes/{name}", &Method::GET) => discovery::resource_type_by_name(&base, seg[1])
+        (Route::ResourceTypes, &Method::GET) => Ok(ok(&discovery::resource_types(&base))),
+        (Route::ResourceType(name), &Method::GET) => discovery::resource_type_by_name(&base, name)
             .map(|j| ok(&j))
-            .ok_or_else(|| ScimError::status(404, format!("no resource type '{}'; there are User and Group", seg[1]))),
-        ("/Schemas", &Method::GET) => Ok(ok(&discovery::schemas(&base))),
-        ("/Schemas/{id}", &Method::GET) => discovery::schema_by_id(&base, seg[1])
+            .ok_or_else(|| ScimError::status(404, format!("no resource type '{name}'; there are User and Group"))),
+        (Route::Schemas, &Method::GET) => Ok(ok(&discovery::schemas(&base))),
+        (Route::Schema(id), &Method::GET) => discovery::schema_by_id(&base, id)
             .map(|j| ok(&j))
-            .ok_or_else(|| ScimError::status(404, format!("no schema '{}'; GET /Schemas lists them", seg[1]))),
-        ("/Users" | "/Groups", _) => Ok(method_not_allowed("GET, POST")),
-        ("/Users/.search" | "/Groups/.search", _) => Ok(method_not_allowed("POST")),
+            .ok_or_else(|| ScimError::status(404, format!("no schema '{id}'; GET /Schemas lists them"))),
+        (Route::Users | Route::Groups, _) => Ok(method_not_allowed("GET, POST")),
+        (Route::UsersSearch | Route::GroupsSearch, _) => Ok(method_not_allowed("POST")),
         _ => Ok(method_not_allowed("GET")),
     }
 }

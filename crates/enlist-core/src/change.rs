@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::password_refused;
 use crate::query::{Filter, Literal};
 use crate::schema::{AttrPath, AttrType, Mutability, ENLIST_USER};
-use crate::types::{fold, UserId};
+use crate::types::{fold, DisplayName, UserId};
 use crate::value::{Complex, Value};
 
 /// `add`, `replace` or `remove`.
@@ -64,7 +64,7 @@ pub enum UserChange {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupChange {
     /// Rename (no-op when identical).
-    DisplayName(String),
+    DisplayName(DisplayName),
     /// Set or clear `externalId`.
     ExternalId(Option<String>),
     /// Add members (present ones are skipped).

@@ -111,15 +111,39 @@ impl Profile {
             for element in v.elements() {
                 let value =
                     element.as_complex().and_then(|c| c.get("value")).and_then(Value::as_str).ok_or_else(|| {
-                        Error::invalid(
-                            "each element of roles needs a string value: one of Admin, FullMember, FreeMember, Guest",
-                        )
+                        Error::invalid(concat!(
+                            "each element of roles needs a string value: one of ",
+                            crate::types::role_names!()
+                        ))
                     })?;
                 roles.push(Role::parse(value)?);
             }
         }
         let email = derive_email(&attrs, &user_name)?;
         Ok(Self { attrs, user_name, email, active, roles })
+    }
+
+    /// A profile read back from storage. It was validated by
+    /// [`Profile::parse`] when it was written, so no rule runs again: a rule
+    /// tightened later (a length, a role name) must not make stored users
+    /// unreadable. What the rules read is derived the same way, leniently:
+    /// an unknown role is skipped, a derived email is trusted.
+    pub fn from_stored(attrs: Complex) -> Self {
+        let user_name = UserName::from_stored(attrs.get("userName").and_then(Value::as_str).unwrap_or_default());
+        let active = attrs.get("active").and_then(Value::as_bool).unwrap_or(true);
+        let roles = attrs
+            .get("roles")
+            .map(|v| {
+                v.elements()
+                    .iter()
+                    .filter_map(|e| e.as_complex()?.get("value")?.as_str())
+                    .filter_map(|r| Role::parse(r).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let email = derive_email(&attrs, &user_name)
+            .unwrap_or_else(|_| Email::from_stored(email_candidate(&attrs).unwrap_or(user_name.as_str())));
+        Self { attrs, user_name, email, active, roles }
     }
 
     /// Every attribute, canonical names, extensions nested under their URN.
@@ -176,7 +200,9 @@ pub(crate) fn password_refused() -> Error {
     )
 }
 
-fn derive_email(attrs: &Complex, user_name: &UserName) -> Result<Email> {
+/// The address the account email comes from, and which rule picked it:
+/// the primary email, else the work email.
+fn email_source(attrs: &Complex) -> Option<(&'static str, &str)> {
     let emails: Vec<&Complex> =
         attrs.get("emails").map(|v| v.elements().iter().filter_map(Value::as_complex).collect()).unwrap_or_default();
     let pick = |pred: &dyn Fn(&Complex) -> bool| {
@@ -184,7 +210,15 @@ fn derive_email(attrs: &Complex, user_name: &UserName) -> Result<Email> {
     };
     let primary = pick(&|e| e.get("primary").and_then(Value::as_bool) == Some(true));
     let work = pick(&|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work")));
-    if let Some((which, addr)) = primary.map(|a| ("primary email", a)).or(work.map(|a| ("work email", a))) {
+    primary.map(|a| ("primary email", a)).or(work.map(|a| ("work email", a)))
+}
+
+fn email_candidate(attrs: &Complex) -> Option<&str> {
+    email_source(attrs).map(|(_, a)| a)
+}
+
+fn derive_email(attrs: &Complex, user_name: &UserName) -> Result<Email> {
+    if let Some((which, addr)) = email_source(attrs) {
         return Email::parse(addr).map_err(|_| {
             Error::invalid(format!("The {which} '{addr}' is not a valid email address; map a valid address to emails"))
         });
@@ -236,7 +270,7 @@ pub struct Group {
     /// Organization.
     pub organization_id: OrganizationId,
     /// Unique per organization, case-insensitively; kept as sent.
-    pub display_name: String,
+    pub display_name: DisplayName,
     /// The identity provider's id.
     pub external_id: Option<String>,
     /// The role all members hold at least.

@@ -3,6 +3,8 @@
 //! source the SCIM parser validates against, the discovery documents are
 //! generated from, and storage adapters index by.
 
+use crate::types::{role_names, Role};
+
 /// URN of the core User schema.
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// URN of the core Group schema.
@@ -231,10 +233,7 @@ const GROUP_REF_SUBS: &[AttributeDef] = &[
     ro(canonical(s("type", "Direct or indirect membership."), &["direct", "indirect"])),
 ];
 const ROLE_SUBS: &[AttributeDef] = &[
-    canonical(
-        s("value", "The app role: one of Admin, FullMember, FreeMember, Guest."),
-        &["Admin", "FullMember", "FreeMember", "Guest"],
-    ),
+    canonical(s("value", concat!("The app role: one of ", role_names!(), ".")), &Role::NAMES),
     s("display", "A human-readable name, primarily used for display purposes."),
     s("type", "A label indicating the role's function."),
     b("primary", "Whether this is the primary role."),
@@ -326,11 +325,7 @@ const USER_ATTRS: &[AttributeDef] = &[
     multi(complex("addresses", "Physical mailing addresses.", ADDRESS_SUBS)),
     ro(multi(complex("groups", "The organization's groups the user belongs to.", GROUP_REF_SUBS))),
     multi(complex("entitlements", "Entitlements of the user.", PLURAL_STRING)),
-    multi(complex(
-        "roles",
-        "App roles assigned by the identity provider: Admin, FullMember, FreeMember, Guest.",
-        ROLE_SUBS,
-    )),
+    multi(complex("roles", concat!("App roles assigned by the identity provider: ", role_names!(), "."), ROLE_SUBS)),
     multi(complex("x509Certificates", "Certificates issued to the user.", X509_SUBS)),
 ];
 
@@ -349,7 +344,7 @@ const ENLIST_ATTRS: &[AttributeDef] = &[
             "effectiveRole",
             "The role the user holds: the highest of roles and role-mapped groups, else the organization's default.",
         ),
-        &["Admin", "FullMember", "FreeMember", "Guest"],
+        &Role::NAMES,
     )),
     ro(canonical(s("roleSource", "Where the effective role comes from."), &["assigned", "group", "default"])),
 ];

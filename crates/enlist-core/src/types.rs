@@ -2,7 +2,6 @@
 //! edge, and valid for as long as it is held ("parse, don't validate").
 
 use crate::error::Error;
-use std::cmp::Ordering;
 use std::fmt;
 
 macro_rules! id_type {
@@ -121,6 +120,16 @@ impl Email {
         let domain = DomainName::parse(domain).map_err(|_| bad())?;
         Ok(Self { raw: input.to_owned(), folded: format!("{}@{}", local.to_lowercase(), domain.as_str()), domain })
     }
+    /// An address read back from storage, which this crate validated when
+    /// it was written: not checked again, so a rule tightened later never
+    /// makes a stored user unreadable. For storage adapters.
+    pub fn from_stored(stored: &str) -> Self {
+        Self::parse(stored).unwrap_or_else(|_| {
+            let (local, domain) = stored.rsplit_once('@').unwrap_or((stored, ""));
+            let domain = DomainName(fold(domain));
+            Self { raw: stored.to_owned(), folded: format!("{}@{}", local.to_lowercase(), domain.0), domain }
+        })
+    }
     /// Whether `input` looks like an email address at all.
     pub fn looks_like(input: &str) -> bool {
         Self::parse(input).is_ok()
@@ -171,6 +180,10 @@ impl UserName {
         }
         Ok(Self(input.to_owned()))
     }
+    /// A userName read back from storage: trusted, see [`Email::from_stored`].
+    pub fn from_stored(stored: &str) -> Self {
+        Self(stored.to_owned())
+    }
     /// As sent.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -181,14 +194,70 @@ impl UserName {
     }
 }
 
+/// A group's `displayName`: required, not blank, kept as sent, unique per
+/// organization case-insensitively, and short enough to index. The one
+/// place this rule lives; the SCIM edge parses into it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// # Errors
+    /// [`Error::InvalidValue`] when blank or longer than the indexed limit.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        if input.trim().is_empty() {
+            return Err(Self::missing());
+        }
+        let max = crate::model::MAX_INDEXED_CHARS;
+        if input.chars().count() > max {
+            return Err(Error::invalid(format!("a group displayName may have at most {max} characters")));
+        }
+        Ok(Self(input.to_owned()))
+    }
+    /// The error for a group without a name (absent, null, removed, blank).
+    pub fn missing() -> Error {
+        Error::invalid(
+            "displayName is required for a group and may not be empty or removed; map the group's name to displayName",
+        )
+    }
+    /// A name read back from storage: trusted, see [`Email::from_stored`].
+    pub fn from_stored(stored: &str) -> Self {
+        Self(stored.to_owned())
+    }
+    /// As sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Case-folded, for uniqueness and lookups by name.
+    pub fn folded(&self) -> String {
+        fold(&self.0)
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Case folding used for every case-insensitive comparison and shadow
 /// column, in one place so adapters and the core agree.
 pub fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
-/// An app role. Ordered: `Admin > FullMember > FreeMember > Guest`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The four role names, highest first, as one literal: schema descriptions
+/// are `const` and build their text with `concat!`. [`Role::NAMES`] and
+/// `Role::as_str` are checked against it by a test.
+macro_rules! role_names {
+    () => {
+        "Admin, FullMember, FreeMember, Guest"
+    };
+}
+pub(crate) use role_names;
+
+/// An app role. Ordered by declaration: `Admin > FullMember > FreeMember >
+/// Guest`; comparisons (`max`, filters with `gt`) use this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// Lowest.
     Guest,
@@ -203,6 +272,8 @@ pub enum Role {
 impl Role {
     /// Every role, highest first.
     pub const ALL: [Role; 4] = [Role::Admin, Role::FullMember, Role::FreeMember, Role::Guest];
+    /// Their canonical names, in the same order.
+    pub const NAMES: [&'static str; 4] = ["Admin", "FullMember", "FreeMember", "Guest"];
 
     /// Matches one of the four names case-insensitively.
     ///
@@ -214,38 +285,16 @@ impl Role {
             .find(|r| r.as_str().eq_ignore_ascii_case(input.trim()))
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "Unknown role '{input}' in roles. Allowed values: Admin, FullMember, FreeMember, Guest. \
-                     Define exactly these role values in your identity provider (Entra ID app roles, or the enum of Okta's 'roles' attribute)."
+                    "Unknown role '{input}' in roles. Allowed values: {}. \
+                     Define exactly these role values in your identity provider (Entra ID app roles, or the enum of Okta's 'roles' attribute).",
+                    role_names!()
                 ))
             })
     }
     /// The canonical name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "Admin",
-            Role::FullMember => "FullMember",
-            Role::FreeMember => "FreeMember",
-            Role::Guest => "Guest",
-        }
-    }
-    fn rank(self) -> u8 {
-        match self {
-            Role::Guest => 0,
-            Role::FreeMember => 1,
-            Role::FullMember => 2,
-            Role::Admin => 3,
-        }
-    }
-}
-
-impl PartialOrd for Role {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Role {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.rank().cmp(&other.rank())
+        // ALL is highest first; the discriminant counts from the lowest.
+        Self::NAMES[Self::ALL.len() - 1 - self as usize]
     }
 }
 impl fmt::Display for Role {
@@ -301,6 +350,14 @@ pub fn effective_role(assigned: &[Role], group_floor: Option<Role>, default: Rol
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_names_are_one_list() {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, Role::NAMES);
+        assert_eq!(role_names!(), Role::NAMES.join(", "));
+        assert!(Role::ALL.windows(2).all(|w| w[0] > w[1]), "ALL is highest first");
+    }
 
     #[test]
     fn role_order_is_total_and_parse_is_case_insensitive() {

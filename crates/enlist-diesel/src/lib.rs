@@ -9,24 +9,23 @@
 
 mod codec;
 mod conn;
+mod repo;
 mod sql;
 pub mod testing;
-mod tx;
 
 pub use conn::Backend;
 
-use conn::{binds, Db, Str};
+use conn::{Db, Str};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::{Connection, PgConnection, QueryableByName, SqliteConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use enlist_core::ports::{OutboxQueue, QueuedNotification, Store, Work};
-use enlist_core::{Error, Notification, OrganizationId};
+use enlist_core::ports::{Store, Work};
+use enlist_core::Error;
+use repo::DieselTx;
 use std::sync::Arc;
 use std::time::Duration;
-use tx::DieselTx;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -263,7 +262,11 @@ impl Database {
         F: FnOnce(Db<'_>) -> Result<R, TxError> + Send + 'static,
     {
         let pools = self.pools.clone();
+        // The blocking thread runs inside the caller's span, so what a unit
+        // of work logs carries the request id.
+        let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || -> Result<R, Error> {
+            let _entered = span.enter();
             let pool_err = |e: diesel::r2d2::PoolError| Error::Unexpected(Box::new(e));
             match &*pools {
                 Pools::Sqlite(p) => {
@@ -343,109 +346,6 @@ impl Store for Database {
     }
     async fn write(&self, work: Work) -> Result<(), Error> {
         self.blocking(true, move |db| work(&mut DieselTx { db }).map_err(TxError::Core)).await
-    }
-}
-
-#[derive(QueryableByName)]
-struct OutboxRow {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
-    organization_id: String,
-    #[diesel(sql_type = Text)]
-    organization_name: String,
-    #[diesel(sql_type = Text)]
-    recipient: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    recipient_name: Option<String>,
-    #[diesel(sql_type = Text)]
-    added_by: String,
-    #[diesel(sql_type = BigInt)]
-    created_at: i64,
-    #[diesel(sql_type = BigInt)]
-    attempts: i64,
-}
-
-/// How long a claimed notification is hidden from other workers.
-const CLAIM_LEASE_MICROS: i64 = 120_000_000;
-
-#[async_trait::async_trait]
-impl OutboxQueue for Database {
-    async fn due(&self, now: chrono::DateTime<chrono::Utc>, limit: u32) -> Result<Vec<QueuedNotification>, Error> {
-        let backend = self.backend();
-        self.blocking(true, move |mut db| {
-            // Claim with a lease so several processes never send one
-            // notification twice at once; SKIP LOCKED on PostgreSQL.
-            let pick = match backend {
-                Backend::Postgres => "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED",
-                Backend::Sqlite => "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY seq LIMIT $2",
-            };
-            let sql = format!(
-                "UPDATE outbox SET next_attempt_at = $3 WHERE id IN ({pick}) RETURNING seq, id, organization_id, organization_name, \
-                 recipient, recipient_name, added_by, created_at, CAST(attempts AS BIGINT) AS attempts"
-            );
-            let n = tx::micros(now);
-            let mut rows: Vec<OutboxRow> = db.load(&sql, binds![n, i64::from(limit), n + CLAIM_LEASE_MICROS])?;
-            // RETURNING has no order: oldest first, as queued.
-            rows.sort_by_key(|r| r.seq);
-            Ok(rows
-                .into_iter()
-                .map(|r| QueuedNotification {
-                    notification: Notification {
-                        id: r.id,
-                        organization_id: OrganizationId::new(r.organization_id),
-                        organization_name: r.organization_name,
-                        recipient: r.recipient,
-                        recipient_name: r.recipient_name,
-                        added_by: r.added_by,
-                        created_at: tx::time(r.created_at),
-                    },
-                    attempts: r.attempts as u32,
-                })
-                .collect())
-        })
-        .await
-    }
-    async fn mark_sent(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
-        let id = id.to_owned();
-        self.blocking(true, move |mut db| {
-            db.exec("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2", binds![tx::micros(at), id])?;
-            Ok(())
-        })
-        .await
-    }
-    async fn mark_failed(
-        &self,
-        id: &str,
-        attempts: u32,
-        retry_at: chrono::DateTime<chrono::Utc>,
-        error: &str,
-    ) -> Result<(), Error> {
-        let (id, error) = (id.to_owned(), error.to_owned());
-        self.blocking(true, move |mut db| {
-            db.exec(
-                "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
-                binds![i64::from(attempts), tx::micros(retry_at), error, id],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-    async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
-        self.blocking(true, move |mut db| {
-            Ok(db.exec("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", binds![tx::micros(before)])?
-                as u64)
-        })
-        .await
-    }
-    async fn depth(&self) -> Result<u64, Error> {
-        self.blocking(false, |mut db| {
-            let c: Option<conn::Count> = db.first("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL", vec![])?;
-            Ok(c.map_or(0, |c| c.n as u64))
-        })
-        .await
     }
 }
 

@@ -10,6 +10,7 @@ use crate::resource::{convert, member_ids};
 use enlist_core::change::{GroupChange, PatchKind, PatchOp};
 use enlist_core::query::{CompareOp, Filter, Literal};
 use enlist_core::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use enlist_core::DisplayName;
 use serde_json::{Map, Value as Json};
 
 /// The PATCH message URN.
@@ -219,13 +220,13 @@ fn group_op(
     let value = value.filter(|v| !v.is_null());
     match p.target.attr.name {
         "displayName" => match (kind, value) {
-            (PatchKind::Remove, _) | (_, None) => {
-                return Err(at(ScimError::value("displayName is required for a group and cannot be removed")))
-            }
-            (_, Some(Json::String(s))) if !s.trim().is_empty() => {
-                out.push(GroupChange::DisplayName(crate::resource::no_nul("displayName", s).map_err(at)?.to_owned()))
-            }
-            (_, Some(_)) => return Err(at(ScimError::value("displayName must be a non-empty string"))),
+            // Removing it, or setting it to null, leaves the group without
+            // one: the core's rule refuses that with its own words.
+            (PatchKind::Remove, _) | (_, None) => return Err(at(DisplayName::missing().into())),
+            (_, Some(Json::String(s))) => out.push(GroupChange::DisplayName(
+                DisplayName::parse(crate::resource::no_nul("displayName", s).map_err(at)?).map_err(|e| at(e.into()))?,
+            )),
+            (_, Some(_)) => return Err(at(ScimError::value("displayName must be a string"))),
         },
         "externalId" => match (kind, value) {
             (PatchKind::Remove, _) | (_, None) => out.push(GroupChange::ExternalId(None)),

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewGroup {
     /// Required, unique per organization.
-    pub display_name: String,
+    pub display_name: DisplayName,
     /// The identity provider's id.
     pub external_id: Option<String>,
     /// Initial members.
@@ -50,9 +50,9 @@ impl Groups {
     pub async fn create(&self, caller: &Caller, input: NewGroup) -> Result<GroupView> {
         let deps = self.deps.clone();
         let caller = caller.clone();
-        transact(&*self.deps.store, true, true, move |tx| {
+        transact(&*self.deps.store, Mode::Write, move |tx| {
             let org = load_org(tx, &caller.organization_id)?;
-            let name = valid_name(&input.display_name)?;
+            let name = input.display_name.clone();
             let now = deps.clock.now();
             let group = Group {
                 id: GroupId::new(deps.ids.id()),
@@ -65,13 +65,13 @@ impl Groups {
                 version: 1,
             };
             match tx.groups().insert(&group) {
-                Err(RepoError::Unique(_)) => return Err(name_taken(&group.display_name)),
+                Err(RepoError::Unique(_)) => return Err(name_taken(group.display_name.as_str())),
                 other => other?,
             }
             let mut changes = vec![AttributeChange {
                 attribute: "displayName".into(),
                 before: None,
-                after: Some(Value::String(group.display_name.clone())),
+                after: Some(Value::String(group.display_name.to_string())),
             }];
             if !input.members.is_empty() {
                 let members = dedupe(&input.members);
@@ -79,19 +79,8 @@ impl Groups {
                 let added = tx.groups().add_members(&org.id, &group.id, &members)?;
                 changes.push(member_change("members.added", &added));
             }
-            audit(
-                tx,
-                &deps,
-                AuditInput {
-                    org: &org.id,
-                    actor: &caller.actor,
-                    resource: ResourceKind::Group,
-                    resource_id: group.id.as_str(),
-                    operation: Operation::Create,
-                    changes,
-                    note: None,
-                },
-            )?;
+            Audit::new(&org.id, &caller.actor, ResourceKind::Group, group.id.as_str(), Operation::Create, changes)
+                .record(tx, &deps)?;
             // Only a group created with members has any to read back.
             let members = if input.members.is_empty() { Vec::new() } else { all_members(tx, &org.id, &group.id)? };
             Ok(GroupView { group, members: Some(members) })
@@ -105,7 +94,7 @@ impl Groups {
     /// `NotFound`.
     pub async fn get(&self, caller: &Caller, id: &GroupId, with_members: bool) -> Result<GroupView> {
         let (org, id) = (caller.organization_id.clone(), id.clone());
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             let group = tx.groups().get(&org, &id)?.ok_or_else(|| group_not_found(&id))?;
             let members = if with_members { Some(all_members(tx, &org, &id)?) } else { None };
             Ok(GroupView { group, members })
@@ -120,7 +109,7 @@ impl Groups {
     /// `NotFound`.
     pub async fn find(&self, caller: &Caller, id_or_name: &str) -> Result<Group> {
         let (org, key) = (caller.organization_id.clone(), id_or_name.to_owned());
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             if let Some(g) = tx.groups().get(&org, &GroupId::new(key.clone()))? {
                 return Ok(g);
             }
@@ -137,7 +126,7 @@ impl Groups {
     /// Storage failures only.
     pub async fn list(&self, caller: &Caller, query: ListQuery, with_members: bool) -> Result<ListPage<GroupView>> {
         let org = caller.organization_id.clone();
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             let page = tx.groups().list(&org, &query)?;
             let mut items = Vec::with_capacity(page.items.len());
             for group in page.items {
@@ -165,7 +154,7 @@ impl Groups {
     ) -> Result<Group> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, true, true, move |tx| apply(tx, &deps, &caller, &id, &changes, if_match)).await
+        transact(&*self.deps.store, Mode::Write, move |tx| apply(tx, &deps, &caller, &id, &changes, if_match)).await
     }
 
     /// Deletes the group; its members' roles are recomputed.
@@ -175,30 +164,26 @@ impl Groups {
     pub async fn delete(&self, caller: &Caller, id: &GroupId, if_match: Option<u64>) -> Result<()> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, true, true, move |tx| {
+        transact(&*self.deps.store, Mode::Write, move |tx| {
             let org = load_org(tx, &caller.organization_id)?;
             let group = tx.groups().get(&org.id, &id)?.ok_or_else(|| group_not_found(&id))?;
-            check_version(&group, if_match)?;
+            check_version("Group", group.id.as_str(), group.version, if_match)?;
             let members = if group.role.is_some() { tx.groups().clear_members(&org.id, &id)? } else { Vec::new() };
             tx.groups().delete(&org.id, &id)?;
             recompute_roles(tx, &org, &members, &format!("delete group '{}'", group.display_name))?;
-            audit(
-                tx,
-                &deps,
-                AuditInput {
-                    org: &org.id,
-                    actor: &caller.actor,
-                    resource: ResourceKind::Group,
-                    resource_id: id.as_str(),
-                    operation: Operation::Delete,
-                    changes: vec![AttributeChange {
-                        attribute: "displayName".into(),
-                        before: Some(Value::String(group.display_name.clone())),
-                        after: None,
-                    }],
-                    note: None,
-                },
+            Audit::new(
+                &org.id,
+                &caller.actor,
+                ResourceKind::Group,
+                id.as_str(),
+                Operation::Delete,
+                vec![AttributeChange {
+                    attribute: "displayName".into(),
+                    before: Some(Value::String(group.display_name.to_string())),
+                    after: None,
+                }],
             )
+            .record(tx, &deps)
         })
         .await
     }
@@ -211,7 +196,7 @@ impl Groups {
     pub async fn set_role(&self, caller: &Caller, id: &GroupId, role: Option<Role>) -> Result<Group> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, true, true, move |tx| {
+        transact(&*self.deps.store, Mode::Write, move |tx| {
             require_admin(tx, &caller, "map groups to roles")?;
             let org = load_org(tx, &caller.organization_id)?;
             let group = tx.groups().get(&org.id, &id)?.ok_or_else(|| group_not_found(&id))?;
@@ -231,23 +216,15 @@ impl Groups {
                 after = ids.last().cloned();
             }
             let render = |r: Option<Role>| r.map(|r| Value::String(r.as_str().to_owned()));
-            audit(
-                tx,
-                &deps,
-                AuditInput {
-                    org: &org.id,
-                    actor: &caller.actor,
-                    resource: ResourceKind::Group,
-                    resource_id: id.as_str(),
-                    operation: Operation::Configure,
-                    changes: vec![AttributeChange {
-                        attribute: "role".into(),
-                        before: render(group.role),
-                        after: render(role),
-                    }],
-                    note: None,
-                },
-            )?;
+            Audit::new(
+                &org.id,
+                &caller.actor,
+                ResourceKind::Group,
+                id.as_str(),
+                Operation::Configure,
+                vec![AttributeChange { attribute: "role".into(), before: render(group.role), after: render(role) }],
+            )
+            .record(tx, &deps)?;
             Ok(next)
         })
         .await
@@ -265,31 +242,6 @@ fn name_taken(name: &str) -> Error {
             "A group named '{name}' already exists in this organization (displayName is unique, case-insensitively). \
              Link the existing group (in Okta: Push Groups > link) or choose another name."
         ),
-    }
-}
-
-fn valid_name(name: &str) -> Result<String> {
-    if name.trim().is_empty() {
-        return Err(Error::invalid("displayName is required for a group and may not be empty"));
-    }
-    if name.chars().count() > crate::model::MAX_INDEXED_CHARS {
-        return Err(Error::invalid(format!(
-            "a group displayName may have at most {} characters",
-            crate::model::MAX_INDEXED_CHARS
-        )));
-    }
-    Ok(name.to_owned())
-}
-
-fn check_version(group: &Group, if_match: Option<u64>) -> Result<()> {
-    match if_match {
-        Some(v) if v != group.version => Err(Error::PreconditionFailed {
-            detail: format!(
-                "If-Match names version {v}, but Group {} is at version {}; read it again and retry",
-                group.id, group.version
-            ),
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -344,14 +296,14 @@ fn apply(
 ) -> Result<Group> {
     let org = load_org(tx, &caller.organization_id)?;
     let current = tx.groups().get(&org.id, id)?.ok_or_else(|| group_not_found(id))?;
-    check_version(&current, if_match)?;
+    check_version("Group", current.id.as_str(), current.version, if_match)?;
     let mut next = current.clone();
     let mut affected: BTreeSet<UserId> = BTreeSet::new();
     let mut audit_changes = Vec::new();
     let mut members_changed = false;
     for change in changes {
         match change {
-            GroupChange::DisplayName(name) => next.display_name = valid_name(name)?,
+            GroupChange::DisplayName(name) => next.display_name = name.clone(),
             GroupChange::ExternalId(e) => next.external_id = e.clone().filter(|s| !s.is_empty()),
             GroupChange::AddMembers(ids) => {
                 let ids = dedupe(ids);
@@ -398,8 +350,8 @@ fn apply(
     if renamed {
         audit_changes.push(AttributeChange {
             attribute: "displayName".into(),
-            before: Some(Value::String(current.display_name.clone())),
-            after: Some(Value::String(next.display_name.clone())),
+            before: Some(Value::String(current.display_name.to_string())),
+            after: Some(Value::String(next.display_name.to_string())),
         });
     }
     if next.external_id != current.external_id {
@@ -417,7 +369,7 @@ fn apply(
         next.updated_at = deps.clock.now();
         next.version = current.version + 1;
         match tx.groups().update(&next, current.version) {
-            Err(RepoError::Unique(_)) => return Err(name_taken(&next.display_name)),
+            Err(RepoError::Unique(_)) => return Err(name_taken(next.display_name.as_str())),
             other => other?,
         }
     }
@@ -429,18 +381,7 @@ fn apply(
             recompute_roles(tx, &org, &ids, &format!("change the members of group '{}'", current.display_name))?;
         }
     }
-    audit(
-        tx,
-        deps,
-        AuditInput {
-            org: &org.id,
-            actor: &caller.actor,
-            resource: ResourceKind::Group,
-            resource_id: id.as_str(),
-            operation: Operation::Patch,
-            changes: audit_changes,
-            note: None,
-        },
-    )?;
+    Audit::new(&org.id, &caller.actor, ResourceKind::Group, id.as_str(), Operation::Patch, audit_changes)
+        .record(tx, deps)?;
     Ok(next)
 }

@@ -59,7 +59,7 @@ impl ApiKeys {
     pub async fn create(&self, caller: &Caller, label: &str) -> Result<NewApiKey> {
         let deps = self.deps.clone();
         let (caller, label) = (caller.clone(), label.trim().to_owned());
-        transact(&*self.deps.store, true, false, move |tx| {
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             require_admin(tx, &caller, "create API keys")?;
             if label.is_empty() || label.chars().count() > 100 {
                 return Err(Error::invalid(
@@ -79,15 +79,7 @@ impl ApiKeys {
                 revoked_at: None,
             };
             tx.api_keys().insert(&key)?;
-            audit(tx, &deps, AuditInput {
-                org: &org.id,
-                actor: &caller.actor,
-                resource: ResourceKind::ApiKey,
-                resource_id: id.as_str(),
-                operation: Operation::Create,
-                changes: vec![AttributeChange { attribute: "label".into(), before: None, after: Some(Value::String(label.clone())) }],
-                note: None,
-            })?;
+            Audit::new(&org.id, &caller.actor, ResourceKind::ApiKey, id.as_str(), Operation::Create, vec![AttributeChange { attribute: "label".into(), before: None, after: Some(Value::String(label.clone())) }]).record(tx, &deps)?;
             Ok(NewApiKey { key, token: format!("{PREFIX}{id}.{secret}") })
         })
         .await
@@ -99,7 +91,7 @@ impl ApiKeys {
     /// `Forbidden` unless the operator or an Admin.
     pub async fn list(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
         let caller = caller.clone();
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             require_admin(tx, &caller, "list API keys")?;
             Ok(tx.api_keys().list(&caller.organization_id)?)
         })
@@ -113,24 +105,20 @@ impl ApiKeys {
     pub async fn revoke(&self, caller: &Caller, id: &ApiKeyId) -> Result<()> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, true, false, move |tx| {
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             require_admin(tx, &caller, "revoke API keys")?;
             if !tx.api_keys().revoke(&caller.organization_id, &id, deps.clock.now())? {
                 return Err(Error::NotFound { detail: format!("no active API key {id} in this organization") });
             }
-            audit(
-                tx,
-                &deps,
-                AuditInput {
-                    org: &caller.organization_id,
-                    actor: &caller.actor,
-                    resource: ResourceKind::ApiKey,
-                    resource_id: id.as_str(),
-                    operation: Operation::Revoke,
-                    changes: Vec::new(),
-                    note: None,
-                },
+            Audit::new(
+                &caller.organization_id,
+                &caller.actor,
+                ResourceKind::ApiKey,
+                id.as_str(),
+                Operation::Revoke,
+                Vec::new(),
             )
+            .record(tx, &deps)
         })
         .await
     }
@@ -151,7 +139,7 @@ impl ApiKeys {
         };
         let (id, presented) = (ApiKeyId::new(id), hash_secret(secret));
         let now = self.deps.clock.now();
-        let (caller, stale) = transact(&*self.deps.store, false, false, move |tx| {
+        let (caller, stale) = transact(&*self.deps.store, Mode::Read, move |tx| {
             let key = tx.api_keys().get(&id)?.ok_or_else(|| unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"))?;
             if !bool::from(key.secret_hash.as_slice().ct_eq(presented.as_slice())) {
                 return Err(unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"));
@@ -176,7 +164,8 @@ impl ApiKeys {
             if let Actor::ApiKey { id, .. } = &caller.actor {
                 let id = id.clone();
                 // Best effort: a failed bookkeeping write never fails a request.
-                let _ = transact(&*self.deps.store, true, false, move |tx| Ok(tx.api_keys().touch(&id, now)?)).await;
+                let _ =
+                    transact(&*self.deps.store, Mode::WriteOnce, move |tx| Ok(tx.api_keys().touch(&id, now)?)).await;
             }
         }
         Ok(caller)

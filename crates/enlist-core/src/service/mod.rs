@@ -56,10 +56,24 @@ impl Enlist {
 /// How many times a write that lost an optimistic race is re-run.
 const RETRIES: usize = 3;
 
-/// Runs `f` in one transaction and carries its result out. A write that
-/// loses a race (version check, concurrent account creation) is re-run
-/// from the start, unless the caller pinned a version with If-Match.
-pub(crate) async fn transact<R, F>(store: &dyn Store, write: bool, retry: bool, f: F) -> Result<R>
+/// How a unit of work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A read-only transaction.
+    Read,
+    /// A write that is re-run from the start when it loses a race (version
+    /// check, concurrent account creation, a serialization failure).
+    Write,
+    /// A write run once: its outcome does not depend on what it read
+    /// (operator settings, a key's last use), so a lost race is reported.
+    WriteOnce,
+}
+
+/// Runs `f` in one transaction and carries its result out. In
+/// [`Mode::Write`] a unit of work that loses a race is re-run, up to
+/// [`RETRIES`] times; a version pinned with If-Match fails inside `f` as
+/// `PreconditionFailed` instead.
+pub(crate) async fn transact<R, F>(store: &dyn Store, mode: Mode, f: F) -> Result<R>
 where
     R: Send + 'static,
     F: Fn(&mut dyn Transaction) -> Result<R> + Send + Sync + 'static,
@@ -75,13 +89,13 @@ where
             *slot2.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
             Ok(())
         });
-        let outcome = if write { store.write(work).await } else { store.read(work).await };
+        let outcome = if mode == Mode::Read { store.read(work).await } else { store.write(work).await };
         match outcome {
             Ok(()) => {
                 let r = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
                 return r.ok_or_else(|| Error::Unexpected("the store did not run the unit of work".into()));
             }
-            Err(Error::Retry) if retry && attempt < RETRIES => continue,
+            Err(Error::Retry) if mode == Mode::Write && attempt < RETRIES => continue,
             Err(Error::Retry) => {
                 return Err(Error::Conflict {
                     detail: "the resource kept changing while this request ran; read it again and retry".into(),
@@ -96,30 +110,65 @@ pub(crate) fn load_org(tx: &mut dyn Transaction, id: &OrganizationId) -> Result<
     tx.organizations().get(id)?.ok_or_else(|| Error::not_found(format!("organization {id}")))
 }
 
-pub(crate) struct AuditInput<'a> {
-    pub(crate) org: &'a OrganizationId,
-    pub(crate) actor: &'a Actor,
-    pub(crate) resource: ResourceKind,
-    pub(crate) resource_id: &'a str,
-    pub(crate) operation: Operation,
-    pub(crate) changes: Vec<AttributeChange>,
-    pub(crate) note: Option<String>,
+/// One audit record in the making: every change a use case commits writes
+/// one, in the same transaction.
+pub(crate) struct Audit<'a> {
+    org: &'a OrganizationId,
+    actor: &'a Actor,
+    resource: ResourceKind,
+    resource_id: &'a str,
+    operation: Operation,
+    changes: Vec<AttributeChange>,
+    note: Option<String>,
 }
 
-pub(crate) fn audit(tx: &mut dyn Transaction, deps: &Deps, a: AuditInput<'_>) -> Result<()> {
-    let record = AuditRecord {
-        id: deps.ids.id(),
-        organization_id: a.org.clone(),
-        at: deps.clock.now(),
-        actor: a.actor.label(),
-        resource: a.resource,
-        resource_id: a.resource_id.to_owned(),
-        operation: a.operation,
-        changes: a.changes,
-        note: a.note,
-    };
-    tx.audit().append(&record)?;
-    Ok(())
+impl<'a> Audit<'a> {
+    pub(crate) fn new(
+        org: &'a OrganizationId,
+        actor: &'a Actor,
+        resource: ResourceKind,
+        resource_id: &'a str,
+        operation: Operation,
+        changes: Vec<AttributeChange>,
+    ) -> Self {
+        Self { org, actor, resource, resource_id, operation, changes, note: None }
+    }
+
+    /// A remark beside the changes (for example: a password was ignored).
+    pub(crate) fn note(mut self, note: Option<String>) -> Self {
+        self.note = note;
+        self
+    }
+
+    /// Appends the record, stamped with the clock and a fresh id.
+    pub(crate) fn record(self, tx: &mut dyn Transaction, deps: &Deps) -> Result<()> {
+        let record = AuditRecord {
+            id: deps.ids.id(),
+            organization_id: self.org.clone(),
+            at: deps.clock.now(),
+            actor: self.actor.label(),
+            resource: self.resource,
+            resource_id: self.resource_id.to_owned(),
+            operation: self.operation,
+            changes: self.changes,
+            note: self.note,
+        };
+        tx.audit().append(&record)?;
+        Ok(())
+    }
+}
+
+/// If-Match: refuses a change to `kind` `id`, now at `current`, when the
+/// client pinned another version.
+pub(crate) fn check_version(kind: &str, id: &str, current: u64, if_match: Option<u64>) -> Result<()> {
+    match if_match {
+        Some(v) if v != current => Err(Error::PreconditionFailed {
+            detail: format!(
+                "If-Match names version {v}, but {kind} {id} is at version {current}; read it again and retry"
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Only the operator or an active Admin member of the organization.

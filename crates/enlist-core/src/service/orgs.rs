@@ -33,7 +33,7 @@ impl Organizations {
         }
         let deps = self.deps.clone();
         let name = name.trim().to_owned();
-        transact(&*self.deps.store, true, true, move |tx| {
+        transact(&*self.deps.store, Mode::Write, move |tx| {
             if name.is_empty() {
                 return Err(Error::invalid("an organization needs a name"));
             }
@@ -55,23 +55,19 @@ impl Organizations {
                 other => other?,
             }
             let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
-            audit(
-                tx,
-                &deps,
-                AuditInput {
-                    org: &org.id,
-                    actor: &Actor::Operator,
-                    resource: ResourceKind::Organization,
-                    resource_id: org.id.as_str(),
-                    operation: Operation::Create,
-                    changes: vec![AttributeChange {
-                        attribute: "name".into(),
-                        before: None,
-                        after: Some(Value::String(name.clone())),
-                    }],
-                    note: None,
-                },
-            )?;
+            Audit::new(
+                &org.id,
+                &Actor::Operator,
+                ResourceKind::Organization,
+                org.id.as_str(),
+                Operation::Create,
+                vec![AttributeChange {
+                    attribute: "name".into(),
+                    before: None,
+                    after: Some(Value::String(name.clone())),
+                }],
+            )
+            .record(tx, &deps)?;
             if let Some(owner) = &owner {
                 let mut attrs = Complex::new();
                 attrs.insert("userName".into(), Value::String(owner.as_str().to_owned()));
@@ -96,7 +92,7 @@ impl Organizations {
     /// `NotFound`.
     pub async fn find(&self, id_or_name: &str) -> Result<Organization> {
         let key = id_or_name.to_owned();
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             if let Some(o) = tx.organizations().get(&OrganizationId::new(key.clone()))? {
                 return Ok(o);
             }
@@ -112,7 +108,7 @@ impl Organizations {
     /// # Errors
     /// Storage failures only.
     pub async fn list(&self) -> Result<Vec<Organization>> {
-        transact(&*self.deps.store, false, false, |tx| Ok(tx.organizations().list()?)).await
+        transact(&*self.deps.store, Mode::Read, |tx| Ok(tx.organizations().list()?)).await
     }
 
     /// The organization's audit log since `since`, oldest first.
@@ -126,7 +122,7 @@ impl Organizations {
         limit: u64,
     ) -> Result<Vec<AuditRecord>> {
         let caller = caller.clone();
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             require_admin(tx, &caller, "read the audit log")?;
             Ok(tx.audit().list(&caller.organization_id, since, limit)?)
         })
@@ -169,7 +165,7 @@ impl Organizations {
     {
         let deps = self.deps.clone();
         let caller = caller.clone();
-        transact(&*self.deps.store, true, false, move |tx| {
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             require_admin(tx, &caller, "change organization settings")?;
             let mut org = load_org(tx, &caller.organization_id)?;
             let (before, after) = f(&mut org)?;
@@ -177,23 +173,15 @@ impl Organizations {
                 return Ok(org);
             }
             tx.organizations().update(&org)?;
-            audit(
-                tx,
-                &deps,
-                AuditInput {
-                    org: &org.id,
-                    actor: &caller.actor,
-                    resource: ResourceKind::Organization,
-                    resource_id: org.id.as_str(),
-                    operation: Operation::Configure,
-                    changes: vec![AttributeChange {
-                        attribute: attribute.into(),
-                        before: Some(before),
-                        after: Some(after),
-                    }],
-                    note: None,
-                },
-            )?;
+            Audit::new(
+                &org.id,
+                &caller.actor,
+                ResourceKind::Organization,
+                org.id.as_str(),
+                Operation::Configure,
+                vec![AttributeChange { attribute: attribute.into(), before: Some(before), after: Some(after) }],
+            )
+            .record(tx, &deps)?;
             Ok(org)
         })
         .await
@@ -218,7 +206,7 @@ impl Organizations {
     async fn domain(&self, caller: &Caller, domain: DomainName, add: bool) -> Result<Organization> {
         let deps = self.deps.clone();
         let caller = caller.clone();
-        transact(&*self.deps.store, true, false, move |tx| {
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             require_admin(tx, &caller, "register domains")?;
             let org = load_org(tx, &caller.organization_id)?;
             if add {
@@ -239,15 +227,7 @@ impl Organizations {
             }
             let v = Value::String(domain.as_str().to_owned());
             let (before, after) = if add { (None, Some(v)) } else { (Some(v), None) };
-            audit(tx, &deps, AuditInput {
-                org: &org.id,
-                actor: &caller.actor,
-                resource: ResourceKind::Organization,
-                resource_id: org.id.as_str(),
-                operation: Operation::Configure,
-                changes: vec![AttributeChange { attribute: "domains".into(), before, after }],
-                note: None,
-            })?;
+            Audit::new(&org.id, &caller.actor, ResourceKind::Organization, org.id.as_str(), Operation::Configure, vec![AttributeChange { attribute: "domains".into(), before, after }]).record(tx, &deps)?;
             load_org(tx, &org.id)
         })
         .await

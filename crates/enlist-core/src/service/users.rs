@@ -50,7 +50,7 @@ impl Users {
     pub async fn create(&self, caller: &Caller, input: NewUser) -> Result<UserView> {
         let deps = self.deps.clone();
         let caller = caller.clone();
-        transact(&*self.deps.store, true, true, move |tx| create(tx, &deps, &caller, input.clone())).await
+        transact(&*self.deps.store, Mode::Write, move |tx| create(tx, &deps, &caller, input.clone())).await
     }
 
     /// One user of the caller's organization.
@@ -59,7 +59,7 @@ impl Users {
     /// `NotFound` for unknown ids and other organizations' users.
     pub async fn get(&self, caller: &Caller, id: &UserId, with_groups: bool) -> Result<UserView> {
         let (org, id) = (caller.organization_id.clone(), id.clone());
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             let user = tx.users().get(&org, &id)?.ok_or_else(|| user_not_found(&id))?;
             view(tx, user, with_groups)
         })
@@ -72,7 +72,7 @@ impl Users {
     /// Storage failures only.
     pub async fn list(&self, caller: &Caller, query: ListQuery, with_groups: bool) -> Result<ListPage<UserView>> {
         let org = caller.organization_id.clone();
-        transact(&*self.deps.store, false, false, move |tx| {
+        transact(&*self.deps.store, Mode::Read, move |tx| {
             let page = tx.users().list(&org, &query)?;
             let items = views(tx, page.items, with_groups)?;
             Ok(ListPage { total: page.total, items, next_cursor: page.next_cursor })
@@ -95,7 +95,7 @@ impl Users {
     ) -> Result<UserView> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, true, true, move |tx| {
+        transact(&*self.deps.store, Mode::Write, move |tx| {
             let user = update(tx, &deps, &caller, &id, &change, if_match)?;
             view(tx, user, true)
         })
@@ -109,7 +109,7 @@ impl Users {
     pub async fn delete(&self, caller: &Caller, id: &UserId, if_match: Option<u64>) -> Result<()> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, true, true, move |tx| delete(tx, &deps, &caller, &id, if_match)).await
+        transact(&*self.deps.store, Mode::Write, move |tx| delete(tx, &deps, &caller, &id, if_match)).await
     }
 }
 
@@ -221,21 +221,16 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
         Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(user.profile.user_name())),
         other => other?,
     }
-    audit(
-        tx,
-        deps,
-        AuditInput {
-            org: &org.id,
-            actor: &caller.actor,
-            resource: ResourceKind::User,
-            resource_id: user.id.as_str(),
-            operation: Operation::Create,
-            changes: diff(&Complex::new(), user.profile.attrs()),
-            note: input
-                .password
-                .then(|| "password in the request was ignored (Enlist never stores passwords)".to_owned()),
-        },
-    )?;
+    Audit::new(
+        &org.id,
+        &caller.actor,
+        ResourceKind::User,
+        user.id.as_str(),
+        Operation::Create,
+        diff(&Complex::new(), user.profile.attrs()),
+    )
+    .note(input.password.then(|| "password in the request was ignored (Enlist never stores passwords)".to_owned()))
+    .record(tx, deps)?;
     tx.outbox().enqueue(&Notification {
         id: deps.ids.id(),
         organization_id: org.id.clone(),
@@ -259,18 +254,6 @@ fn user_name_taken(name: &UserName) -> Error {
              Match on userName to update that user instead of creating another.",
             name.as_str()
         ),
-    }
-}
-
-fn check_version(user: &User, if_match: Option<u64>) -> Result<()> {
-    match if_match {
-        Some(v) if v != user.version => Err(Error::PreconditionFailed {
-            detail: format!(
-                "If-Match names version {v}, but User {} is at version {}; read it again and retry",
-                user.id, user.version
-            ),
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -298,7 +281,7 @@ pub(crate) fn update(
 ) -> Result<User> {
     let org = load_org(tx, &caller.organization_id)?;
     let current = tx.users().get(&org.id, id)?.ok_or_else(|| user_not_found(id))?;
-    check_version(&current, if_match)?;
+    check_version("User", current.id.as_str(), current.version, if_match)?;
     let (attrs, operation) = match change {
         UserChange::Patch(ops) => (apply_patch(current.profile.attrs(), ops)?, Operation::Patch),
         UserChange::Replace { attrs, password } => {
@@ -351,19 +334,15 @@ pub(crate) fn update(
         Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(next.profile.user_name())),
         other => other?,
     }
-    audit(
-        tx,
-        deps,
-        AuditInput {
-            org: &org.id,
-            actor: &caller.actor,
-            resource: ResourceKind::User,
-            resource_id: id.as_str(),
-            operation,
-            changes: diff(current.profile.attrs(), next.profile.attrs()),
-            note: None,
-        },
-    )?;
+    Audit::new(
+        &org.id,
+        &caller.actor,
+        ResourceKind::User,
+        id.as_str(),
+        operation,
+        diff(current.profile.attrs(), next.profile.attrs()),
+    )
+    .record(tx, deps)?;
     Ok(next)
 }
 
@@ -378,7 +357,7 @@ fn last_admin_detail(verb: &str, user: &User) -> String {
 fn delete(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, id: &UserId, if_match: Option<u64>) -> Result<()> {
     let org = &caller.organization_id;
     let current = tx.users().get(org, id)?.ok_or_else(|| user_not_found(id))?;
-    check_version(&current, if_match)?;
+    check_version("User", current.id.as_str(), current.version, if_match)?;
     if current.is_active_admin() {
         guard_last_admin(tx, org, 1, || last_admin_detail("delete", &current))?;
     }
@@ -401,21 +380,17 @@ fn delete(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, id: &UserId, i
     }
     tx.users().delete(org, id)?;
     tx.accounts().delete_if_orphan(&current.account_id)?;
-    audit(
-        tx,
-        deps,
-        AuditInput {
-            org,
-            actor: &caller.actor,
-            resource: ResourceKind::User,
-            resource_id: id.as_str(),
-            operation: Operation::Delete,
-            changes: vec![AttributeChange {
-                attribute: "userName".into(),
-                before: Some(Value::String(current.profile.user_name().as_str().to_owned())),
-                after: None,
-            }],
-            note: None,
-        },
+    Audit::new(
+        org,
+        &caller.actor,
+        ResourceKind::User,
+        id.as_str(),
+        Operation::Delete,
+        vec![AttributeChange {
+            attribute: "userName".into(),
+            before: Some(Value::String(current.profile.user_name().as_str().to_owned())),
+            after: None,
+        }],
     )
+    .record(tx, deps)
 }

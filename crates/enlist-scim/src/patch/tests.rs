@@ -232,11 +232,11 @@ fn group_patches_from_entra_and_okta() {
     let g = |ops: serde_json::Value| group_patch(&json!({"schemas": [PATCH_URN], "Operations": ops}), "g1");
     assert_eq!(
         g(json!([{"op": "Replace", "path": "displayName", "value": "Sales Europe"}])).unwrap(),
-        vec![GroupChange::DisplayName("Sales Europe".into())]
+        vec![GroupChange::DisplayName(enlist_core::DisplayName::parse("Sales Europe").unwrap())]
     );
     assert_eq!(
         g(json!([{"op": "replace", "value": {"displayName": "Sales Europe"}}])).unwrap(),
-        vec![GroupChange::DisplayName("Sales Europe".into())]
+        vec![GroupChange::DisplayName(enlist_core::DisplayName::parse("Sales Europe").unwrap())]
     );
     assert_eq!(
         g(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": "a"}, {"$ref": null, "value": "b"}]}])).unwrap(),
@@ -263,7 +263,7 @@ fn group_patches_from_entra_and_okta() {
     // Okta's name replace with id: same id is nothing; the name is a rename step.
     assert_eq!(
         g(json!([{"op": "replace", "value": {"id": "g1", "displayName": "Test SCIMv2"}}])).unwrap(),
-        vec![GroupChange::DisplayName("Test SCIMv2".into())]
+        vec![GroupChange::DisplayName(enlist_core::DisplayName::parse("Test SCIMv2").unwrap())]
     );
     assert_eq!(g(json!([{"op": "replace", "value": {"id": "g2"}}])).unwrap_err().scim_type, Some("mutability"));
     // Full push and empty push.

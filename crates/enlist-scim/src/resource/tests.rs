@@ -2,8 +2,9 @@
 
 use super::*;
 use enlist_core::model::{Group, MemberRef, User};
-use enlist_core::schema::USER_RESOURCE;
+use enlist_core::schema::{ENLIST_USER, ENTERPRISE_USER, GROUP, USER, USER_RESOURCE};
 use enlist_core::service::{GroupView, UserView};
+use enlist_core::value::Value;
 use enlist_core::{AccountId, GroupId, OrganizationId, Profile, Role, RoleSource, UserId};
 use serde_json::json;
 
@@ -133,7 +134,7 @@ fn groups_render_members_only_when_read() {
     let g = Group {
         id: GroupId::new("g1"),
         organization_id: OrganizationId::new("o"),
-        display_name: "Sales EMEA".into(),
+        display_name: enlist_core::DisplayName::parse("Sales EMEA").unwrap(),
         external_id: Some("8aa1".into()),
         role: None,
         created_at: at(),
@@ -154,7 +155,7 @@ fn groups_render_members_only_when_read() {
     assert_eq!(
         input,
         GroupInput {
-            display_name: Some("Sales".into()),
+            display_name: enlist_core::DisplayName::parse("Sales").unwrap(),
             external_id: Some("8aa1".into()),
             members: Some(vec![UserId::new("u1")])
         }

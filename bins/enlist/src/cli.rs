@@ -1,0 +1,196 @@
+//! The command line: every subcommand and flag (clap derive). Flags
+//! override `ENLIST_*` environment variables, which override the file.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "enlist", version, about = "Enlist: a SCIM 2.0 service provider for Entra ID and Okta.")]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct Global {
+    /// Database URL: sqlite://PATH (default sqlite://enlist.db) or postgres://USER@HOST/DB.
+    #[arg(long, env = "ENLIST_DATABASE_URL", global = true)]
+    pub(crate) database: Option<String>,
+    /// Optional TOML configuration file (flags and ENLIST_* variables win over it).
+    #[arg(long, env = "ENLIST_CONFIG", global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Log format: human or json.
+    #[arg(long, env = "ENLIST_LOG_FORMAT", global = true)]
+    pub(crate) log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run pending migrations, then serve the SCIM endpoint.
+    Serve(Serve),
+    /// Run pending migrations and report the schema version.
+    Migrate,
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Registered email domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(KeyCmd),
+    /// Map a group to a role (all its members hold at least that role).
+    #[command(subcommand, name = "group-role")]
+    GroupRole(GroupRoleCmd),
+    /// Users.
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// The audit log of an organization.
+    Audit {
+        /// Organization id or name.
+        org: String,
+        /// Only records at or after this time (RFC 3339, e.g. 2026-11-29T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct Serve {
+    /// Address to listen on.
+    #[arg(long, env = "ENLIST_BIND")]
+    pub(crate) bind: Option<String>,
+    /// Public URL prefix for Location and $ref (e.g. https://enlist.example.com).
+    #[arg(long, env = "ENLIST_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
+    /// Database connections per process.
+    #[arg(long, env = "ENLIST_POOL_SIZE")]
+    pub(crate) pool_size: Option<u32>,
+    /// Largest request body in bytes.
+    #[arg(long, env = "ENLIST_BODY_LIMIT")]
+    pub(crate) body_limit: Option<usize>,
+    /// Per-request deadline in seconds.
+    #[arg(long, env = "ENLIST_REQUEST_TIMEOUT")]
+    pub(crate) request_timeout: Option<u64>,
+    /// SMTP server in lettre's URL form: smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required, smtps://HOST.
+    #[arg(long, env = "ENLIST_SMTP_URL")]
+    pub(crate) smtp_url: Option<String>,
+    /// Sender of notification mail.
+    #[arg(long, env = "ENLIST_MAIL_FROM")]
+    pub(crate) mail_from: Option<String>,
+    /// HTTP worker threads.
+    #[arg(long, env = "ENLIST_WORKERS")]
+    pub(crate) workers: Option<usize>,
+    /// Requests handled at once; more wait up to 10 s, then get 503 with Retry-After.
+    #[arg(long, env = "ENLIST_MAX_IN_FLIGHT")]
+    pub(crate) max_in_flight: Option<usize>,
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OrgCmd {
+    /// Create an organization; prints its id.
+    Create {
+        /// Unique name.
+        name: String,
+        /// Email of the owner, created as an active Admin.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Create with the SCIM add-on off.
+        #[arg(long)]
+        no_scim: bool,
+    },
+    /// List organizations.
+    List {
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn the SCIM add-on on or off.
+    Scim {
+        /// Organization id or name.
+        org: String,
+        /// on or off.
+        state: OnOff,
+    },
+    /// Set the role of users provisioned without one.
+    DefaultRole {
+        /// Organization id or name.
+        org: String,
+        /// Admin, FullMember, FreeMember or Guest.
+        role: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DomainCmd {
+    /// Register a domain.
+    Add { org: String, domain: String },
+    /// Remove a registered domain.
+    Remove { org: String, domain: String },
+    /// List registered domains.
+    List {
+        org: String,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeyCmd {
+    /// Create a key; the secret is printed once, on the last line.
+    Create {
+        org: String,
+        /// What people see in notification mails and the audit log.
+        #[arg(long)]
+        label: String,
+    },
+    /// List keys (never secrets).
+    List {
+        org: String,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key; it stops working at once.
+    Revoke { org: String, key_id: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum GroupRoleCmd {
+    /// Map GROUP (id or displayName) to ROLE.
+    Set { org: String, group: String, role: String },
+    /// Remove the mapping.
+    Clear { org: String, group: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UsersCmd {
+    /// List users, optionally filtered with a SCIM filter.
+    List {
+        org: String,
+        /// e.g. 'userName eq "ana@contoso.com"'.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+}

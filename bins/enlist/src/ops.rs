@@ -1,0 +1,237 @@
+//! The operator commands (organizations, domains, API keys, group roles,
+//! users, audit) and how each prints its result: text for people, `--json`
+//! for scripts.
+
+use crate::cli::{DomainCmd, GroupRoleCmd, KeyCmd, OnOff, OrgCmd};
+use anyhow::anyhow;
+use enlist_core::query::{ListQuery, Page};
+use enlist_core::schema::USER_RESOURCE;
+use enlist_core::{Actor, ApiKeyId, Caller, DomainName, Email, Enlist, Organization, Role};
+use serde_json::json;
+
+pub(crate) async fn find_org(e: &Enlist, key: &str) -> anyhow::Result<Organization> {
+    Ok(e.organizations.find(key).await?)
+}
+
+pub(crate) fn operator(org: &Organization) -> Caller {
+    Caller { organization_id: org.id.clone(), actor: Actor::Operator }
+}
+
+pub(crate) fn role(s: &str) -> anyhow::Result<Role> {
+    Role::parse(s).map_err(|_| anyhow!("unknown role '{s}': use one of {}", Role::NAMES.join(", ")))
+}
+
+pub(crate) fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub(crate) async fn org_cmd(e: &Enlist, cmd: OrgCmd) -> anyhow::Result<()> {
+    match cmd {
+        OrgCmd::Create { name, owner, no_scim } => {
+            let owner =
+                owner.map(|o| Email::parse(&o)).transpose().map_err(|_| anyhow!("--owner must be an email address"))?;
+            let o = e.organizations.create(&Actor::Operator, &name, owner, !no_scim).await?;
+            println!("{}", o.id);
+        }
+        OrgCmd::List { json } => {
+            let orgs = e.organizations.list().await?;
+            if json {
+                let v: Vec<_> = orgs
+                    .iter()
+                    .map(|o| json!({"id": o.id.as_str(), "name": o.name, "scim_enabled": o.scim_enabled, "default_role": o.default_role.as_str(),
+                                    "domains": o.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>()}))
+                    .collect();
+                print_json(&json!(v));
+            } else {
+                for o in orgs {
+                    println!(
+                        "{}  {:<24} scim={:<3} default-role={:<10} domains={}",
+                        o.id,
+                        o.name,
+                        if o.scim_enabled { "on" } else { "off" },
+                        o.default_role,
+                        o.domain_list()
+                    );
+                }
+            }
+        }
+        OrgCmd::Scim { org, state } => {
+            let o = find_org(e, &org).await?;
+            let o = e.organizations.set_scim(&operator(&o), matches!(state, OnOff::On)).await?;
+            println!("organization '{}': SCIM {}", o.name, if o.scim_enabled { "on" } else { "off" });
+        }
+        OrgCmd::DefaultRole { org, role: r } => {
+            let o = find_org(e, &org).await?;
+            let o = e.organizations.set_default_role(&operator(&o), role(&r)?).await?;
+            println!("organization '{}': default role {}", o.name, o.default_role);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn domain_cmd(e: &Enlist, cmd: DomainCmd) -> anyhow::Result<()> {
+    let parse = |d: &str| DomainName::parse(d).map_err(|err| anyhow!("{err}"));
+    match cmd {
+        DomainCmd::Add { org, domain } => {
+            let o = find_org(e, &org).await?;
+            let o = e.organizations.add_domain(&operator(&o), parse(&domain)?).await?;
+            println!("organization '{}': domains {}", o.name, o.domain_list());
+        }
+        DomainCmd::Remove { org, domain } => {
+            let o = find_org(e, &org).await?;
+            let o = e.organizations.remove_domain(&operator(&o), parse(&domain)?).await?;
+            println!("organization '{}': domains {}", o.name, o.domain_list());
+        }
+        DomainCmd::List { org, json } => {
+            let o = find_org(e, &org).await?;
+            if json {
+                print_json(&json!(o.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>()));
+            } else {
+                o.domains.iter().for_each(|d| println!("{d}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn key_cmd(e: &Enlist, cmd: KeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        KeyCmd::Create { org, label } => {
+            let o = find_org(e, &org).await?;
+            let k = e.api_keys.create(&operator(&o), &label).await?;
+            println!(
+                "API key {} for organization '{}', labelled '{}'. The secret is shown once, on the next line:",
+                k.key.id, o.name, k.key.label
+            );
+            println!("{}", k.token);
+        }
+        KeyCmd::List { org, json } => {
+            let o = find_org(e, &org).await?;
+            let keys = e.api_keys.list(&operator(&o)).await?;
+            let t = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.to_rfc3339());
+            if json {
+                let v: Vec<_> = keys
+                    .iter()
+                    .map(|k| json!({"id": k.id.as_str(), "label": k.label, "created": k.created_at.to_rfc3339(), "last_used": t(k.last_used_at), "revoked": t(k.revoked_at)}))
+                    .collect();
+                print_json(&json!(v));
+            } else {
+                for k in keys {
+                    println!(
+                        "{}  {:<28} created {}  last used {}  {}",
+                        k.id,
+                        k.label,
+                        k.created_at.to_rfc3339(),
+                        t(k.last_used_at).unwrap_or_else(|| "never".into()),
+                        t(k.revoked_at).map(|r| format!("REVOKED {r}")).unwrap_or_else(|| "active".into())
+                    );
+                }
+            }
+        }
+        KeyCmd::Revoke { org, key_id } => {
+            let o = find_org(e, &org).await?;
+            e.api_keys.revoke(&operator(&o), &ApiKeyId::new(key_id.clone())).await?;
+            println!("API key {key_id} revoked: requests with it now get 401");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn users_cmd(e: &Enlist, org: &str, filter: Option<&str>, json_out: bool) -> anyhow::Result<()> {
+    let o = find_org(e, org).await?;
+    let filter = filter
+        .map(|f| enlist_scim::parse_filter(&USER_RESOURCE, f))
+        .transpose()
+        .map_err(|err| anyhow!("--filter: {}", err.detail))?;
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = ListQuery { filter: filter.clone(), sort: None, page: Page::Cursor { after: cursor, count: 500 } };
+        let page = e.users.list(&operator(&o), q, false).await?;
+        out.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    if json_out {
+        let v: Vec<_> = out
+            .iter()
+            .map(|v| {
+                let u = &v.user;
+                json!({"id": u.id.as_str(), "userName": u.profile.user_name().as_str(), "email": u.profile.email().as_str(),
+                       "active": u.profile.active(), "effectiveRole": u.effective_role.as_str(), "roleSource": u.role_source.as_str(),
+                       "externalId": u.profile.external_id()})
+            })
+            .collect();
+        print_json(&json!(v));
+    } else {
+        for v in &out {
+            let u = &v.user;
+            println!(
+                "{}  {:<32} {:<10} {:<8} {}",
+                u.id,
+                u.profile.user_name().as_str(),
+                u.effective_role,
+                u.role_source.as_str(),
+                if u.profile.active() { "active" } else { "SUSPENDED" }
+            );
+        }
+        eprintln!("{} user(s)", out.len());
+    }
+    Ok(())
+}
+
+pub(crate) async fn group_role_cmd(e: &Enlist, cmd: GroupRoleCmd) -> anyhow::Result<()> {
+    let (org, group, r) = match cmd {
+        GroupRoleCmd::Set { org, group, role: r } => (org, group, Some(role(&r)?)),
+        GroupRoleCmd::Clear { org, group } => (org, group, None),
+    };
+    let o = find_org(e, &org).await?;
+    let g = e.groups.find(&operator(&o), &group).await?;
+    e.groups.set_role(&operator(&o), &g.id, r).await?;
+    println!("group '{}' ({}): role {}", g.display_name, g.id, r.map_or("cleared".to_owned(), |r| r.to_string()));
+    Ok(())
+}
+
+pub(crate) async fn audit_cmd(
+    e: &Enlist,
+    org: &str,
+    since: Option<String>,
+    limit: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let o = find_org(e, org).await?;
+    let since = since
+        .map(|t| chrono::DateTime::parse_from_rfc3339(&t).map(|d| d.with_timezone(&chrono::Utc)))
+        .transpose()
+        .map_err(|_| anyhow!("--since must be RFC 3339, e.g. 2026-11-29T00:00:00Z"))?;
+    let records = e.organizations.audit(&operator(&o), since, limit).await?;
+    if json {
+        let v: Vec<_> = records
+                    .iter()
+                    .map(|r| {
+                        json!({"at": r.at.to_rfc3339(), "actor": r.actor, "resource": r.resource.as_str(), "id": r.resource_id,
+                               "operation": r.operation.as_str(), "note": r.note,
+                               "changes": r.changes.iter().map(|c| json!({"attribute": c.attribute,
+                                   "before": c.before.as_ref().map(|v| v.render()), "after": c.after.as_ref().map(|v| v.render())})).collect::<Vec<_>>()})
+                    })
+                    .collect();
+        print_json(&json!(v));
+    } else {
+        for r in records {
+            let attrs: Vec<&str> = r.changes.iter().map(|c| c.attribute.as_str()).collect();
+            println!(
+                "{}  {:<24} {:<9} {:<12} {}  {}{}",
+                r.at.to_rfc3339(),
+                r.actor,
+                r.operation.as_str(),
+                r.resource.as_str(),
+                r.resource_id,
+                attrs.join(","),
+                r.note.map(|n| format!("  ({n})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `AuditLog`: the append-only audit records of each organization.
+
+use super::{micros, other, time, DieselTx};
+use crate::conn::binds;
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryableByName;
+use enlist_core::model::*;
+use enlist_core::ports::*;
+use enlist_core::types::*;
+
+#[derive(QueryableByName)]
+struct AuditRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    organization_id: String,
+    #[diesel(sql_type = BigInt)]
+    at: i64,
+    #[diesel(sql_type = Text)]
+    actor: String,
+    #[diesel(sql_type = Text)]
+    resource: String,
+    #[diesel(sql_type = Text)]
+    resource_id: String,
+    #[diesel(sql_type = Text)]
+    operation: String,
+    #[diesel(sql_type = Text)]
+    changes: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    note: Option<String>,
+}
+
+fn kind(s: &str) -> ResourceKind {
+    match s {
+        "User" => ResourceKind::User,
+        "Group" => ResourceKind::Group,
+        "ApiKey" => ResourceKind::ApiKey,
+        _ => ResourceKind::Organization,
+    }
+}
+fn operation(s: &str) -> Operation {
+    match s {
+        "create" => Operation::Create,
+        "replace" => Operation::Replace,
+        "patch" => Operation::Patch,
+        "delete" => Operation::Delete,
+        "revoke" => Operation::Revoke,
+        _ => Operation::Configure,
+    }
+}
+
+fn changes_json(changes: &[AttributeChange]) -> String {
+    let v: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "attribute": c.attribute,
+                "before": c.before.as_ref().map(crate::codec::to_json),
+                "after": c.after.as_ref().map(crate::codec::to_json),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(v).to_string()
+}
+
+fn changes_from(text: &str) -> Vec<AttributeChange> {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str(text) else { return Vec::new() };
+    items
+        .iter()
+        .map(|i| AttributeChange {
+            attribute: i["attribute"].as_str().unwrap_or_default().to_owned(),
+            before: crate::codec::from_json(&i["before"]),
+            after: crate::codec::from_json(&i["after"]),
+        })
+        .collect()
+}
+
+impl AuditLog for DieselTx<'_> {
+    fn append(&mut self, r: &AuditRecord) -> RepoResult<()> {
+        self.db
+            .exec(
+                "INSERT INTO audit_log (id, organization_id, at, actor, resource, resource_id, operation, changes, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                binds![
+                    r.id.as_str(),
+                    r.organization_id.as_str(),
+                    micros(r.at),
+                    r.actor.as_str(),
+                    r.resource.as_str(),
+                    r.resource_id.as_str(),
+                    r.operation.as_str(),
+                    changes_json(&r.changes),
+                    r.note.clone()
+                ],
+            )
+            .map_err(other)?;
+        Ok(())
+    }
+    fn list(&mut self, org: &OrganizationId, since: Option<DateTime<Utc>>, limit: u64) -> RepoResult<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = self
+            .db
+            .load(
+                "SELECT id, organization_id, at, actor, resource, resource_id, operation, changes, note FROM audit_log \
+                 WHERE organization_id = $1 AND at >= $2 ORDER BY seq LIMIT $3",
+                binds![org.as_str(), since.map_or(i64::MIN, micros), limit as i64],
+            )
+            .map_err(other)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                id: r.id,
+                organization_id: OrganizationId::new(r.organization_id),
+                at: time(r.at),
+                actor: r.actor,
+                resource: kind(&r.resource),
+                resource_id: r.resource_id,
+                operation: operation(&r.operation),
+                changes: changes_from(&r.changes),
+                note: r.note,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,131 @@
+//! The repositories of one transaction, on either backend: [`DieselTx`]
+//! holds the connection, and each port of `enlist_core::ports` has its own
+//! file beside this one. Shared here: time encoding, driver-error mapping,
+//! and the paged list query both resources use.
+
+mod accounts;
+mod audit;
+mod groups;
+mod keys;
+mod orgs;
+mod outbox;
+mod users;
+
+use crate::conn::{Count, Db};
+use crate::sql::{Resource, Sql};
+use chrono::{DateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::QueryableByName;
+use enlist_core::ports::*;
+use enlist_core::query::{ListQuery, Page};
+use enlist_core::types::OrganizationId;
+use enlist_core::{RepoError, Uniqueness};
+
+/// Rows per multi-row statement (well under both backends' bind limits).
+const CHUNK: usize = 500;
+
+pub(crate) struct DieselTx<'c> {
+    pub(crate) db: Db<'c>,
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+pub(crate) fn time(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+/// Maps a driver error; `unique` names the rule a unique violation breaks.
+fn db_err(e: DieselError, unique: impl Fn(&str) -> Uniqueness) -> RepoError {
+    match &e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let what = format!("{} {}", info.message(), info.constraint_name().unwrap_or_default());
+            RepoError::Unique(unique(&what))
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => RepoError::MissingReference,
+        _ => RepoError::other(e),
+    }
+}
+fn other(e: DieselError) -> RepoError {
+    RepoError::other(e)
+}
+/// The one policy for a stored value that cannot be read: the read fails
+/// as an unexpected error naming the table, the row and the column, which
+/// the HTTP front logs with the request id (the client gets a plain 500).
+/// Values this crate wrote are trusted otherwise (`from_stored`
+/// constructors), so only damage outside Enlist leads here.
+fn corrupt(table: &str, id: &str, column: &str) -> RepoError {
+    RepoError::other(std::io::Error::other(format!(
+        "stored {table}.{column} of row {id} cannot be read; it was changed outside Enlist. Restore the row from a backup or correct it by hand"
+    )))
+}
+
+impl DieselTx<'_> {
+    /// One page of a list query: `totalResults` (counted under the filter
+    /// only), the rows, and the cursor of the next page in cursor paging.
+    fn list_rows<R>(
+        &mut self,
+        r: Resource,
+        org: &OrganizationId,
+        query: &ListQuery,
+        cols: &str,
+        from: &str,
+        seq: fn(&R) -> i64,
+    ) -> Result<(u64, Vec<R>, Option<String>), RepoError>
+    where
+        R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        let alias = if r == Resource::User { "u" } else { "g" };
+        let mut sql = Sql::new(self.db.backend());
+        let o = sql.param(org.as_str());
+        let parts = sql.list_parts(r, query)?;
+        let count: Option<Count> = self
+            .db
+            .first(
+                &format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter),
+                sql.binds[..parts.filter_binds].to_vec(),
+            )
+            .map_err(other)?;
+        let rows: Vec<R> = self
+            .db
+            .load(
+                &format!(
+                    "SELECT {cols} FROM {from} WHERE {alias}.organization_id = {o}{}{} {} {}",
+                    parts.filter, parts.cursor, parts.order, parts.limit
+                ),
+                sql.binds,
+            )
+            .map_err(other)?;
+        let next_cursor = match query.page {
+            Page::Cursor { count, .. } if rows.len() as u64 == count && count > 0 => {
+                rows.last().map(|row| seq(row).to_string())
+            }
+            _ => None,
+        };
+        Ok((count.map_or(0, |c| c.n as u64), rows, next_cursor))
+    }
+}
+
+impl Transaction for DieselTx<'_> {
+    fn organizations(&mut self) -> &mut dyn OrganizationRepo {
+        self
+    }
+    fn accounts(&mut self) -> &mut dyn AccountRepo {
+        self
+    }
+    fn users(&mut self) -> &mut dyn UserRepo {
+        self
+    }
+    fn groups(&mut self) -> &mut dyn GroupRepo {
+        self
+    }
+    fn api_keys(&mut self) -> &mut dyn ApiKeyRepo {
+        self
+    }
+    fn audit(&mut self) -> &mut dyn AuditLog {
+        self
+    }
+    fn outbox(&mut self) -> &mut dyn Outbox {
+        self
+    }
+}

@@ -1,0 +1,109 @@
+//! `OrganizationRepo`: organizations, their domains, and the row lock of
+//! the last-Admin guard.
+
+use super::{corrupt, db_err, micros, other, time, DieselTx};
+use crate::conn::{binds, Backend, Str};
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::QueryableByName;
+use enlist_core::model::*;
+use enlist_core::ports::*;
+use enlist_core::types::*;
+use enlist_core::{RepoError, Uniqueness};
+
+#[derive(QueryableByName)]
+struct OrgRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Bool)]
+    scim_enabled: bool,
+    #[diesel(sql_type = Text)]
+    default_role: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+}
+
+impl DieselTx<'_> {
+    fn orgs_with_domains(&mut self, rows: Vec<OrgRow>) -> Result<Vec<Organization>, RepoError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let domains: Vec<Str> = self
+                .db
+                .load("SELECT domain AS s FROM domains WHERE organization_id = $1 ORDER BY domain", binds![&r.id])
+                .map_err(other)?;
+            out.push(Organization {
+                id: OrganizationId::new(r.id.clone()),
+                name: r.name,
+                domains: domains.into_iter().filter_map(|d| DomainName::parse(&d.s).ok()).collect(),
+                scim_enabled: r.scim_enabled,
+                default_role: Role::parse(&r.default_role)
+                    .map_err(|_| corrupt("organizations", &r.id, "default_role"))?,
+                created_at: time(r.created_at),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl OrganizationRepo for DieselTx<'_> {
+    fn get(&mut self, id: &OrganizationId) -> RepoResult<Option<Organization>> {
+        let rows: Vec<OrgRow> =
+            self.db.load("SELECT * FROM organizations WHERE id = $1", binds![id.as_str()]).map_err(other)?;
+        Ok(self.orgs_with_domains(rows)?.pop())
+    }
+    fn by_name(&mut self, name: &str) -> RepoResult<Option<Organization>> {
+        let rows: Vec<OrgRow> =
+            self.db.load("SELECT * FROM organizations WHERE name = $1", binds![name]).map_err(other)?;
+        Ok(self.orgs_with_domains(rows)?.pop())
+    }
+    fn list(&mut self) -> RepoResult<Vec<Organization>> {
+        let rows: Vec<OrgRow> = self.db.load("SELECT * FROM organizations ORDER BY name", vec![]).map_err(other)?;
+        self.orgs_with_domains(rows)
+    }
+    fn insert(&mut self, org: &Organization) -> RepoResult<()> {
+        self.db
+            .exec(
+                "INSERT INTO organizations (id, name, scim_enabled, default_role, created_at) VALUES ($1, $2, $3, $4, $5)",
+                binds![org.id.as_str(), org.name.as_str(), org.scim_enabled, org.default_role.as_str(), micros(org.created_at)],
+            )
+            .map_err(|e| db_err(e, |_| Uniqueness::OrganizationName))?;
+        Ok(())
+    }
+    fn update(&mut self, org: &Organization) -> RepoResult<()> {
+        self.db
+            .exec(
+                "UPDATE organizations SET name = $1, scim_enabled = $2, default_role = $3 WHERE id = $4",
+                binds![org.name.as_str(), org.scim_enabled, org.default_role.as_str(), org.id.as_str()],
+            )
+            .map_err(|e| db_err(e, |_| Uniqueness::OrganizationName))?;
+        Ok(())
+    }
+    fn lock(&mut self, id: &OrganizationId) -> RepoResult<()> {
+        // SQLite write transactions are IMMEDIATE: the whole database is
+        // already locked for writing. PostgreSQL locks the row.
+        if self.db.backend() == Backend::Postgres {
+            let _: Vec<Str> = self
+                .db
+                .load("SELECT id AS s FROM organizations WHERE id = $1 FOR UPDATE", binds![id.as_str()])
+                .map_err(other)?;
+        }
+        Ok(())
+    }
+    fn add_domain(&mut self, id: &OrganizationId, domain: &DomainName) -> RepoResult<()> {
+        self.db
+            .exec("INSERT INTO domains (domain, organization_id) VALUES ($1, $2)", binds![domain.as_str(), id.as_str()])
+            .map_err(|e| db_err(e, |_| Uniqueness::Domain))?;
+        Ok(())
+    }
+    fn remove_domain(&mut self, id: &OrganizationId, domain: &DomainName) -> RepoResult<bool> {
+        let n = self
+            .db
+            .exec(
+                "DELETE FROM domains WHERE domain = $1 AND organization_id = $2",
+                binds![domain.as_str(), id.as_str()],
+            )
+            .map_err(other)?;
+        Ok(n > 0)
+    }
+}

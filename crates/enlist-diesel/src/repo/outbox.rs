@@ -1,0 +1,137 @@
+//! All the outbox SQL: queueing a notification inside a use case's
+//! transaction (`Outbox`), and the mail worker's claims, marks and pruning
+//! (`OutboxQueue`).
+
+use super::{micros, other, time, DieselTx};
+use crate::conn::{binds, Backend, Count};
+use crate::Database;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryableByName;
+use enlist_core::ports::*;
+use enlist_core::types::*;
+use enlist_core::Error;
+use enlist_core::Notification;
+
+impl Outbox for DieselTx<'_> {
+    fn enqueue(&mut self, n: &Notification) -> RepoResult<()> {
+        self.db
+            .exec(
+                "INSERT INTO outbox (id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                binds![
+                    n.id.as_str(),
+                    n.organization_id.as_str(),
+                    n.organization_name.as_str(),
+                    n.recipient.as_str(),
+                    n.recipient_name.clone(),
+                    n.added_by.as_str(),
+                    micros(n.created_at),
+                    micros(n.created_at)
+                ],
+            )
+            .map_err(other)?;
+        Ok(())
+    }
+}
+
+#[derive(QueryableByName)]
+struct OutboxRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    organization_id: String,
+    #[diesel(sql_type = Text)]
+    organization_name: String,
+    #[diesel(sql_type = Text)]
+    recipient: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    recipient_name: Option<String>,
+    #[diesel(sql_type = Text)]
+    added_by: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = BigInt)]
+    attempts: i64,
+}
+
+/// How long a claimed notification is hidden from other workers.
+const CLAIM_LEASE_MICROS: i64 = 120_000_000;
+
+#[async_trait::async_trait]
+impl OutboxQueue for Database {
+    async fn due(&self, now: chrono::DateTime<chrono::Utc>, limit: u32) -> Result<Vec<QueuedNotification>, Error> {
+        let backend = self.backend();
+        self.blocking(true, move |mut db| {
+            // Claim with a lease so several processes never send one
+            // notification twice at once; SKIP LOCKED on PostgreSQL.
+            let pick = match backend {
+                Backend::Postgres => "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED",
+                Backend::Sqlite => "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY seq LIMIT $2",
+            };
+            let sql = format!(
+                "UPDATE outbox SET next_attempt_at = $3 WHERE id IN ({pick}) RETURNING seq, id, organization_id, organization_name, \
+                 recipient, recipient_name, added_by, created_at, CAST(attempts AS BIGINT) AS attempts"
+            );
+            let n = micros(now);
+            let mut rows: Vec<OutboxRow> = db.load(&sql, binds![n, i64::from(limit), n + CLAIM_LEASE_MICROS])?;
+            // RETURNING has no order: oldest first, as queued.
+            rows.sort_by_key(|r| r.seq);
+            Ok(rows
+                .into_iter()
+                .map(|r| QueuedNotification {
+                    notification: Notification {
+                        id: r.id,
+                        organization_id: OrganizationId::new(r.organization_id),
+                        organization_name: r.organization_name,
+                        recipient: r.recipient,
+                        recipient_name: r.recipient_name,
+                        added_by: r.added_by,
+                        created_at: time(r.created_at),
+                    },
+                    attempts: r.attempts as u32,
+                })
+                .collect())
+        })
+        .await
+    }
+    async fn mark_sent(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.blocking(true, move |mut db| {
+            db.exec("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2", binds![micros(at), id])?;
+            Ok(())
+        })
+        .await
+    }
+    async fn mark_failed(
+        &self,
+        id: &str,
+        attempts: u32,
+        retry_at: chrono::DateTime<chrono::Utc>,
+        error: &str,
+    ) -> Result<(), Error> {
+        let (id, error) = (id.to_owned(), error.to_owned());
+        self.blocking(true, move |mut db| {
+            db.exec(
+                "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
+                binds![i64::from(attempts), micros(retry_at), error, id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+    async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
+        self.blocking(true, move |mut db| {
+            Ok(db.exec("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", binds![micros(before)])? as u64)
+        })
+        .await
+    }
+    async fn depth(&self) -> Result<u64, Error> {
+        self.blocking(false, |mut db| {
+            let c: Option<Count> = db.first("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL", vec![])?;
+            Ok(c.map_or(0, |c| c.n as u64))
+        })
+        .await
+    }
+}

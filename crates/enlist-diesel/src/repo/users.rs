@@ -1,0 +1,236 @@
+//! `UserRepo`: memberships (SCIM Users), their searchable value rows and
+//! effective roles.
+
+use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
+use crate::codec::{decode, encode, flatten};
+use crate::conn::{binds, placeholders, Bind, Count};
+use crate::sql::Resource;
+use diesel::sql_types::{BigInt, Text};
+use diesel::QueryableByName;
+use enlist_core::model::*;
+use enlist_core::ports::*;
+use enlist_core::query::{ListPage, ListQuery};
+use enlist_core::types::*;
+use enlist_core::{RepoError, Uniqueness};
+
+#[derive(QueryableByName)]
+pub(crate) struct UserRow {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) seq: i64,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    organization_id: String,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Text)]
+    profile: String,
+    #[diesel(sql_type = Text)]
+    effective_role: String,
+    #[diesel(sql_type = Text)]
+    role_source: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = BigInt)]
+    updated_at: i64,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+}
+
+const USER_COLS: &str =
+    "u.seq, u.id, u.organization_id, u.account_id, u.profile, u.effective_role, u.role_source, u.created_at, u.updated_at, u.version";
+
+impl UserRow {
+    fn into_user(self) -> Result<User, RepoError> {
+        let attrs = decode(&self.profile).ok_or_else(|| corrupt("users", &self.id, "profile"))?;
+        Ok(User {
+            id: UserId::new(self.id.clone()),
+            organization_id: OrganizationId::new(self.organization_id),
+            account_id: AccountId::new(self.account_id),
+            profile: Profile::from_stored(attrs),
+            effective_role: Role::parse(&self.effective_role)
+                .map_err(|_| corrupt("users", &self.id, "effective_role"))?,
+            role_source: RoleSource::parse(&self.role_source)
+                .ok_or_else(|| corrupt("users", &self.id, "role_source"))?,
+            created_at: time(self.created_at),
+            updated_at: time(self.updated_at),
+            version: self.version as u64,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct UserGroupRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+}
+
+impl DieselTx<'_> {
+    fn users_where(&mut self, cond: &str, binds: Vec<Bind>) -> Result<Vec<User>, RepoError> {
+        let rows: Vec<UserRow> =
+            self.db.load(&format!("SELECT {USER_COLS} FROM users u WHERE {cond}"), binds).map_err(other)?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    /// Writes the profile's flattened values.
+    fn write_values(&mut self, user: &User) -> Result<(), RepoError> {
+        self.db.exec("DELETE FROM user_values WHERE user_id = $1", binds![user.id.as_str()]).map_err(other)?;
+        let rows = flatten(user.profile.attrs());
+        for chunk in rows.chunks(CHUNK / 5) {
+            let mut sql = String::from("INSERT INTO user_values (user_id, attr, idx, sub, value, folded) VALUES ");
+            let mut b = Vec::with_capacity(chunk.len() * 6);
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("({})", placeholders(b.len() + 1, 6)));
+                b.extend(binds![
+                    user.id.as_str(),
+                    r.attr.as_str(),
+                    r.idx,
+                    r.sub.as_str(),
+                    r.value.as_str(),
+                    r.folded.as_str()
+                ]);
+            }
+            self.db.exec(&sql, b).map_err(other)?;
+        }
+        Ok(())
+    }
+
+    fn user_columns(user: &User) -> Vec<Bind> {
+        let p = &user.profile;
+        binds![
+            p.user_name().as_str(),
+            p.user_name().folded(),
+            p.external_id(),
+            p.display_name().map(fold),
+            p.active(),
+            user.effective_role.as_str(),
+            user.role_source.as_str(),
+            p.manager().map(|m| m.as_str().to_owned()),
+            encode(p.attrs()),
+            micros(user.updated_at),
+            user.version as i64,
+        ]
+    }
+}
+
+impl UserRepo for DieselTx<'_> {
+    fn get(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>> {
+        Ok(self.users_where("u.organization_id = $1 AND u.id = $2", binds![org.as_str(), id.as_str()])?.pop())
+    }
+    fn by_account(&mut self, org: &OrganizationId, account: &AccountId) -> RepoResult<Option<User>> {
+        Ok(self
+            .users_where("u.organization_id = $1 AND u.account_id = $2", binds![org.as_str(), account.as_str()])?
+            .pop())
+    }
+    fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut b = binds![org.as_str()];
+            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            out.extend(
+                self.users_where(&format!("u.organization_id = $1 AND u.id IN ({})", placeholders(2, chunk.len())), b)?,
+            );
+        }
+        Ok(out)
+    }
+    fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<User>> {
+        let (total, rows, next_cursor) =
+            self.list_rows::<UserRow>(Resource::User, org, query, USER_COLS, "users u", |r| r.seq)?;
+        let items = rows.into_iter().map(UserRow::into_user).collect::<Result<Vec<_>, _>>()?;
+        Ok(ListPage { total, items, next_cursor })
+    }
+    fn insert(&mut self, user: &User) -> RepoResult<()> {
+        let mut b =
+            binds![user.id.as_str(), user.organization_id.as_str(), user.account_id.as_str(), micros(user.created_at)];
+        b.extend(Self::user_columns(user));
+        self.db
+            .exec(
+                "INSERT INTO users (id, organization_id, account_id, created_at, user_name, user_name_folded, external_id, \
+                 display_name_folded, active, effective_role, role_source, manager_id, profile, updated_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                b,
+            )
+            .map_err(|e| db_err(e, |w| if w.contains("user_name") { Uniqueness::UserName } else { Uniqueness::Membership }))?;
+        self.write_values(user)
+    }
+    fn update(&mut self, user: &User, expected_version: u64) -> RepoResult<()> {
+        let mut b = Self::user_columns(user);
+        b.extend(binds![user.organization_id.as_str(), user.id.as_str(), expected_version as i64]);
+        let n = self
+            .db
+            .exec(
+                "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4, active = $5, \
+                 effective_role = $6, role_source = $7, manager_id = $8, profile = $9, updated_at = $10, version = $11 \
+                 WHERE organization_id = $12 AND id = $13 AND version = $14",
+                b,
+            )
+            .map_err(|e| db_err(e, |_| Uniqueness::UserName))?;
+        if n == 0 {
+            return Err(RepoError::VersionConflict);
+        }
+        self.write_values(user)
+    }
+    fn delete(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<bool> {
+        // Side rows and memberships go by ON DELETE CASCADE.
+        let n = self
+            .db
+            .exec("DELETE FROM users WHERE organization_id = $1 AND id = $2", binds![org.as_str(), id.as_str()])
+            .map_err(other)?;
+        Ok(n > 0)
+    }
+    fn count_active_admins(&mut self, org: &OrganizationId) -> RepoResult<u64> {
+        let c: Option<Count> = self
+            .db
+            .first(
+                "SELECT COUNT(*) AS n FROM users WHERE organization_id = $1 AND effective_role = 'Admin' AND active = $2",
+                binds![org.as_str(), true],
+            )
+            .map_err(other)?;
+        Ok(c.map_or(0, |c| c.n as u64))
+    }
+    fn set_effective_roles<'a>(&mut self, org: &OrganizationId, updates: &[RoleUpdate<'a>]) -> RepoResult<()> {
+        for u in updates {
+            self.db
+                .exec(
+                    "UPDATE users SET effective_role = $1, role_source = $2, version = version + 1 WHERE organization_id = $3 AND id = $4",
+                    binds![u.role.as_str(), u.source.as_str(), org.as_str(), u.user.as_str()],
+                )
+                .map_err(other)?;
+        }
+        Ok(())
+    }
+    fn managed_by(&mut self, org: &OrganizationId, manager: &UserId) -> RepoResult<Vec<User>> {
+        self.users_where("u.organization_id = $1 AND u.manager_id = $2", binds![org.as_str(), manager.as_str()])
+    }
+    fn groups_of(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, GroupRef)>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut b = binds![org.as_str()];
+            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            let rows: Vec<UserGroupRow> = self
+                .db
+                .load(
+                    &format!(
+                        "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                         WHERE g.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.seq",
+                        placeholders(2, chunk.len())
+                    ),
+                    b,
+                )
+                .map_err(other)?;
+            out.extend(
+                rows.into_iter().map(|r| {
+                    (UserId::new(r.user_id), GroupRef { id: GroupId::new(r.id), display_name: r.display_name })
+                }),
+            );
+        }
+        Ok(out)
+    }
+}
