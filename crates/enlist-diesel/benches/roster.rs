@@ -113,7 +113,14 @@ async fn run(label: &str, db: Database, n: usize) {
     }
     let group = enlist
         .groups
-        .create(&caller, NewGroup { display_name: enlist_core::DisplayName::parse("Half").unwrap(), external_id: None, members: vec![] })
+        .create(
+            &caller,
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("Half").unwrap(),
+                external_id: None,
+                members: vec![],
+            },
+        )
         .await
         .unwrap();
     for chunk in ids[..n / 2].chunks(5000) {

@@ -281,7 +281,11 @@ async fn tenants_are_isolated(env: Env) {
         .groups
         .create(
             &entra(&a.id),
-            NewGroup { display_name: enlist_core::DisplayName::parse("G").unwrap(), external_id: None, members: vec![ua.user.id.clone()] },
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("G").unwrap(),
+                external_id: None,
+                members: vec![ua.user.id.clone()],
+            },
         )
         .await
         .unwrap();
@@ -300,7 +304,14 @@ async fn tenants_are_isolated(env: Env) {
     let gb = env
         .enlist
         .groups
-        .create(&cb, NewGroup { display_name: enlist_core::DisplayName::parse("G").unwrap(), external_id: None, members: vec![] })
+        .create(
+            &cb,
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("G").unwrap(),
+                external_id: None,
+                members: vec![],
+            },
+        )
         .await
         .unwrap();
     let err = env
@@ -339,7 +350,14 @@ async fn group_membership_batches_and_roles(env: Env) {
     let g = env
         .enlist
         .groups
-        .create(&c, NewGroup { display_name: enlist_core::DisplayName::parse("Staff").unwrap(), external_id: None, members: ids[..10].to_vec() })
+        .create(
+            &c,
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("Staff").unwrap(),
+                external_id: None,
+                members: ids[..10].to_vec(),
+            },
+        )
         .await
         .unwrap();
     let gid = g.group.id.clone();
@@ -398,11 +416,22 @@ async fn group_membership_batches_and_roles(env: Env) {
     // Renames clash case-insensitively.
     env.enlist
         .groups
-        .create(&c, NewGroup { display_name: enlist_core::DisplayName::parse("Other").unwrap(), external_id: None, members: vec![] })
+        .create(
+            &c,
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("Other").unwrap(),
+                external_id: None,
+                members: vec![],
+            },
+        )
         .await
         .unwrap();
-    let err =
-        env.enlist.groups.change(&c, &gid, vec![GroupChange::DisplayName(enlist_core::DisplayName::parse("OTHER").unwrap())], None).await.unwrap_err();
+    let err = env
+        .enlist
+        .groups
+        .change(&c, &gid, vec![GroupChange::DisplayName(enlist_core::DisplayName::parse("OTHER").unwrap())], None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Uniqueness { .. }), "[{}] {err:?}", env.name);
     // Delete: members fall back to their own role.
     env.enlist.groups.delete(&c, &gid, None).await.unwrap();
@@ -473,7 +502,14 @@ async fn concurrent_member_adds_lose_nothing(env: Env) {
     let g = env
         .enlist
         .groups
-        .create(&c, NewGroup { display_name: enlist_core::DisplayName::parse("G").unwrap(), external_id: None, members: vec![] })
+        .create(
+            &c,
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("G").unwrap(),
+                external_id: None,
+                members: vec![],
+            },
+        )
         .await
         .unwrap();
     let mut tasks = Vec::new();
