@@ -155,6 +155,12 @@ impl Sql {
             (Kind::Bool, Literal::Bool(b)) => Bind::Bool(*b),
             (Kind::Time, Literal::DateTime(d)) => Bind::Int(d.timestamp_micros()),
             (Kind::Role, Literal::String(s)) => match Role::parse(s) {
+                // Roles order by rank (Admin > FullMember > FreeMember >
+                // Guest), not by their names' spelling.
+                Ok(r) if op.is_ordering() => {
+                    let rank = self.param(Bind::Int(role_rank(r)));
+                    return Ok(format!("{} {sql_op} {rank}", role_rank_sql(expr)));
+                }
                 Ok(r) => Bind::Text(r.as_str().to_owned()),
                 // No user holds an unknown role.
                 Err(_) if op == CompareOp::Ne => return Ok("1 = 1".into()),
@@ -174,11 +180,7 @@ impl Sql {
             (None, b) => b,
         };
         let p = self.param(bind);
-        let collate = if op.is_ordering() && matches!(kind, Kind::Exact | Kind::Folded | Kind::Role) {
-            self.collate()
-        } else {
-            ""
-        };
+        let collate = if op.is_ordering() && matches!(kind, Kind::Exact | Kind::Folded) { self.collate() } else { "" };
         Ok(match (op, pattern) {
             (_, Some(_)) => format!("{expr} LIKE {p} ESCAPE '\\'"),
             (CompareOp::Ne, _) => format!("({expr} IS NULL OR {expr} <> {p})"),
@@ -376,7 +378,17 @@ impl Sql {
         let seq = if r == Resource::User { "u.seq" } else { "g.seq" };
         let Some(sort) = sort else { return Ok(format!("ORDER BY {seq}")) };
         let dir = if sort.descending { "DESC" } else { "ASC" };
+        let mut collate = self.collate();
         let expr = match self.target(r, &sort.path)? {
+            Target::Column(e, Kind::Role) => {
+                collate = "";
+                role_rank_sql(&e)
+            }
+            // Numbers and booleans take no collation (PostgreSQL refuses it).
+            Target::Column(e, Kind::Time | Kind::Bool) => {
+                collate = "";
+                e
+            }
             Target::Column(e, _) => e,
             Target::Values { attr, sub, exact } => {
                 let a = self.param(attr);
@@ -391,7 +403,6 @@ impl Sql {
             }
             _ => return Err(RepoError::Unsupported(format!("sorting by {} is not supported", sort.path.dotted()))),
         };
-        let collate = self.collate();
         Ok(format!("ORDER BY ({expr} IS NULL), {expr}{collate} {dir}, {seq}"))
     }
 
@@ -451,4 +462,15 @@ mod tests {
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
     }
+}
+
+/// A role's rank, highest highest: the order of `Role`.
+fn role_rank(r: Role) -> i64 {
+    (Role::ALL.len() - Role::ALL.iter().position(|x| *x == r).unwrap_or(Role::ALL.len())) as i64
+}
+
+/// SQL giving the rank of the role stored in `expr`.
+fn role_rank_sql(expr: &str) -> String {
+    let arms: String = Role::ALL.iter().map(|r| format!(" WHEN '{}' THEN {}", r.as_str(), role_rank(*r))).collect();
+    format!("(CASE {expr}{arms} ELSE 0 END)")
 }

@@ -272,6 +272,50 @@ async fn sorting_and_paging_are_stable(env: Env) {
 }
 on_both!(sorting_and_paging_are_stable);
 
+/// Every sortable column sorts on both backends (PostgreSQL refused a
+/// collation on numbers and booleans), and roles compare and sort by rank.
+async fn roles_compare_by_rank_and_every_column_sorts(env: Env) {
+    let o = org(&env, "Contoso", "owner@x.com").await;
+    let c = entra(&o.id);
+    seed(&env, &c).await;
+    let mut above =
+        user_names(&env, &c, r#"urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole gt "FreeMember""#)
+            .await;
+    above.sort();
+    assert_eq!(above, ["ann@x.com", "owner@x.com"], "[{}] Admin ranks above FreeMember", env.name);
+    let below = user_names(&env, &c, r#"effectiveRole lt "FreeMember""#).await;
+    assert_eq!(below, ["bob@x.com"], "[{}] only Guest ranks below FreeMember", env.name);
+    let at_least = user_names(&env, &c, r#"effectiveRole ge "fullmember""#).await;
+    assert_eq!(at_least.len(), 2, "[{}] {at_least:?}", env.name);
+    let sorted = |by: &str, desc: bool| ListQuery {
+        filter: None,
+        sort: Some(enlist_core::query::Sort {
+            path: enlist_scim::filter::resolve_attr(&USER_RESOURCE, None, by).unwrap().unwrap(),
+            descending: desc,
+        }),
+        page: page(100),
+    };
+    let names = |p: enlist_core::query::ListPage<enlist_core::service::UserView>| -> Vec<String> {
+        p.items.iter().map(|v| v.user.profile.user_name().as_str().to_owned()).collect()
+    };
+    let all = ["owner@x.com", "ann@x.com", "bob@x.com", "cy@x.com", "Dee@X.com"];
+    for by in ["meta.created", "meta.lastModified"] {
+        let got = names(
+            env.enlist
+                .users
+                .list(&c, sorted(by, false), false)
+                .await
+                .unwrap_or_else(|e| panic!("[{}] {by}: {e}", env.name)),
+        );
+        assert_eq!(got, all, "[{}] {by}", env.name);
+    }
+    let by_active = names(env.enlist.users.list(&c, sorted("active", false), false).await.unwrap());
+    assert_eq!(by_active[0], "bob@x.com", "[{}] false sorts first", env.name);
+    let by_role = names(env.enlist.users.list(&c, sorted("effectiveRole", true), false).await.unwrap());
+    assert_eq!(by_role, ["owner@x.com", "ann@x.com", "cy@x.com", "Dee@X.com", "bob@x.com"], "[{}]", env.name);
+}
+on_both!(roles_compare_by_rank_and_every_column_sorts);
+
 async fn tenants_are_isolated(env: Env) {
     let a = org(&env, "A", "owner@a.com").await;
     let b = org(&env, "B", "owner@b.com").await;
