@@ -103,7 +103,9 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &S
         Ok(r) => r,
         Err(e) => {
             if e.status >= 500 {
-                tracing::error!(detail = %e.detail, "request failed");
+                // The cause goes to the log under the request's span (its
+                // request id), never to the client; it holds no body or key.
+                tracing::error!(cause = e.cause.as_deref().unwrap_or("-"), detail = %e.detail, "request failed");
             }
             error_response(&e)
         }

@@ -145,8 +145,15 @@ fn to_core(e: TxError) -> Error {
         // A PostgreSQL serialization failure or deadlock: the services
         // re-run the unit of work.
         TxError::Db(DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => Error::Retry,
+        // PostgreSQL's deadlock detector (SQLSTATE 40P01) aborts one of the
+        // transactions; Diesel has no kind for it, so its message decides.
+        TxError::Db(DieselError::DatabaseError(_, info)) if is_deadlock(info.message()) => Error::Retry,
         TxError::Db(e) => Error::Unexpected(Box::new(e)),
     }
+}
+
+fn is_deadlock(message: &str) -> bool {
+    message.starts_with("deadlock detected")
 }
 
 impl Database {
@@ -352,6 +359,40 @@ impl Store for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Info(&'static str);
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_retried_other_errors_are_not() {
+        let db = |kind, msg| TxError::Db(DieselError::DatabaseError(kind, Box::new(Info(msg))));
+        let deadlock = "deadlock detected\nDETAIL: Process 1 waits for ShareLock on transaction 2";
+        assert!(matches!(to_core(db(DatabaseErrorKind::Unknown, deadlock)), Error::Retry));
+        assert!(matches!(to_core(db(DatabaseErrorKind::SerializationFailure, "could not serialize")), Error::Retry));
+        assert!(matches!(to_core(db(DatabaseErrorKind::Unknown, "syntax error")), Error::Unexpected(_)));
+    }
 
     #[test]
     fn unknown_schemes_are_refused_and_passwords_redacted() {

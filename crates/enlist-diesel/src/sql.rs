@@ -454,17 +454,7 @@ enum Elem {
     Members { gm: String, u: String },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
-    }
-}
-
-/// A role's rank, highest highest: the order of `Role`.
+/// A role's rank, Admin highest: the order of `Role`.
 fn role_rank(r: Role) -> i64 {
     (Role::ALL.len() - Role::ALL.iter().position(|x| *x == r).unwrap_or(Role::ALL.len())) as i64
 }
@@ -473,4 +463,14 @@ fn role_rank(r: Role) -> i64 {
 fn role_rank_sql(expr: &str) -> String {
     let arms: String = Role::ALL.iter().map(|r| format!(" WHEN '{}' THEN {}", r.as_str(), role_rank(*r))).collect();
     format!("(CASE {expr}{arms} ELSE 0 END)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+    }
 }

@@ -89,7 +89,7 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, n: &Notification) -> Result<(), MailError> {
         let to: Mailbox =
-            n.recipient.parse().map_err(|_| MailError(format!("'{}' is not a deliverable address", n.recipient)))?;
+            n.recipient.parse().map_err(|_| MailError("the recipient is not a deliverable address".to_owned()))?;
         let (subject, text, html) = render(n);
         let msg = Message::builder()
             .from(self.from.clone())
@@ -101,7 +101,13 @@ impl Mailer for SmtpMailer {
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
             )
             .map_err(|e| MailError(e.to_string()))?;
-        self.transport.send(msg).await.map(|_| ()).map_err(|e| MailError(e.to_string()))
+        // SMTP replies often quote the address: keep it out of the error,
+        // which is logged and stored.
+        self.transport
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError(e.to_string().replace(n.recipient.as_str(), "<recipient>")))
     }
 }
 

@@ -50,3 +50,25 @@ async fn an_unreachable_server_is_an_error_not_a_hang() {
     assert!(SmtpMailer::from_url("http://nope", "x@y.z").is_err());
     assert!(SmtpMailer::from_url("smtp://h", "not an address").is_err());
 }
+
+/// The error is logged and stored: it never carries the recipient's address.
+#[tokio::test]
+async fn errors_never_carry_the_recipient_address() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mailer = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), "no-reply@enlist.test").unwrap();
+    for recipient in ["ana at contoso", "ana@contoso.com"] {
+        let n = Notification {
+            id: "n1".into(),
+            organization_id: OrganizationId::new("o"),
+            organization_name: "Contoso".into(),
+            recipient: recipient.into(),
+            recipient_name: None,
+            added_by: "Okta".into(),
+            created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        };
+        let e = mailer.send(&n).await.unwrap_err();
+        assert!(!e.to_string().contains(recipient), "{e}");
+    }
+}

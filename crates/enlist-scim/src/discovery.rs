@@ -21,10 +21,7 @@ pub fn service_provider_config(base: &str, caps: Capabilities) -> Json {
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": caps.max_results},
-        "changePassword": {
-            "supported": false,
-            "description": "Enlist never sets or changes passwords over SCIM: people manage their own password or sign in with SSO."
-        },
+        "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
         "authenticationSchemes": [{
@@ -178,6 +175,51 @@ mod tests {
         assert_eq!(spc["bulk"]["supported"], false);
         assert_eq!(spc["filter"]["maxResults"], 1000);
         assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    }
+
+    /// RFC 7643 §5: the members a ServiceProviderConfig may have, and
+    /// those of each capability. Strict clients refuse anything else.
+    #[test]
+    fn service_provider_config_has_only_rfc_7643_members() {
+        let spc = service_provider_config("https://h/scim/v2", Capabilities { max_results: 1000 });
+        let top = [
+            "schemas",
+            "documentationUri",
+            "patch",
+            "bulk",
+            "filter",
+            "changePassword",
+            "sort",
+            "etag",
+            "authenticationSchemes",
+            "meta",
+        ];
+        let obj = spc.as_object().unwrap();
+        for k in obj.keys() {
+            assert!(top.contains(&k.as_str()), "ServiceProviderConfig has a non-RFC member {k}");
+        }
+        let members = |k: &str| -> Vec<&str> {
+            match k {
+                "bulk" => vec!["supported", "maxOperations", "maxPayloadSize"],
+                "filter" => vec!["supported", "maxResults"],
+                _ => vec!["supported"],
+            }
+        };
+        for cap in ["patch", "bulk", "filter", "changePassword", "sort", "etag"] {
+            let o = obj[cap].as_object().unwrap_or_else(|| panic!("{cap} is an object"));
+            for k in o.keys() {
+                assert!(members(cap).contains(&k.as_str()), "{cap} has a non-RFC member {k}");
+            }
+            assert!(o["supported"].is_boolean(), "{cap}.supported");
+        }
+        for scheme in spc["authenticationSchemes"].as_array().unwrap() {
+            for k in scheme.as_object().unwrap().keys() {
+                assert!(
+                    ["type", "name", "description", "specUri", "documentationUri", "primary"].contains(&k.as_str()),
+                    "authenticationSchemes has a non-RFC member {k}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -17,12 +17,15 @@ pub struct ScimError {
     pub scim_type: Option<&'static str>,
     /// What went wrong and what to do.
     pub detail: String,
+    /// For a 500 only: the underlying cause, for the server's log (with the
+    /// request id). Never sent to the client.
+    pub cause: Option<String>,
 }
 
 impl ScimError {
     /// A 400 with a `scimType`.
     pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
-        Self { status: 400, scim_type: Some(scim_type), detail: detail.into() }
+        Self { status: 400, scim_type: Some(scim_type), detail: detail.into(), cause: None }
     }
     /// 400 `invalidSyntax`.
     pub fn syntax(detail: impl Into<String>) -> Self {
@@ -46,7 +49,7 @@ impl ScimError {
     }
     /// Any status without a `scimType`.
     pub fn status(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, scim_type: None, detail: detail.into() }
+        Self { status, scim_type: None, detail: detail.into(), cause: None }
     }
     /// The RFC 7644 body; `status` is a string.
     pub fn to_json(&self) -> Value {
@@ -74,7 +77,7 @@ impl From<Error> for ScimError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound { detail } => Self::status(404, detail),
-            Error::Uniqueness { detail, .. } => Self { status: 409, scim_type: Some("uniqueness"), detail },
+            Error::Uniqueness { detail, .. } => Self { status: 409, scim_type: Some("uniqueness"), detail, cause: None },
             Error::Conflict { detail } => Self::status(409, detail),
             Error::InvalidValue { detail } => Self::value(detail),
             Error::Mutability { detail } => Self::mutability(detail),
@@ -87,7 +90,24 @@ impl From<Error> for ScimError {
             Error::Retry => Self::status(409, "a concurrent change won the race; retry the request"),
             // No internals in the detail: they go to the log, keyed by the
             // request id the HTTP front adds.
-            Error::Unexpected(_) => Self::status(500, "Enlist failed unexpectedly; the request changed nothing. Retry later; if it persists, give the operator the X-Request-Id of this response."),
+            Error::Unexpected(cause) => Self {
+                cause: Some(cause.to_string()),
+                ..Self::status(500, "Enlist failed unexpectedly; the request changed nothing. Retry later; if it persists, give the operator the X-Request-Id of this response.")
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unexpected_error_keeps_its_cause_for_the_log_but_not_the_body() {
+        let e = ScimError::from(Error::Unexpected("stored users.profile of row u1 cannot be read".into()));
+        assert_eq!(e.status, 500);
+        assert_eq!(e.cause.as_deref(), Some("stored users.profile of row u1 cannot be read"));
+        assert!(!e.to_json().to_string().contains("users.profile"), "the client never sees the cause");
+        assert_eq!(ScimError::from(Error::InvalidValue { detail: "x".into() }).cause, None);
     }
 }

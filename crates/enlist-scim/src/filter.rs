@@ -294,6 +294,12 @@ impl<'a> Parser<'a> {
         let at = self.at();
         let lit = match self.next() {
             Some(Tok::Str(s)) => Raw::Str(s),
+            Some(Tok::Word(w)) if w.starts_with('\'') => {
+                return Err(err(format!(
+                    "the value {w} {at} is in single quotes; SCIM filters quote strings with double quotes: \"{}\"",
+                    w.trim_matches('\'')
+                )))
+            }
             Some(Tok::Word(w)) => Raw::Word(w),
             _ => return Err(err(format!("expected a value after '{}' {at}", op.as_str()))),
         };

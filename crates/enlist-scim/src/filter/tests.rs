@@ -188,3 +188,11 @@ fn patch_paths() {
         assert_eq!(e.scim_type, Some(kind), "{bad}: {e}");
     }
 }
+
+#[test]
+fn single_quoted_values_are_refused_with_the_double_quoted_form() {
+    refuse("userName eq 'alice'", "\"alice\"");
+    refuse("userName eq 'alice'", "double quotes");
+    // Unquoted words stay accepted, as documented.
+    check("userName eq alice", "userName eq \"alice\"");
+}

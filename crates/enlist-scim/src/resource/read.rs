@@ -50,7 +50,7 @@ pub fn user_from_json(body: &Json) -> Result<UserInput, ScimError> {
     let mut attrs = Complex::new();
     let mut password = false;
     for (key, v) in object(body)? {
-        if key.eq_ignore_ascii_case("password") {
+        if is_password(key) {
             password |= !v.is_null();
             continue;
         }
@@ -61,8 +61,15 @@ pub fn user_from_json(body: &Json) -> Result<UserInput, ScimError> {
         // (found by the patch fuzz target).
         if key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             if let Some(schema) = rt.schema_by_urn(key) {
-                // An extension object.
-                if schema.id == ENLIST_USER || schema.id == USER {
+                // An extension object; the core schema's own URN as a key
+                // holds core attributes, of which only a password matters.
+                if schema.id == USER {
+                    if let Some(obj) = v.as_object() {
+                        password |= obj.iter().any(|(k, v)| k.eq_ignore_ascii_case("password") && !v.is_null());
+                    }
+                    continue;
+                }
+                if schema.id == ENLIST_USER {
                     continue;
                 }
                 let Some(obj) = v.as_object() else {
@@ -93,6 +100,13 @@ pub fn user_from_json(body: &Json) -> Result<UserInput, ScimError> {
         put(&mut attrs, rt.schema, key, v, "")?;
     }
     Ok(UserInput { attrs, password })
+}
+
+/// `password`, bare or under the core schema's URN: never stored, and
+/// reported so the core can refuse it (PUT, PATCH) or note it (POST).
+fn is_password(key: &str) -> bool {
+    let bare = key.rsplit_once(':').map_or(key, |(urn, attr)| if urn.eq_ignore_ascii_case(USER) { attr } else { "" });
+    bare.eq_ignore_ascii_case("password")
 }
 
 fn merge_ext(attrs: &mut Complex, urn: &str, ext: Complex) {
@@ -202,11 +216,9 @@ fn convert_single(def: &AttributeDef, name: &str, v: &Json) -> Result<Option<Val
         _ => match v {
             Json::String(s) if s.is_empty() => return Ok(None),
             Json::String(s) => Value::String(no_nul(name, s)?.to_owned()),
-            // Lenient: a number or boolean where a string is expected
-            // (employeeNumber 1042) is kept as its text.
-            Json::Number(n) => Value::String(n.to_string()),
-            Json::Bool(b) => Value::String(b.to_string()),
-            _ => return Err(wrong("a string")),
+            // A number or boolean is not silently turned into text: the
+            // identity provider's mapping is wrong, and it should hear so.
+            _ => return Err(wrong("a string (SCIM type string; quote the value)")),
         },
     };
     Ok(Some(value))

@@ -98,7 +98,9 @@ pub fn user_json(view: &UserView, base: &str) -> Json {
 fn mark_primary(out: &mut Map<String, Json>, account_email: &str) {
     for attr in ["emails", "phoneNumbers", "addresses"] {
         let Some(Json::Array(items)) = out.get_mut(attr) else { continue };
-        if items.iter().any(|e| e.get("primary") == Some(&Json::Bool(true))) {
+        // Only where the identity provider said nothing about primary: an
+        // explicit `false` (or `true`) is returned exactly as sent.
+        if items.iter().any(|e| e.get("primary").is_some()) {
             continue;
         }
         let field = |e: &Json, k: &str| e.get(k).and_then(Json::as_str).map(str::to_owned);

@@ -46,6 +46,13 @@ fn wrong_types_name_the_attribute() {
         (json!({"userName": "a", "name": "Alice"}), "name must be an object"),
         (json!({"userName": {"x": 1}}), "userName must be a string"),
         (json!({"userName": "a", "emails": [{"value": ["x"]}]}), "emails.value must be a string"),
+        // Numbers and booleans are not turned into text (issue 10 #17).
+        (json!({"userName": 123}), "userName must be a string"),
+        (json!({"userName": "a", "title": true}), "title must be a string"),
+        (
+            json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": 1042}}),
+            "employeeNumber must be a string",
+        ),
     ] {
         let e = user_from_json(&body).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidValue"), "{body}");
@@ -199,4 +206,38 @@ fn responses_mark_a_primary_element_without_changing_what_is_stored() {
     // Reading the response back as a PUT keeps the same account email.
     let again = user_from_json(&j).unwrap();
     assert_eq!(Profile::parse(again.attrs).unwrap().email().as_str(), "Ana@Contoso.com");
+}
+
+#[test]
+fn a_password_is_seen_under_every_name_it_can_have() {
+    for body in [
+        json!({"userName": "a", "password": "x"}),
+        json!({"userName": "a", "PASSWORD": "x"}),
+        json!({"userName": "a", "urn:ietf:params:scim:schemas:core:2.0:User:password": "x"}),
+        json!({"userName": "a", "urn:ietf:params:scim:schemas:core:2.0:User": {"password": "x"}}),
+    ] {
+        let input = user_from_json(&body).unwrap();
+        assert!(input.password, "{body}");
+        assert!(!input.attrs.contains_key("password"), "{body}: never kept");
+    }
+    assert!(!user_from_json(&json!({"userName": "a", "password": null})).unwrap().password);
+    assert!(!user_from_json(&json!({"userName": "a", "urn:x:password": "x"})).unwrap().password, "another schema's");
+}
+
+#[test]
+fn an_explicit_primary_false_is_returned_as_sent() {
+    let attrs = user_from_json(&json!({
+        "userName": "ana@contoso.com",
+        "phoneNumbers": [{"type": "work", "value": "2", "primary": false}],
+        "addresses": [{"type": "work", "formatted": "x", "primary": false}],
+        "emails": [{"type": "work", "value": "ana@contoso.com", "primary": false}]
+    }))
+    .unwrap()
+    .attrs;
+    let mut v = view();
+    v.user.profile = Profile::parse(attrs).unwrap();
+    let j = user_json(&v, "b");
+    for k in ["phoneNumbers", "addresses", "emails"] {
+        assert_eq!(j[k][0]["primary"], false, "{k}: {j}");
+    }
 }
