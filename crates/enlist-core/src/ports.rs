@@ -65,6 +65,12 @@ pub trait UserRepo: Send {
     fn get(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>>;
     /// The account's membership in the organization.
     fn by_account(&mut self, org: &OrganizationId, account: &AccountId) -> RepoResult<Option<User>>;
+    /// Locks the rows of `ids` until the transaction ends, in a fixed order
+    /// (by id) so two lockers never deadlock. Every unit of work that
+    /// computes an effective role locks the user first, then reads its roles
+    /// and memberships, so what it computes is what commits. An adapter
+    /// whose write transactions are already serial (SQLite) may do nothing.
+    fn lock(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<()>;
     /// The organization's users among `ids` (others left out).
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>>;
     /// A filtered, sorted page, evaluated by the database.

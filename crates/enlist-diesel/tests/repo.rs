@@ -634,3 +634,56 @@ async fn outbox_is_claimed_once_and_marked(env: Env) {
     assert_eq!(env.db.depth().await.unwrap(), 1, "unsent ones stay");
 }
 on_both!(outbox_is_claimed_once_and_marked);
+
+/// Issue 10 #1: a PATCH that lowers a user's assigned roles and a
+/// concurrent removal from an Admin-mapped group must not both read the
+/// other's old state: whatever commits, the stored effective role equals
+/// the rule applied to the committed roles and memberships. Raced 20 times.
+async fn concurrent_role_and_membership_changes_leave_a_sourced_role(env: Env) {
+    let o = org(&env, "Contoso", "owner@x.com").await;
+    let c = entra(&o.id);
+    let g = env
+        .enlist
+        .groups
+        .create(
+            &c,
+            NewGroup {
+                display_name: enlist_core::DisplayName::parse("Admins").unwrap(),
+                external_id: None,
+                members: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    env.enlist.groups.set_role(&operator(&o.id), &g.group.id, Some(Role::Admin)).await.unwrap();
+    for i in 0..20 {
+        let u = env
+            .enlist
+            .users
+            .create(&c, user(json!({"userName": format!("u{i}@x.com"), "roles": [{"value": "Admin"}]})))
+            .await
+            .unwrap();
+        let id = u.user.id.clone();
+        env.enlist.groups.change(&c, &g.group.id, vec![GroupChange::AddMembers(vec![id.clone()])], None).await.unwrap();
+        let demote = enlist_scim::user_patch(
+            &json!({"Operations": [{"op": "replace", "path": "roles", "value": [{"value": "FreeMember"}]}]}),
+            id.as_str(),
+        )
+        .unwrap();
+        let (a, b) = tokio::join!(
+            env.enlist.users.change(&c, &id, UserChange::Patch(demote), None),
+            env.enlist.groups.change(&c, &g.group.id, vec![GroupChange::RemoveMembers(vec![id.clone()])], None),
+        );
+        a.unwrap_or_else(|e| panic!("[{}] patch: {e}", env.name));
+        b.unwrap_or_else(|e| panic!("[{}] remove: {e}", env.name));
+        let v = env.enlist.users.get(&c, &id, true).await.unwrap();
+        assert_eq!(v.groups.as_deref().unwrap_or_default().len(), 0);
+        assert_eq!(
+            (v.user.effective_role, v.user.role_source),
+            (Role::FreeMember, RoleSource::Assigned),
+            "[{}] round {i}: roles FreeMember and no group must give FreeMember",
+            env.name
+        );
+    }
+}
+on_both!(concurrent_role_and_membership_changes_leave_a_sourced_role);

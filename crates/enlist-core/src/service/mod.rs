@@ -194,6 +194,8 @@ pub(crate) fn recompute_roles(tx: &mut dyn Transaction, org: &Organization, ids:
     if ids.is_empty() {
         return Ok(());
     }
+    // Lock, then read: see `UserRepo::lock`.
+    tx.users().lock(&org.id, ids)?;
     let users = tx.users().get_many(&org.id, ids)?;
     let floors: std::collections::HashMap<UserId, Role> =
         tx.groups().group_role_floor(&org.id, ids)?.into_iter().collect();

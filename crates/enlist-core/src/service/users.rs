@@ -280,6 +280,9 @@ pub(crate) fn update(
     if_match: Option<u64>,
 ) -> Result<User> {
     let org = load_org(tx, &caller.organization_id)?;
+    // Lock first: the role computed below must see the memberships that
+    // commit with it (a concurrent group change waits, or is waited for).
+    tx.users().lock(&org.id, std::slice::from_ref(id))?;
     let current = tx.users().get(&org.id, id)?.ok_or_else(|| user_not_found(id))?;
     check_version("User", current.id.as_str(), current.version, if_match)?;
     let (attrs, operation) = match change {
@@ -298,8 +301,14 @@ pub(crate) fn update(
         return Ok(current);
     }
     let profile = Profile::parse(attrs)?;
-    if profile.email() != current.profile.email() {
-        check_email_change(&org, current.profile.email(), profile.email())?;
+    // Decided against the account's email, which another organization may
+    // have changed legitimately: catching up with it is not a change.
+    let account_email = match tx.accounts().get(&current.account_id)? {
+        Some(a) => a.email,
+        None => current.profile.email().clone(),
+    };
+    if profile.email() != &account_email {
+        check_email_change(&org, &account_email, profile.email())?;
         match tx.accounts().set_email(&current.account_id, profile.email()) {
             Err(RepoError::Unique(_)) => {
                 return Err(Error::Uniqueness {

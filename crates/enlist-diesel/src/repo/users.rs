@@ -3,7 +3,7 @@
 
 use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
 use crate::codec::{decode, encode, flatten};
-use crate::conn::{binds, placeholders, Bind, Count};
+use crate::conn::{binds, placeholders, Bind, Count, Backend, Str};
 use crate::sql::Resource;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
@@ -128,6 +128,29 @@ impl UserRepo for DieselTx<'_> {
         Ok(self
             .users_where("u.organization_id = $1 AND u.account_id = $2", binds![org.as_str(), account.as_str()])?
             .pop())
+    }
+    fn lock(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<()> {
+        // SQLite write transactions are IMMEDIATE: already serial.
+        if self.db.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let mut sorted = ids.to_vec();
+        sorted.sort();
+        for chunk in sorted.chunks(CHUNK) {
+            let mut b = binds![org.as_str()];
+            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            let _: Vec<Str> = self
+                .db
+                .load(
+                    &format!(
+                        "SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
+                        placeholders(2, chunk.len())
+                    ),
+                    b,
+                )
+                .map_err(other)?;
+        }
+        Ok(())
     }
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
         let mut out = Vec::with_capacity(ids.len());

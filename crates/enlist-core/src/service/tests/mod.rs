@@ -95,8 +95,18 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
     let mut tx = MockTx::default();
     tx.orgs.expect_get().returning(move |_| Ok(Some(o.clone())));
     tx.orgs.expect_lock().returning(|_| Ok(()));
+    tx.users.expect_lock().returning(|_, _| Ok(()));
     let all = users.clone();
     tx.users.expect_get().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).cloned()));
+    // Each user's account holds the email its profile gives.
+    let all = users.clone();
+    tx.accounts.expect_get().returning(move |id| {
+        Ok(all.iter().find(|u| &u.account_id == id).map(|u| Account {
+            id: id.clone(),
+            email: u.profile.email().clone(),
+            created_at: u.created_at,
+        }))
+    });
     let all = users.clone();
     tx.users
         .expect_get_many()

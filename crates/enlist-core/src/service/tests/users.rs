@@ -159,6 +159,8 @@ fn update_writes_one_audit_record_and_queues_no_notification() {
 fn a_change_that_changes_nothing_writes_nothing() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
     w.tx.users.checkpoint();
+    w.tx.users.expect_lock().returning(|_, _| Ok(()));
+    w.tx.users.expect_lock().returning(|_, _| Ok(()));
     let u = user("u1", attrs("a@x.com", None, &[]));
     w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     w.tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
@@ -178,6 +180,7 @@ fn password_is_refused_on_replace_and_patch() {
     ] {
         let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
         w.tx.users.checkpoint();
+        w.tx.users.expect_lock().returning(|_, _| Ok(()));
         let u = user("u1", attrs("a@x.com", None, &[]));
         w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
         w.tx.users.expect_update().never();
@@ -249,6 +252,8 @@ fn role_change_recomputes_the_effective_role_with_group_floor() {
 fn if_match_with_a_stale_version_fails_and_changes_nothing() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
     w.tx.users.checkpoint();
+    w.tx.users.expect_lock().returning(|_, _| Ok(()));
+    w.tx.users.expect_lock().returning(|_, _| Ok(()));
     let u = user("u1", attrs("a@x.com", None, &[]));
     w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     w.tx.users.expect_update().never();
@@ -267,6 +272,8 @@ fn if_match_with_a_stale_version_fails_and_changes_nothing() {
 fn a_lost_version_race_is_retried_not_reported() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
     w.tx.users.checkpoint();
+    w.tx.users.expect_lock().returning(|_, _| Ok(()));
+    w.tx.users.expect_lock().returning(|_, _| Ok(()));
     let u = user("u1", attrs("a@x.com", None, &[]));
     w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     w.tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
@@ -316,6 +323,7 @@ fn the_last_active_admin_cannot_be_deactivated_demoted_or_deleted() {
     for (verb, change) in cases {
         let mut w = admin_world(1);
         w.tx.users.checkpoint();
+        w.tx.users.expect_lock().returning(|_, _| Ok(()));
         let u = user("boss", attrs("boss@x.com", None, &["Admin"]));
         w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
         w.tx.users.expect_count_active_admins().returning(|_| Ok(1));
@@ -352,16 +360,21 @@ fn an_admin_may_be_deactivated_when_another_remains() {
 
 // ---- email changes ----------------------------------------------------------
 
-fn email_change(domains: &[&str], from: &str, to: &str) -> Result<UserView> {
-    let mut w = world(org(domains), vec![user("u1", attrs(from, Some(from), &[]))], 0);
-    w.tx.accounts.expect_set_email().returning(|_, _| Ok(()));
-    let (e, _) = enlist(w.tx);
+/// `emails[type eq "work"].value`
+fn work_email() -> PatchPath {
     let emails = crate::query::Filter::Compare {
         path: USER_RESOURCE.resolve(None, "emails", Some("type")).unwrap(),
         op: crate::query::CompareOp::Eq,
         value: crate::query::Literal::String("work".into()),
     };
-    let p = PatchPath { target: USER_RESOURCE.resolve(None, "emails", Some("value")).unwrap(), filter: Some(emails) };
+    PatchPath { target: USER_RESOURCE.resolve(None, "emails", Some("value")).unwrap(), filter: Some(emails) }
+}
+
+fn email_change(domains: &[&str], from: &str, to: &str) -> Result<UserView> {
+    let mut w = world(org(domains), vec![user("u1", attrs(from, Some(from), &[]))], 0);
+    w.tx.accounts.expect_set_email().returning(|_, _| Ok(()));
+    let (e, _) = enlist(w.tx);
+    let p = work_email();
     block_on(e.users.change(&entra(), &UserId::new("u1"), patch(vec![op(PatchKind::Replace, p, Some(s(to)))]), None))
 }
 
@@ -411,4 +424,51 @@ fn delete_removes_the_membership_clears_manager_references_and_offers_the_accoun
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].profile.manager(), None);
     assert_eq!(audits.lock().unwrap().len(), 1);
+}
+
+/// Organization A changed the person's address p@a.com → q@a.com; B's
+/// identity provider now sends q@a.com. B has no domains, yet catching up
+/// with the account's email is not an email change (issue 10 #2).
+#[test]
+fn catching_up_with_the_accounts_email_is_not_a_change() {
+    let mut w = world(org(&[]), vec![user("u1", attrs("p@a.com", Some("p@a.com"), &[]))], 0);
+    w.tx.accounts.checkpoint();
+    w.tx.accounts.expect_get().returning(|id| {
+        Ok(Some(Account { id: id.clone(), email: Email::parse("q@a.com").unwrap(), created_at: FixedClock.now() }))
+    });
+    w.tx.accounts.expect_set_email().never();
+    let updates = w.updates.clone();
+    let (e, _) = enlist(w.tx);
+    let p = work_email();
+    let v = block_on(e.users.change(
+        &entra(),
+        &UserId::new("u1"),
+        patch(vec![op(PatchKind::Replace, p, Some(s("q@a.com")))]),
+        None,
+    ))
+    .unwrap();
+    assert_eq!(v.user.profile.email().as_str(), "q@a.com");
+    assert_eq!(updates.lock().unwrap().len(), 1);
+}
+
+/// The same organization moving the account elsewhere is still gated.
+#[test]
+fn a_real_change_is_decided_against_the_accounts_email() {
+    let mut w = world(org(&["a.com"]), vec![user("u1", attrs("p@a.com", Some("p@a.com"), &[]))], 0);
+    w.tx.accounts.checkpoint();
+    // The account already moved to another organization's domain.
+    w.tx.accounts.expect_get().returning(|id| {
+        Ok(Some(Account { id: id.clone(), email: Email::parse("q@b.com").unwrap(), created_at: FixedClock.now() }))
+    });
+    w.tx.accounts.expect_set_email().never();
+    let (e, _) = enlist(w.tx);
+    let p = work_email();
+    let err = block_on(e.users.change(
+        &entra(),
+        &UserId::new("u1"),
+        patch(vec![op(PatchKind::Replace, p, Some(s("r@a.com")))]),
+        None,
+    ))
+    .unwrap_err();
+    assert!(detail(&err).contains("q@b.com -> r@a.com"), "{err}");
 }
