@@ -139,6 +139,10 @@ async fn credentials(s: &TestServer) {
     s.enlist.organizations.set_scim(&op, false).await.unwrap();
     let d = s.b().get(U).await.scim_error(403, None);
     assert!(d.contains("Enterprise add-on"), "{d}");
+    // Switching it back on needs a registered domain (B has none yet).
+    let e = s.enlist.organizations.set_scim(&op, true).await.unwrap_err();
+    assert!(e.to_string().contains("enlist domain add"), "{e}");
+    s.enlist.organizations.add_domain(&op, enlist_core::DomainName::parse("fabrikam.com").unwrap()).await.unwrap();
     s.enlist.organizations.set_scim(&op, true).await.unwrap();
     assert_eq!(s.b().get(U).await.status, 200);
     let keys = s.enlist.api_keys.list(&op).await.unwrap();

@@ -3,19 +3,24 @@
 
 use crate::{config, ops::operator, system};
 use anyhow::{anyhow, Context};
-use enlist_core::{Actor, Enlist};
+use enlist_core::service::DEFAULT_ORGANIZATION;
+use enlist_core::Enlist;
 use enlist_diesel::Database;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::Result<()> {
-    let bootstrap = if e.organizations.list().await?.is_empty() {
-        let o = e.organizations.create(&Actor::Operator, "Default", None, true).await?;
-        let key = e.api_keys.create(&operator(&o), "Default key").await?;
-        Some(key.token)
-    } else {
-        None
+    // Several processes may start on one empty database: one sets up.
+    let bootstrap = match e.organizations.first_start().await? {
+        Some(o) => Some(e.api_keys.create(&operator(&o), "Default key").await?.token),
+        None => None,
     };
+    let trial = e
+        .organizations
+        .list()
+        .await?
+        .into_iter()
+        .find(|o| o.name == DEFAULT_ORGANIZATION && o.scim_enabled && o.domains.is_empty());
     let state = actix_web::web::Data::new(enlist_actix::Scim::new(
         e,
         enlist_actix::Config {
@@ -34,6 +39,12 @@ pub async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::
     let addr = addrs.first().copied().ok_or_else(|| anyhow!("no listening address"))?;
     let base = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     println!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
+    if trial.is_some() {
+        println!(
+            "Note: organization \"{DEFAULT_ORGANIZATION}\" has SCIM on without a registered domain (for trying Enlist out). \
+             Register one: enlist domain add {DEFAULT_ORGANIZATION} example.com"
+        );
+    }
     if let Some(token) = bootstrap {
         println!("Created organization \"Default\" with SCIM enabled and an API key labelled \"Default key\". It is shown once:");
         println!("API key: {token}");

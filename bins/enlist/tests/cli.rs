@@ -155,6 +155,11 @@ fn operator_commands() {
             let (success, out, err) = enlist(db, &args);
             assert!(!success && out.is_empty() && err.starts_with("error: "), "[{}] {args:?}: {out} {err}", t.name);
         }
+        // SCIM needs a registered domain, and the error names the command.
+        ok(db, &["org", "create", "Bare"]);
+        ok(db, &["org", "scim", "Bare", "off"]);
+        let (success, _, err) = enlist(db, &["org", "scim", "Bare", "on"]);
+        assert!(!success && err.contains("enlist domain add 'Bare'"), "[{}] {err}", t.name);
         let (success, _, err) = enlist("mysql://x/y", &["org", "list"]);
         assert!(!success && err.contains("unsupported database URL"), "{err}");
     }

@@ -687,3 +687,25 @@ async fn concurrent_role_and_membership_changes_leave_a_sourced_role(env: Env) {
     }
 }
 on_both!(concurrent_role_and_membership_changes_leave_a_sourced_role);
+
+/// Issue 10 #8: several processes starting on one empty database: one
+/// creates the Default organization, the others find it set up.
+async fn first_start_is_idempotent_under_a_race(env: Env) {
+    let (a, b, c) = tokio::join!(
+        env.enlist.organizations.first_start(),
+        env.enlist.organizations.first_start(),
+        env.enlist.organizations.first_start()
+    );
+    let created: Vec<_> = [a, b, c]
+        .into_iter()
+        .filter_map(|r| r.unwrap_or_else(|e| panic!("[{}] first start failed: {e}", env.name)))
+        .collect();
+    assert_eq!(created.len(), 1, "[{}] exactly one process sets up", env.name);
+    assert_eq!(env.enlist.organizations.list().await.unwrap().len(), 1);
+    assert!(
+        env.enlist.organizations.first_start().await.unwrap().is_none(),
+        "[{}] a later start does nothing",
+        env.name
+    );
+}
+on_both!(first_start_is_idempotent_under_a_race);

@@ -8,7 +8,7 @@ mod users;
 
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
-pub use orgs::Organizations;
+pub use orgs::{Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
 
 use crate::error::{Error, RepoError, Result, Uniqueness};

@@ -3,6 +3,10 @@
 use super::*;
 use crate::value::{Complex, Value};
 
+/// The organization a first start creates for trying Enlist out. It keeps
+/// SCIM on without a registered domain, the one organization that may.
+pub const DEFAULT_ORGANIZATION: &str = "Default";
+
 /// The organization use cases.
 #[derive(Clone)]
 pub struct Organizations {
@@ -129,15 +133,44 @@ impl Organizations {
         .await
     }
 
-    /// Turns the SCIM add-on on or off.
+    /// First start: creates the [`DEFAULT_ORGANIZATION`] (SCIM on, no
+    /// domain, for trying Enlist out) when the database has no organization.
+    /// Idempotent under races: when several processes start on one empty
+    /// database, one creates it and the others get `None`.
     ///
     /// # Errors
-    /// `Forbidden` unless the operator.
+    /// Storage failures only.
+    pub async fn first_start(&self) -> Result<Option<Organization>> {
+        if !self.list().await?.is_empty() {
+            return Ok(None);
+        }
+        match self.create(&Actor::Operator, DEFAULT_ORGANIZATION, None, true).await {
+            Ok(o) => Ok(Some(o)),
+            // Another process won the race: it is set up.
+            Err(Error::Uniqueness { rule: Uniqueness::OrganizationName, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Turns the SCIM add-on on or off. Switching it on needs a registered
+    /// domain (email changes and account linking are decided by domains);
+    /// the [`DEFAULT_ORGANIZATION`] of a first start is the one exception.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the operator; `InvalidValue` when switching on an
+    /// organization without a registered domain.
     pub async fn set_scim(&self, caller: &Caller, enabled: bool) -> Result<Organization> {
         if caller.actor != Actor::Operator {
             return Err(Error::Forbidden { detail: "only the operator switches the SCIM add-on".into() });
         }
         self.configure(caller, "scimEnabled", move |o| {
+            if enabled && !o.scim_enabled && o.domains.is_empty() && o.name != DEFAULT_ORGANIZATION {
+                return Err(Error::invalid(format!(
+                    "SCIM can be switched on only for an organization with a registered email domain. \
+                     Register one first: enlist domain add '{}' example.com",
+                    o.name
+                )));
+            }
             let before = Value::Bool(o.scim_enabled);
             o.scim_enabled = enabled;
             Ok((before, Value::Bool(enabled)))

@@ -3,7 +3,7 @@
 
 use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
 use crate::codec::{decode, encode, flatten};
-use crate::conn::{binds, placeholders, Bind, Count, Backend, Str};
+use crate::conn::{binds, placeholders, Backend, Bind, Count, Str};
 use crate::sql::Resource;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;

@@ -38,3 +38,26 @@ fn registering_a_domain_audits_it_once() {
     assert_eq!(audits[0].changes[0].attribute, "domains");
     assert_eq!(audits[0].changes[0].after, Some(Value::String("contoso.com".into())));
 }
+
+fn scim_off(name: &str, domains: &[&str]) -> Organization {
+    Organization { name: name.into(), scim_enabled: false, ..org(domains) }
+}
+
+#[test]
+fn scim_is_switched_on_only_with_a_registered_domain_except_for_the_trial_default() {
+    let mut w = world(scim_off("Contoso", &[]), vec![], 1);
+    w.tx.orgs.expect_update().never();
+    let (e, _) = enlist(w.tx);
+    let err = block_on(e.organizations.set_scim(&operator(), true)).unwrap_err();
+    assert!(matches!(err, Error::InvalidValue { .. }), "{err}");
+    assert!(detail(&err).contains("enlist domain add 'Contoso'"), "{err}");
+    // Switching off never needs one.
+    let (e, _) = enlist(world(scim_off("Contoso", &[]), vec![], 1).tx);
+    block_on(e.organizations.set_scim(&operator(), false)).unwrap();
+    for o in [scim_off("Contoso", &["contoso.com"]), scim_off(DEFAULT_ORGANIZATION, &[])] {
+        let mut w = world(o, vec![], 1);
+        w.tx.orgs.expect_update().times(1).returning(|_| Ok(()));
+        let (e, _) = enlist(w.tx);
+        assert!(block_on(e.organizations.set_scim(&operator(), true)).unwrap().scim_enabled);
+    }
+}
