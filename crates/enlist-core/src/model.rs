@@ -51,9 +51,24 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
-/// Longest value of an attribute that is looked up by index (`displayName`,
-/// `externalId`): index entries have size limits in databases.
-pub const MAX_INDEXED_CHARS: usize = 1024;
+/// Longest value, in bytes of UTF-8, of an attribute that is looked up by
+/// index (`displayName` and `externalId` of users and groups): databases
+/// limit index entries in bytes, not characters.
+pub const MAX_INDEXED_BYTES: usize = 1024;
+
+/// Refuses an indexed value longer than [`MAX_INDEXED_BYTES`].
+///
+/// # Errors
+/// [`Error::InvalidValue`] naming the attribute and the limit.
+pub fn check_indexed(name: &str, value: &str) -> Result<()> {
+    if value.len() > MAX_INDEXED_BYTES {
+        return Err(Error::invalid(format!(
+            "{name} is {} bytes long; Enlist stores at most {MAX_INDEXED_BYTES} bytes (UTF-8) of it. Map a shorter value",
+            value.len()
+        )));
+    }
+    Ok(())
+}
 
 /// A user's profile as the identity provider sent it, validated: the
 /// attributes that the product's rules read are parsed once, here.
@@ -83,8 +98,8 @@ impl Profile {
             None => UserName::parse("")?,
         };
         for name in ["externalId", "displayName"] {
-            if attrs.get(name).and_then(Value::as_str).is_some_and(|v| v.chars().count() > MAX_INDEXED_CHARS) {
-                return Err(Error::invalid(format!("{name} may have at most {MAX_INDEXED_CHARS} characters")));
+            if let Some(v) = attrs.get(name).and_then(Value::as_str) {
+                check_indexed(name, v)?;
             }
         }
         let active = match attrs.get("active") {
@@ -518,7 +533,7 @@ mod tests {
         // primaries: each refused by parse, none may make the row unreadable.
         let mut attrs = Complex::new();
         attrs.insert("userName".into(), s("ana@contoso.com"));
-        attrs.insert("displayName".into(), s(&"x".repeat(MAX_INDEXED_CHARS + 1)));
+        attrs.insert("displayName".into(), s(&"x".repeat(MAX_INDEXED_BYTES + 1)));
         attrs.insert(
             "roles".into(),
             Value::Multi(vec![

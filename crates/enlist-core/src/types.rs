@@ -161,6 +161,9 @@ impl fmt::Display for Email {
     }
 }
 
+/// Longest `userName`, in bytes of UTF-8.
+pub const MAX_USER_NAME_BYTES: usize = 256;
+
 /// A user's `userName`: non-empty, kept as sent, unique per organization
 /// case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,15 +171,18 @@ pub struct UserName(String);
 
 impl UserName {
     /// # Errors
-    /// [`Error::InvalidValue`] when blank or longer than 256 characters.
+    /// [`Error::InvalidValue`] when blank or longer than [`MAX_USER_NAME_BYTES`].
     pub fn parse(input: &str) -> Result<Self, Error> {
         if input.trim().is_empty() {
             return Err(Error::invalid(
                 "userName is required and may not be empty; map userPrincipalName (or the user's email) to userName",
             ));
         }
-        if input.chars().count() > 256 {
-            return Err(Error::invalid("userName is longer than 256 characters"));
+        if input.len() > MAX_USER_NAME_BYTES {
+            return Err(Error::invalid(format!(
+                "userName is {} bytes long; Enlist accepts at most {MAX_USER_NAME_BYTES} bytes (UTF-8)",
+                input.len()
+            )));
         }
         Ok(Self(input.to_owned()))
     }
@@ -207,10 +213,7 @@ impl DisplayName {
         if input.trim().is_empty() {
             return Err(Self::missing());
         }
-        let max = crate::model::MAX_INDEXED_CHARS;
-        if input.chars().count() > max {
-            return Err(Error::invalid(format!("a group displayName may have at most {max} characters")));
-        }
+        crate::model::check_indexed("displayName", input)?;
         Ok(Self(input.to_owned()))
     }
     /// The error for a group without a name (absent, null, removed, blank).
@@ -350,6 +353,17 @@ pub fn effective_role(assigned: &[Role], group_floor: Option<Role>, default: Rol
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_limits_count_bytes_not_characters() {
+        // 'é' is two bytes: 129 of them are 258 bytes, over the 256 limit.
+        assert!(UserName::parse(&"é".repeat(128)).is_ok());
+        let e = UserName::parse(&"é".repeat(129)).unwrap_err();
+        assert!(e.to_string().contains("258 bytes"), "{e}");
+        assert!(DisplayName::parse(&"é".repeat(512)).is_ok());
+        let e = DisplayName::parse(&"é".repeat(513)).unwrap_err();
+        assert!(e.to_string().contains("1026 bytes"), "{e}");
+    }
 
     #[test]
     fn role_names_are_one_list() {

@@ -58,7 +58,13 @@ impl Groups {
                 id: GroupId::new(deps.ids.id()),
                 organization_id: org.id.clone(),
                 display_name: name,
-                external_id: input.external_id.clone().filter(|s| !s.is_empty()),
+                external_id: match input.external_id.clone().filter(|s| !s.is_empty()) {
+                    Some(x) => {
+                        crate::model::check_indexed("externalId", &x)?;
+                        Some(x)
+                    }
+                    None => None,
+                },
                 role: None,
                 created_at: now,
                 updated_at: now,
@@ -304,7 +310,12 @@ fn apply(
     for change in changes {
         match change {
             GroupChange::DisplayName(name) => next.display_name = name.clone(),
-            GroupChange::ExternalId(e) => next.external_id = e.clone().filter(|s| !s.is_empty()),
+            GroupChange::ExternalId(e) => {
+                if let Some(x) = e {
+                    crate::model::check_indexed("externalId", x)?;
+                }
+                next.external_id = e.clone().filter(|s| !s.is_empty())
+            }
             GroupChange::AddMembers(ids) => {
                 let ids = dedupe(ids);
                 check_known(tx, &org.id, &ids)?;

@@ -99,3 +99,19 @@ fn an_unknown_member_id_is_named_and_nothing_is_added() {
     assert!(matches!(err, Error::InvalidValue { .. }));
     assert!(detail(&err).contains("Unknown member id(s): ghost."), "{err}");
 }
+
+#[test]
+fn a_group_external_id_over_the_byte_limit_is_refused_and_nothing_is_written() {
+    let mut w = world(org(&[]), vec![], 1);
+    w.tx.groups.expect_insert().never();
+    w.tx.groups.expect_update().never();
+    let (e, _) = enlist(w.tx);
+    let long = "x".repeat(crate::model::MAX_INDEXED_BYTES + 1);
+    let new = NewGroup {
+        display_name: DisplayName::parse("Sales").unwrap(),
+        external_id: Some(long.clone()),
+        members: vec![],
+    };
+    let err = block_on(e.groups.create(&entra(), new)).unwrap_err();
+    assert!(matches!(err, Error::InvalidValue { .. }) && detail(&err).contains("externalId"), "{err}");
+}
