@@ -311,3 +311,44 @@ async fn organizations_are_isolated_on_every_route(s: &TestServer) {
     assert_eq!(a.get(&format!("{G}/{gid}")).await.json()["members"].as_array().unwrap().len(), 1);
 }
 on_both!(organizations_are_isolated_on_every_route);
+
+/// RFC 7644 §3.4.3: `POST /.search` at the root searches Users and Groups
+/// with one filter, one window and one total; B's resources never appear.
+async fn root_search_spans_users_and_groups(s: &TestServer) {
+    for n in ["ann", "bob"] {
+        assert_eq!(s.a().post("/scim/v2/Users", &json!({"userName": format!("{n}@contoso.com")})).await.status, 201);
+    }
+    assert_eq!(s.a().post("/scim/v2/Groups", &json!({"displayName": "Sales"})).await.status, 201);
+    assert_eq!(s.b().post("/scim/v2/Groups", &json!({"displayName": "Other"})).await.status, 201);
+    let all = s
+        .a()
+        .post("/scim/v2/.search", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}))
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let j = all.json();
+    // A's owner Admin, ann, bob, then the group.
+    assert_eq!(j["totalResults"], 4, "{j}");
+    let last = &j["Resources"][3];
+    assert_eq!(last["displayName"], "Sales", "{j}");
+    // A window across the boundary.
+    let page = s.a().post("/scim/v2/.search", &json!({"startIndex": 3, "count": 2})).await.json();
+    assert_eq!(page["startIndex"], 3);
+    let names: Vec<String> = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().or(r["displayName"].as_str()).unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["bob@contoso.com", "Sales"], "{page}");
+    // A filter only one type can take: the other contributes nothing.
+    let f = s.a().post("/scim/v2/.search", &json!({"filter": "userName sw \"ann\""})).await.json();
+    assert_eq!(f["totalResults"], 1, "{f}");
+    let f = s.a().post("/scim/v2/.search", &json!({"filter": "displayName eq \"Sales\""})).await.json();
+    assert_eq!(f["totalResults"], 1, "{f}");
+    s.a()
+        .post("/scim/v2/.search", &json!({"filter": "userName eq 'ann'"}))
+        .await
+        .scim_error(400, Some("invalidFilter"));
+    assert_eq!(s.a().get("/scim/v2/.search").await.status, 405);
+}
+on_both!(root_search_spans_users_and_groups);

@@ -24,6 +24,8 @@ type Routed = (&'static str, HttpResponse);
 /// ids and names as sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route<'a> {
+    /// `POST /.search` at the SCIM root (RFC 7644 §3.4.3).
+    RootSearch,
     Users,
     UsersSearch,
     User(&'a str),
@@ -41,6 +43,7 @@ impl<'a> Route<'a> {
     fn parse(segments: &[&'a str]) -> Option<Self> {
         let first = segments.first()?.to_ascii_lowercase();
         Some(match (first.as_str(), segments.get(1).copied(), segments.len()) {
+            (".search", None, 1) => Route::RootSearch,
             ("users", None, 1) => Route::Users,
             ("users", Some(".search"), 2) => Route::UsersSearch,
             ("users", Some(id), 2) => Route::User(id),
@@ -59,6 +62,7 @@ impl<'a> Route<'a> {
     /// The route's name in metrics and logs: ids never appear in it.
     fn label(self) -> &'static str {
         match self {
+            Route::RootSearch => "/.search",
             Route::Users => "/Users",
             Route::UsersSearch => "/Users/.search",
             Route::User(_) => "/Users/{id}",
@@ -414,10 +418,71 @@ async fn handle(
         (Route::Schema(id), &Method::GET) => discovery::schema_by_id(&base, id)
             .map(|j| ok(&j))
             .ok_or_else(|| ScimError::status(404, format!("no schema '{id}'; GET /Schemas lists them"))),
+        (Route::RootSearch, &Method::POST) => {
+            let params = ListParams::from_search_body(&body(req, payload, state).await?)?;
+            root_search(state, &caller, &params, &base).await
+        }
         (Route::Users | Route::Groups, _) => Ok(method_not_allowed("GET, POST")),
-        (Route::UsersSearch | Route::GroupsSearch, _) => Ok(method_not_allowed("POST")),
+        (Route::UsersSearch | Route::GroupsSearch | Route::RootSearch, _) => Ok(method_not_allowed("POST")),
         _ => Ok(method_not_allowed("GET")),
     }
+}
+
+/// `POST /.search` at the root: Users, then Groups, as one list with one
+/// `totalResults` and one `startIndex`/`count` window across both. The
+/// filter is read against each resource type; a type whose schema cannot
+/// take it (a `members` filter for Users) contributes nothing, and when
+/// neither can, the Users error is the answer. Sorting applies within
+/// each type; cursor paging is for `/Users` and `/Groups`.
+async fn root_search(
+    state: &Scim,
+    caller: &Caller,
+    params: &ListParams,
+    base: &str,
+) -> Result<HttpResponse, ScimError> {
+    use enlist_core::query::Page;
+    let cfg = &state.config;
+    if params.cursor.is_some() {
+        return Err(ScimError::value(
+            "cursor paging is not available at the root; search /Users/.search and /Groups/.search",
+        ));
+    }
+    let users = params.resolve(&USER_RESOURCE, cfg.default_count, cfg.max_count);
+    let groups = params.resolve(&GROUP_RESOURCE, cfg.default_count, cfg.max_count);
+    let (ulr, glr) = match (users, groups) {
+        (Err(e), Err(_)) => return Err(e),
+        (u, g) => (u.ok(), g.ok()),
+    };
+    let first = ulr.as_ref().or(glr.as_ref()).map(|l| (l.start_index, l.query.page.clone()));
+    let (start, count) = match first {
+        Some((s, Page::Index { count, .. })) => (s, count),
+        _ => (1, cfg.default_count),
+    };
+    let mut resources = Vec::new();
+    let mut total = 0;
+    if let Some(mut lr) = ulr {
+        lr.query.page = Page::Index { start_index: start, count };
+        let with_groups = lr.projection.wants(&USER_RESOURCE, "groups");
+        let page = state.enlist.users.list(caller, lr.query.clone(), with_groups).await?;
+        total += page.total;
+        resources.extend(
+            page.items.iter().map(|v| project(enlist_scim::user_json(v, base), &lr.projection, &USER_RESOURCE)),
+        );
+    }
+    if let Some(mut lr) = glr {
+        // The window continues into the groups after the users it passed.
+        let skipped_users = total.min(start.saturating_sub(1));
+        let group_start = start.saturating_sub(skipped_users).max(1);
+        let left = count.saturating_sub(resources.len() as u64);
+        lr.query.page = Page::Index { start_index: group_start, count: left };
+        let with_members = left > 0 && lr.projection.wants(&GROUP_RESOURCE, "members");
+        let page = state.enlist.groups.list(caller, lr.query.clone(), with_members).await?;
+        total += page.total;
+        resources.extend(
+            page.items.iter().map(|v| project(enlist_scim::group_json(v, base), &lr.projection, &GROUP_RESOURCE)),
+        );
+    }
+    Ok(ok(&discovery::list_response(total, start, resources, None)))
 }
 
 #[cfg(test)]
