@@ -9,7 +9,7 @@ use crate::filter::parse_path;
 use crate::resource::{convert, member_ids};
 use enlist_core::change::{GroupChange, PatchKind, PatchOp};
 use enlist_core::query::{CompareOp, Filter, Literal};
-use enlist_core::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use enlist_core::schema::{ENLIST_USER, GROUP_RESOURCE, USER_RESOURCE};
 use enlist_core::DisplayName;
 use serde_json::{Map, Value as Json};
 
@@ -99,6 +99,31 @@ pub fn user_patch(body: &Json, id: &str) -> Result<Vec<PatchOp>, ScimError> {
     let mut out = Vec::new();
     for raw in raw_ops(body)? {
         match (raw.path, raw.value) {
+            // The path is a whole extension (`urn:…:enterprise:2.0:User`):
+            // add and replace set each attribute of the object value,
+            // remove clears every attribute of the extension.
+            (Some(p), value) if is_extension(p) => {
+                let schema = rt.schema_by_urn(p.trim()).map(|s| s.id).unwrap_or_default();
+                let keys: Vec<(String, Option<&Json>)> = match (raw.kind, value) {
+                    (PatchKind::Remove, _) => rt
+                        .schema_by_urn(schema)
+                        .map(|s| s.attributes.iter().map(|a| (a.name.to_owned(), None)).collect())
+                        .unwrap_or_default(),
+                    (_, Some(Json::Object(obj))) => obj.iter().map(|(k, v)| (k.clone(), Some(v))).collect(),
+                    (_, None) | (_, Some(Json::Null)) => Vec::new(),
+                    (_, Some(_)) => {
+                        return Err(ScimError::value(format!(
+                            "operation {}: the value for {schema} must be an object of the extension's attributes",
+                            raw.index
+                        )))
+                    }
+                };
+                for (key, v) in keys {
+                    if let Some(op) = user_op(raw.kind, &format!("{schema}:{key}"), v, raw.index)? {
+                        out.push(op);
+                    }
+                }
+            }
             (Some(p), value) => {
                 if let Some(op) = user_op(raw.kind, p, value, raw.index)? {
                     out.push(op);
@@ -118,6 +143,12 @@ pub fn user_patch(body: &Json, id: &str) -> Result<Vec<PatchOp>, ScimError> {
         }
     }
     Ok(out)
+}
+
+/// Whether a PATCH path names a whole extension schema of User.
+fn is_extension(path: &str) -> bool {
+    // The Enlist extension is read-only: it keeps the ordinary path rules.
+    USER_RESOURCE.extensions.iter().any(|s| s.id != ENLIST_USER && s.id.eq_ignore_ascii_case(path.trim()))
 }
 
 /// `id` (same: nothing; another: refused), `meta` and `schemas` in a

@@ -308,3 +308,24 @@ fn one_bad_operation_refuses_the_whole_patch() {
     );
     assert!(core_refusal.is_err());
 }
+
+/// Issue 10 #16: a path naming the whole Enterprise extension, with an
+/// object value: add and replace set its attributes, remove clears it.
+#[test]
+fn a_path_naming_the_enterprise_extension_adds_replaces_and_removes_it() {
+    let urn = ENTERPRISE_USER;
+    for op in ["add", "replace", "Replace"] {
+        let j =
+            run(json!([{"op": op, "path": urn, "value": {"department": "Retail", "employeeNumber": "7"}}])).unwrap();
+        assert_eq!(j[urn]["department"], "Retail", "{op}: {j}");
+        assert_eq!(j[urn]["employeeNumber"], "7", "{op}: {j}");
+    }
+    let j = run(json!([
+        {"op": "add", "path": urn, "value": {"department": "Retail"}},
+        {"op": "remove", "path": urn}
+    ]))
+    .unwrap();
+    assert!(j.get(urn).is_none_or(|e| e.as_object().is_some_and(|o| o.is_empty())), "removed: {j}");
+    let e = run(json!([{"op": "add", "path": urn, "value": "Retail"}])).unwrap_err();
+    assert!(e.starts_with("invalidValue"), "{e}");
+}
