@@ -301,25 +301,25 @@ pub(crate) fn update(
         return Ok(current);
     }
     let profile = Profile::parse(attrs)?;
-    // Decided against the account's email, which another organization may
-    // have changed legitimately: catching up with it is not a change.
-    let account_email = match tx.accounts().get(&current.account_id)? {
-        Some(a) => a.email,
-        None => current.profile.email().clone(),
-    };
-    if profile.email() != &account_email {
-        check_email_change(&org, &account_email, profile.email())?;
-        match tx.accounts().set_email(&current.account_id, profile.email()) {
-            Err(RepoError::Unique(_)) => {
-                return Err(Error::Uniqueness {
-                    rule: Uniqueness::AccountEmail,
-                    detail: format!(
-                        "{} already belongs to another Enlist account; one address has one account. Ask an Enlist operator to merge them.",
-                        profile.email()
-                    ),
-                })
+    if profile.email() != current.profile.email() {
+        // Decided against the account's email, which another organization
+        // may have changed legitimately: catching up with it is not a change.
+        let account_email =
+            tx.accounts().get(&current.account_id)?.map_or_else(|| current.profile.email().clone(), |a| a.email);
+        if profile.email() != &account_email {
+            check_email_change(&org, &account_email, profile.email())?;
+            match tx.accounts().set_email(&current.account_id, profile.email()) {
+                Err(RepoError::Unique(_)) => {
+                    return Err(Error::Uniqueness {
+                        rule: Uniqueness::AccountEmail,
+                        detail: format!(
+                            "{} already belongs to another Enlist account; one address has one account. Ask an Enlist operator to merge them.",
+                            profile.email()
+                        ),
+                    })
+                }
+                other => other?,
             }
-            other => other?,
         }
     }
     if profile.manager() != current.profile.manager() {

@@ -472,3 +472,23 @@ fn a_real_change_is_decided_against_the_accounts_email() {
     .unwrap_err();
     assert!(detail(&err).contains("q@b.com -> r@a.com"), "{err}");
 }
+
+/// The account moved on in another organization; this membership keeps
+/// sending its own old address with other changes. Its email did not change,
+/// so nothing is decided about the account and the change is accepted.
+#[test]
+fn a_membership_keeping_its_own_address_is_not_an_email_change() {
+    let mut w = world(org(&[]), vec![user("u1", attrs("p@a.com", Some("p@a.com"), &[]))], 0);
+    w.tx.accounts.checkpoint();
+    w.tx.accounts.expect_get().never();
+    w.tx.accounts.expect_set_email().never();
+    let (e, _) = enlist(w.tx);
+    let v = block_on(e.users.change(
+        &entra(),
+        &UserId::new("u1"),
+        patch(vec![op(PatchKind::Replace, path("title", None), Some(s("Buyer")))]),
+        None,
+    ))
+    .unwrap();
+    assert_eq!(v.user.profile.email().as_str(), "p@a.com");
+}
