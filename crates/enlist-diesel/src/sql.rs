@@ -454,9 +454,10 @@ enum Elem {
     Members { gm: String, u: String },
 }
 
-/// A role's rank, Admin highest: the order of `Role`.
+/// A role's rank, Guest 1 up to Admin 4: `Role`'s own order (its
+/// declaration order, lowest first); 0 is left for an unknown value.
 fn role_rank(r: Role) -> i64 {
-    (Role::ALL.len() - Role::ALL.iter().position(|x| *x == r).unwrap_or(Role::ALL.len())) as i64
+    r as i64 + 1
 }
 
 /// SQL giving the rank of the role stored in `expr`.

@@ -9,7 +9,7 @@ use crate::filter::parse_path;
 use crate::resource::{convert, member_ids};
 use enlist_core::change::{GroupChange, PatchKind, PatchOp};
 use enlist_core::query::{CompareOp, Filter, Literal};
-use enlist_core::schema::{ENLIST_USER, GROUP_RESOURCE, USER_RESOURCE};
+use enlist_core::schema::{SchemaDef, ENLIST_USER, GROUP_RESOURCE, USER, USER_RESOURCE};
 use enlist_core::DisplayName;
 use serde_json::{Map, Value as Json};
 
@@ -102,33 +102,25 @@ pub fn user_patch(body: &Json, id: &str) -> Result<Vec<PatchOp>, ScimError> {
             // The path is a whole extension (`urn:…:enterprise:2.0:User`):
             // add and replace set each attribute of the object value,
             // remove clears every attribute of the extension.
-            (Some(p), value) if is_extension(p) => {
-                let schema = rt.schema_by_urn(p.trim()).map(|s| s.id).unwrap_or_default();
-                let keys: Vec<(String, Option<&Json>)> = match (raw.kind, value) {
-                    (PatchKind::Remove, _) => rt
-                        .schema_by_urn(schema)
-                        .map(|s| s.attributes.iter().map(|a| (a.name.to_owned(), None)).collect())
-                        .unwrap_or_default(),
-                    (_, Some(Json::Object(obj))) => obj.iter().map(|(k, v)| (k.clone(), Some(v))).collect(),
-                    (_, None) | (_, Some(Json::Null)) => Vec::new(),
-                    (_, Some(_)) => {
-                        return Err(ScimError::value(format!(
-                            "operation {}: the value for {schema} must be an object of the extension's attributes",
-                            raw.index
-                        )))
-                    }
-                };
-                for (key, v) in keys {
-                    if let Some(op) = user_op(raw.kind, &format!("{schema}:{key}"), v, raw.index)? {
-                        out.push(op);
+            (Some(p), value) => match writable_extension(p) {
+                Some(ext) => {
+                    let keys: Vec<(&str, Option<&Json>)> = match (raw.kind, value) {
+                        (PatchKind::Remove, _) => ext.attributes.iter().map(|a| (a.name, None)).collect(),
+                        (_, Some(Json::Object(obj))) => obj.iter().map(|(k, v)| (k.as_str(), Some(v))).collect(),
+                        (_, None) | (_, Some(Json::Null)) => Vec::new(),
+                        (_, Some(_)) => {
+                            return Err(ScimError::value(format!(
+                                "operation {}: the value for {} must be an object of the extension's attributes",
+                                raw.index, ext.id
+                            )))
+                        }
+                    };
+                    for (key, v) in keys {
+                        out.extend(user_op(raw.kind, &format!("{}:{key}", ext.id), v, raw.index)?);
                     }
                 }
-            }
-            (Some(p), value) => {
-                if let Some(op) = user_op(raw.kind, p, value, raw.index)? {
-                    out.push(op);
-                }
-            }
+                None => out.extend(user_op(raw.kind, p, value, raw.index)?),
+            },
             (None, Some(Json::Object(obj))) => {
                 for (key, value) in split_object(rt, obj) {
                     if skip_id_or_meta(&key, value, id, raw.index)? {
@@ -145,10 +137,10 @@ pub fn user_patch(body: &Json, id: &str) -> Result<Vec<PatchOp>, ScimError> {
     Ok(out)
 }
 
-/// Whether a PATCH path names a whole extension schema of User.
-fn is_extension(path: &str) -> bool {
-    // The Enlist extension is read-only: it keeps the ordinary path rules.
-    USER_RESOURCE.extensions.iter().any(|s| s.id != ENLIST_USER && s.id.eq_ignore_ascii_case(path.trim()))
+/// The writable extension schema of User a PATCH path names as a whole.
+/// The Enlist extension is read-only: it keeps the ordinary path rules.
+fn writable_extension(path: &str) -> Option<&'static SchemaDef> {
+    USER_RESOURCE.schema_by_urn(path.trim()).filter(|s| s.id != USER && s.id != ENLIST_USER)
 }
 
 /// `id` (same: nothing; another: refused), `meta` and `schemas` in a

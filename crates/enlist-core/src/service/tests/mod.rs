@@ -91,6 +91,15 @@ struct World {
     updates: Arc<Mutex<Vec<User>>>,
 }
 
+impl World {
+    /// Drops the world's user expectations so a test can set its own; the
+    /// row lock every update takes stays accepted.
+    fn own_users(&mut self) {
+        self.tx.users.checkpoint();
+        self.tx.users.expect_lock().returning(|_, _| Ok(()));
+    }
+}
+
 fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
     let mut tx = MockTx::default();
     tx.orgs.expect_get().returning(move |_| Ok(Some(o.clone())));

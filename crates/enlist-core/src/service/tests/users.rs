@@ -158,9 +158,7 @@ fn update_writes_one_audit_record_and_queues_no_notification() {
 #[test]
 fn a_change_that_changes_nothing_writes_nothing() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
-    w.tx.users.checkpoint();
-    w.tx.users.expect_lock().returning(|_, _| Ok(()));
-    w.tx.users.expect_lock().returning(|_, _| Ok(()));
+    w.own_users();
     let u = user("u1", attrs("a@x.com", None, &[]));
     w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     w.tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
@@ -179,8 +177,7 @@ fn password_is_refused_on_replace_and_patch() {
         patch(vec![op(PatchKind::Replace, path("password", None), Some(s("Xk4!")))]),
     ] {
         let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
-        w.tx.users.checkpoint();
-        w.tx.users.expect_lock().returning(|_, _| Ok(()));
+        w.own_users();
         let u = user("u1", attrs("a@x.com", None, &[]));
         w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
         w.tx.users.expect_update().never();
@@ -251,9 +248,7 @@ fn role_change_recomputes_the_effective_role_with_group_floor() {
 #[test]
 fn if_match_with_a_stale_version_fails_and_changes_nothing() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
-    w.tx.users.checkpoint();
-    w.tx.users.expect_lock().returning(|_, _| Ok(()));
-    w.tx.users.expect_lock().returning(|_, _| Ok(()));
+    w.own_users();
     let u = user("u1", attrs("a@x.com", None, &[]));
     w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     w.tx.users.expect_update().never();
@@ -271,9 +266,7 @@ fn if_match_with_a_stale_version_fails_and_changes_nothing() {
 #[test]
 fn a_lost_version_race_is_retried_not_reported() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
-    w.tx.users.checkpoint();
-    w.tx.users.expect_lock().returning(|_, _| Ok(()));
-    w.tx.users.expect_lock().returning(|_, _| Ok(()));
+    w.own_users();
     let u = user("u1", attrs("a@x.com", None, &[]));
     w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     w.tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
@@ -322,8 +315,7 @@ fn the_last_active_admin_cannot_be_deactivated_demoted_or_deleted() {
     ];
     for (verb, change) in cases {
         let mut w = admin_world(1);
-        w.tx.users.checkpoint();
-        w.tx.users.expect_lock().returning(|_, _| Ok(()));
+        w.own_users();
         let u = user("boss", attrs("boss@x.com", None, &["Admin"]));
         w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
         w.tx.users.expect_count_active_admins().returning(|_| Ok(1));
