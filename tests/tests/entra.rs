@@ -350,5 +350,7 @@ async fn root_search_spans_users_and_groups(s: &TestServer) {
         .await
         .scim_error(400, Some("invalidFilter"));
     assert_eq!(s.a().get("/scim/v2/.search").await.status, 405);
+    let d = s.a().post("/scim/v2/.search", &json!({"cursor": ""})).await.scim_error(400, Some("invalidValue"));
+    assert!(d.contains("/Users/.search"), "{d}");
 }
 on_both!(root_search_spans_users_and_groups);

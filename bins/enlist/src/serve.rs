@@ -19,8 +19,8 @@ pub async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::
         .organizations
         .list()
         .await?
-        .into_iter()
-        .find(|o| o.name == DEFAULT_ORGANIZATION && o.scim_enabled && o.domains.is_empty());
+        .iter()
+        .any(|o| o.name == DEFAULT_ORGANIZATION && o.scim_enabled && o.domains.is_empty());
     let state = actix_web::web::Data::new(enlist_actix::Scim::new(
         e,
         enlist_actix::Config {
@@ -39,14 +39,16 @@ pub async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::
     let addr = addrs.first().copied().ok_or_else(|| anyhow!("no listening address"))?;
     let base = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     println!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
-    if trial.is_some() {
+    if trial {
         println!(
             "Note: organization \"{DEFAULT_ORGANIZATION}\" has SCIM on without a registered domain (for trying Enlist out). \
              Register one: enlist domain add {DEFAULT_ORGANIZATION} example.com"
         );
     }
     if let Some(token) = bootstrap {
-        println!("Created organization \"Default\" with SCIM enabled and an API key labelled \"Default key\". It is shown once:");
+        println!(
+            "Created organization \"{DEFAULT_ORGANIZATION}\" with SCIM enabled and an API key labelled \"Default key\". It is shown once:"
+        );
         println!("API key: {token}");
         println!("Try: curl -H \"Authorization: Bearer $KEY\" {base}/scim/v2/Users");
     }
