@@ -47,6 +47,15 @@ pub(crate) enum Command {
     /// Users.
     #[command(subcommand)]
     Users(UsersCmd),
+    /// The notification outbox: what waits, and what was set aside as
+    /// undeliverable (with `retry ID` to put one back in line).
+    Outbox {
+        #[command(subcommand)]
+        cmd: Option<OutboxCmd>,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log of an organization.
     Audit {
         /// Organization id or name.
@@ -60,6 +69,15 @@ pub(crate) enum Command {
         /// Print JSON only.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OutboxCmd {
+    /// Put a set-aside notification back in line, to be sent at once.
+    Retry {
+        /// The notification id (from `enlist outbox`).
+        id: String,
     },
 }
 

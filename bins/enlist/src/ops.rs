@@ -235,3 +235,50 @@ pub(crate) async fn audit_cmd(
     }
     Ok(())
 }
+
+/// `enlist outbox`: counts and the set-aside notifications (with their
+/// addresses: the operator fixes them), or `retry ID`.
+pub(crate) async fn outbox_cmd(
+    db: &enlist_diesel::Database,
+    cmd: Option<crate::cli::OutboxCmd>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use enlist_core::ports::{Clock, OutboxQueue};
+    if let Some(crate::cli::OutboxCmd::Retry { id }) = cmd {
+        if !db.requeue(&id, crate::system::SystemClock.now()).await? {
+            return Err(anyhow!("no set-aside notification with id '{id}'; `enlist outbox` lists them"));
+        }
+        println!("notification {id} is back in line; the mail worker of `enlist serve` sends it next");
+        return Ok(());
+    }
+    let stats = db.stats().await?;
+    let aside = db.set_aside_list(1000).await?;
+    if json {
+        let items: Vec<_> = aside
+            .iter()
+            .map(|a| {
+                json!({"id": a.notification.id, "organization": a.notification.organization_name,
+                       "recipient": a.notification.recipient, "attempts": a.attempts,
+                       "set_aside_at": a.at.to_rfc3339(), "error": a.error})
+            })
+            .collect();
+        print_json(&json!({"pending": stats.pending, "set_aside": stats.set_aside, "set_aside_notifications": items}));
+        return Ok(());
+    }
+    println!("{} pending, {} set aside", stats.pending, stats.set_aside);
+    for a in &aside {
+        println!(
+            "{}  {}  {:<24} {} attempt(s)  {}  {}",
+            a.at.to_rfc3339(),
+            a.notification.id,
+            a.notification.organization_name,
+            a.attempts,
+            a.notification.recipient,
+            a.error
+        );
+    }
+    if !aside.is_empty() {
+        eprintln!("Fix the address in the identity provider (or the SMTP relay), then: enlist outbox retry ID");
+    }
+    Ok(())
+}

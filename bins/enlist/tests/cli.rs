@@ -98,6 +98,7 @@ async fn first_run_prints_a_key_that_works_and_stops_gracefully() {
         let metrics = c.get("/metrics").await.text;
         assert!(metrics.contains("enlist_http_requests_total{route=\"/Users\",status=\"201\"} 1"), "{metrics}");
         assert!(metrics.contains("enlist_outbox_depth 1"), "{metrics}");
+        assert!(metrics.contains("enlist_outbox_set_aside 0"), "{metrics}");
         s.stop();
         // A second start finds the organization and prints no new key.
         let s = Server::start(&t.url, &[]);
@@ -210,4 +211,33 @@ fn configuration_precedence_and_masked_print() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `enlist outbox`: counts, the set-aside notifications with what to do,
+/// and `retry ID` putting one back in line.
+#[test]
+fn outbox_shows_what_was_set_aside_and_retry_requeues_it() {
+    use enlist_core::ports::OutboxQueue;
+    for t in databases() {
+        let db = t.url.as_str();
+        ok(db, &["org", "create", "Contoso", "--owner", "boss@contoso.com"]);
+        let o = json_out(db, &["outbox", "--json"]);
+        assert_eq!((o["pending"].as_u64(), o["set_aside"].as_u64()), (Some(1), Some(0)), "[{}] {o}", t.name);
+        let now = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let id = futures_lite(async {
+            let q = t.db.due(now, 1).await.unwrap().pop().unwrap();
+            t.db.set_aside(&q.notification.id, 1, now, "550 no such user").await.unwrap();
+            q.notification.id
+        });
+        let o = json_out(db, &["outbox", "--json"]);
+        assert_eq!((o["pending"].as_u64(), o["set_aside"].as_u64()), (Some(0), Some(1)), "[{}] {o}", t.name);
+        assert_eq!(o["set_aside_notifications"][0]["error"], "550 no such user");
+        let (success, _, err) = enlist(db, &["outbox"]);
+        assert!(success && err.contains("enlist outbox retry ID"), "[{}] {err}", t.name);
+        ok(db, &["outbox", "retry", &id]);
+        let o = json_out(db, &["outbox", "--json"]);
+        assert_eq!((o["pending"].as_u64(), o["set_aside"].as_u64()), (Some(1), Some(0)), "[{}] {o}", t.name);
+        let (success, out, err) = enlist(db, &["outbox", "retry", &id]);
+        assert!(!success && out.is_empty() && err.contains("`enlist outbox` lists them"), "[{}] {err}", t.name);
+    }
 }

@@ -228,26 +228,77 @@ pub struct QueuedNotification {
     pub attempts: u32,
 }
 
-/// The outbox as the mail worker sees it.
+/// A notification set aside because it can never be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetAside {
+    /// The message.
+    pub notification: Notification,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// When it was set aside.
+    pub at: DateTime<Utc>,
+    /// The last error (never containing the address).
+    pub error: String,
+}
+
+/// The outbox's counts, for `/metrics` and the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStats {
+    /// Waiting to be sent (or retried).
+    pub pending: u64,
+    /// Set aside: will not be tried again until requeued.
+    pub set_aside: u64,
+}
+
+/// The outbox as the mail worker and the operator see it. Several
+/// processes may drain one outbox: a claim hides a notification from the
+/// others for a lease longer than one send takes, so the worker claims
+/// one notification at a time and no claim outlives its send.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait OutboxQueue: Send + Sync {
-    /// Up to `limit` unsent notifications due at `now`, oldest first.
+    /// Claims up to `limit` unsent, not set aside notifications due at
+    /// `now`, oldest first, hiding them from other claimers for a lease.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<QueuedNotification>, Error>;
     /// Marks sent.
     async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
     /// Records a failed attempt and when to try again.
     async fn mark_failed(&self, id: &str, attempts: u32, retry_at: DateTime<Utc>, error: &str) -> Result<(), Error>;
-    /// Unsent notifications.
-    async fn depth(&self) -> Result<u64, Error>;
+    /// Sets aside a notification that can never be sent: it stays for the
+    /// operator and is not claimed again until [`OutboxQueue::requeue`].
+    async fn set_aside(&self, id: &str, attempts: u32, at: DateTime<Utc>, error: &str) -> Result<(), Error>;
+    /// Puts a set-aside notification back in line, due at `now`; whether
+    /// one was set aside under that id.
+    async fn requeue(&self, id: &str, now: DateTime<Utc>) -> Result<bool, Error>;
+    /// The set-aside notifications, newest first, at most `limit`.
+    async fn set_aside_list(&self, limit: u64) -> Result<Vec<SetAside>, Error>;
+    /// Pending and set-aside counts.
+    async fn stats(&self) -> Result<OutboxStats, Error>;
     /// Deletes notifications sent before `before`; how many.
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, Error>;
 }
 
-/// Why a mail could not be sent.
+/// Why a mail could not be sent, and whether trying again can help.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct MailError(pub String);
+#[error("{message}")]
+pub struct MailError {
+    /// What went wrong, without the recipient's address.
+    pub message: String,
+    /// `true` when no retry can succeed (an address no server accepts, a
+    /// permanent SMTP refusal): the notification is set aside.
+    pub permanent: bool,
+}
+
+impl MailError {
+    /// A failure worth retrying later (a server down, a 4xx reply).
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: false }
+    }
+    /// A failure no retry can fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: true }
+    }
+}
 
 /// Sends notification mail.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

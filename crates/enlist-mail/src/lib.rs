@@ -89,7 +89,7 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, n: &Notification) -> Result<(), MailError> {
         let to: Mailbox =
-            n.recipient.parse().map_err(|_| MailError("the recipient is not a deliverable address".to_owned()))?;
+            n.recipient.parse().map_err(|_| MailError::permanent("the recipient is not a deliverable address"))?;
         let (subject, text, html) = render(n);
         let msg = Message::builder()
             .from(self.from.clone())
@@ -100,14 +100,19 @@ impl Mailer for SmtpMailer {
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
             )
-            .map_err(|e| MailError(e.to_string()))?;
+            .map_err(|e| MailError::permanent(e.to_string()))?;
         // SMTP replies often quote the address: keep it out of the error,
         // which is logged and stored.
-        self.transport
-            .send(msg)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError(e.to_string().replace(n.recipient.as_str(), "<recipient>")))
+        self.transport.send(msg).await.map(|_| ()).map_err(|e| {
+            let message = e.to_string().replace(n.recipient.as_str(), "<recipient>");
+            // A 5xx reply (unknown mailbox, refused domain) will be
+            // refused again; anything else may pass later.
+            if e.is_permanent() {
+                MailError::permanent(message)
+            } else {
+                MailError::transient(message)
+            }
+        })
     }
 }
 
@@ -116,6 +121,10 @@ pub fn backoff(attempts: u32) -> Duration {
     let secs = 30u64.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
     Duration::from_secs(secs.min(6 * 3600))
 }
+
+/// Attempts after which a notification that still fails is set aside
+/// (with the 6-hour cap of [`backoff`], about five days of trying).
+pub const MAX_ATTEMPTS: u32 = 30;
 
 /// How long sent notifications are kept (for "was it sent?" questions).
 pub const KEEP_SENT_DAYS: i64 = 30;
@@ -128,21 +137,23 @@ pub struct Worker {
     pub mailer: Arc<dyn Mailer>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Messages claimed per round.
+    /// Messages sent per round, each claimed on its own.
     pub batch: u32,
     /// Pause when the outbox is empty.
     pub idle: Duration,
 }
 
 impl Worker {
-    /// Sends what is due once; returns (sent, failed).
+    /// Sends up to `batch` due notifications; returns (sent, failed). Each
+    /// is claimed just before it is sent, so a claim's lease covers one
+    /// send, never a whole batch: no other process sends it meanwhile.
     ///
     /// # Errors
     /// When the outbox cannot be read or updated.
     pub async fn run_once(&self) -> Result<(usize, usize), enlist_core::Error> {
-        let due = self.queue.due(self.clock.now(), self.batch).await?;
         let (mut sent, mut failed) = (0, 0);
-        for q in due {
+        for _ in 0..self.batch {
+            let Some(q) = self.queue.due(self.clock.now(), 1).await?.pop() else { break };
             let id = q.notification.id.clone();
             match self.mailer.send(&q.notification).await {
                 Ok(()) => {
@@ -151,12 +162,18 @@ impl Worker {
                 }
                 Err(e) => {
                     let attempts = q.attempts + 1;
+                    failed += 1;
+                    // The recipient's address stays out of the log.
+                    if e.permanent || attempts >= MAX_ATTEMPTS {
+                        tracing::warn!(notification = %id, attempts, error = %e,
+                            "notification set aside: it cannot be sent. See `enlist outbox`; fix the address, then `enlist outbox retry ID`");
+                        self.queue.set_aside(&id, attempts, self.clock.now(), &e.message).await?;
+                        continue;
+                    }
                     let wait = backoff(attempts);
                     let retry_at = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                    // The recipient's address stays out of the log.
                     tracing::warn!(notification = %id, attempts, retry_in_s = wait.as_secs(), error = %e, "notification not sent; will retry");
-                    self.queue.mark_failed(&id, attempts, retry_at, &e.0).await?;
-                    failed += 1;
+                    self.queue.mark_failed(&id, attempts, retry_at, &e.message).await?;
                 }
             }
         }
@@ -262,10 +279,51 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), w.run(rx)).await.expect("stops when told");
     }
 
+    /// The queue holds one notification after `attempts` tries: claimed
+    /// once, one at a time, then the queue is empty.
+    fn once(queue: &mut MockOutboxQueue, attempts: u32) {
+        let mut seq = mockall::Sequence::new();
+        queue
+            .expect_due()
+            .withf(|_, limit| *limit == 1)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(vec![QueuedNotification { notification: note("A", "k"), attempts }]));
+        queue.expect_due().times(1).in_sequence(&mut seq).returning(|_, _| Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn what_can_never_be_sent_is_set_aside_not_retried() {
+        for (attempts, error) in
+            [(0, MailError::permanent("550 no such user")), (MAX_ATTEMPTS - 1, MailError::transient("421 busy"))]
+        {
+            let mut queue = MockOutboxQueue::new();
+            once(&mut queue, attempts);
+            let want = error.message.clone();
+            queue
+                .expect_set_aside()
+                .withf(move |id, n, at, err| id == "n1" && *n == attempts + 1 && *at == Fixed.now() && err == want)
+                .times(1)
+                .returning(|_, _, _, _| Ok(()));
+            queue.expect_mark_failed().never();
+            let mut mailer = MockMailer::new();
+            let error = std::sync::Mutex::new(Some(error));
+            mailer.expect_send().times(1).returning(move |_| Err(error.lock().unwrap().take().unwrap()));
+            let w = Worker {
+                queue: Arc::new(queue),
+                mailer: Arc::new(mailer),
+                clock: Arc::new(Fixed),
+                batch: 10,
+                idle: Duration::from_secs(1),
+            };
+            assert_eq!(w.run_once().await.unwrap(), (0, 1));
+        }
+    }
+
     #[tokio::test]
     async fn a_failed_send_is_retried_later_and_a_sent_one_marked() {
         let mut queue = MockOutboxQueue::new();
-        queue.expect_due().returning(|_, _| Ok(vec![QueuedNotification { notification: note("A", "k"), attempts: 2 }]));
+        once(&mut queue, 2);
         queue
             .expect_mark_failed()
             .withf(|id, attempts, at, err| {
@@ -275,7 +333,7 @@ mod tests {
             .returning(|_, _, _, _| Ok(()));
         queue.expect_mark_sent().never();
         let mut mailer = MockMailer::new();
-        mailer.expect_send().times(1).returning(|_| Err(MailError("421 busy".into())));
+        mailer.expect_send().times(1).returning(|_| Err(MailError::transient("421 busy")));
         let w = Worker {
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
@@ -286,7 +344,7 @@ mod tests {
         assert_eq!(w.run_once().await.unwrap(), (0, 1));
 
         let mut queue = MockOutboxQueue::new();
-        queue.expect_due().returning(|_, _| Ok(vec![QueuedNotification { notification: note("A", "k"), attempts: 0 }]));
+        once(&mut queue, 0);
         queue.expect_mark_sent().withf(|id, _| id == "n1").times(1).returning(|_, _| Ok(()));
         let mut mailer = MockMailer::new();
         mailer.expect_send().times(1).returning(|_| Ok(()));

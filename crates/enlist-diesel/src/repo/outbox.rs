@@ -54,10 +54,37 @@ struct OutboxRow {
     created_at: i64,
     #[diesel(sql_type = BigInt)]
     attempts: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    set_aside_at: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
 }
 
-/// How long a claimed notification is hidden from other workers.
+/// How long a claimed notification is hidden from other workers: well over
+/// one send (the SMTP adapter gives up after 20 s). The worker claims one
+/// notification at a time, so no claim has to cover a batch.
 const CLAIM_LEASE_MICROS: i64 = 120_000_000;
+
+impl OutboxRow {
+    fn into_queued(self) -> QueuedNotification {
+        QueuedNotification {
+            notification: Notification {
+                id: self.id,
+                organization_id: OrganizationId::new(self.organization_id),
+                organization_name: self.organization_name,
+                recipient: self.recipient,
+                recipient_name: self.recipient_name,
+                added_by: self.added_by,
+                created_at: time(self.created_at),
+            },
+            attempts: self.attempts as u32,
+        }
+    }
+}
+
+const OUTBOX_COLS: &str =
+    "seq, id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, \
+     CAST(attempts AS BIGINT) AS attempts, set_aside_at, last_error";
 
 #[async_trait::async_trait]
 impl OutboxQueue for Database {
@@ -67,32 +94,21 @@ impl OutboxQueue for Database {
             // Claim with a lease so several processes never send one
             // notification twice at once; SKIP LOCKED on PostgreSQL.
             let pick = match backend {
-                Backend::Postgres => "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED",
-                Backend::Sqlite => "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY seq LIMIT $2",
+                Backend::Postgres => {
+                    "SELECT id FROM outbox WHERE sent_at IS NULL AND set_aside_at IS NULL AND next_attempt_at <= $1 \
+                                      ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED"
+                }
+                Backend::Sqlite => {
+                    "SELECT id FROM outbox WHERE sent_at IS NULL AND set_aside_at IS NULL AND next_attempt_at <= $1 \
+                                    ORDER BY seq LIMIT $2"
+                }
             };
-            let sql = format!(
-                "UPDATE outbox SET next_attempt_at = $3 WHERE id IN ({pick}) RETURNING seq, id, organization_id, organization_name, \
-                 recipient, recipient_name, added_by, created_at, CAST(attempts AS BIGINT) AS attempts"
-            );
+            let sql = format!("UPDATE outbox SET next_attempt_at = $3 WHERE id IN ({pick}) RETURNING {OUTBOX_COLS}");
             let n = micros(now);
             let mut rows: Vec<OutboxRow> = db.load(&sql, binds![n, i64::from(limit), n + CLAIM_LEASE_MICROS])?;
             // RETURNING has no order: oldest first, as queued.
             rows.sort_by_key(|r| r.seq);
-            Ok(rows
-                .into_iter()
-                .map(|r| QueuedNotification {
-                    notification: Notification {
-                        id: r.id,
-                        organization_id: OrganizationId::new(r.organization_id),
-                        organization_name: r.organization_name,
-                        recipient: r.recipient,
-                        recipient_name: r.recipient_name,
-                        added_by: r.added_by,
-                        created_at: time(r.created_at),
-                    },
-                    attempts: r.attempts as u32,
-                })
-                .collect())
+            Ok(rows.into_iter().map(OutboxRow::into_queued).collect())
         })
         .await
     }
@@ -127,10 +143,70 @@ impl OutboxQueue for Database {
         })
         .await
     }
-    async fn depth(&self) -> Result<u64, Error> {
+    async fn set_aside(
+        &self,
+        id: &str,
+        attempts: u32,
+        at: chrono::DateTime<chrono::Utc>,
+        error: &str,
+    ) -> Result<(), Error> {
+        let (id, error) = (id.to_owned(), error.to_owned());
+        self.blocking(true, move |mut db| {
+            db.exec(
+                "UPDATE outbox SET attempts = $1, set_aside_at = $2, last_error = $3 WHERE id = $4",
+                binds![i64::from(attempts), micros(at), error, id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+    async fn requeue(&self, id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<bool, Error> {
+        let id = id.to_owned();
+        self.blocking(true, move |mut db| {
+            let n = db.exec(
+                "UPDATE outbox SET set_aside_at = NULL, next_attempt_at = $1 WHERE id = $2 AND set_aside_at IS NOT NULL",
+                binds![micros(now), id],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+    async fn set_aside_list(&self, limit: u64) -> Result<Vec<SetAside>, Error> {
+        self.blocking(false, move |mut db| {
+            let rows: Vec<OutboxRow> = db.load(
+                &format!(
+                    "SELECT {OUTBOX_COLS} FROM outbox WHERE set_aside_at IS NOT NULL \
+                     ORDER BY set_aside_at DESC, seq DESC LIMIT $1"
+                ),
+                binds![limit.min(i64::MAX as u64) as i64],
+            )?;
+            Ok(rows
+                .into_iter()
+                .map(|mut r| {
+                    let (at, error) = (r.set_aside_at.map(time).unwrap_or_default(), r.last_error.take());
+                    let q = r.into_queued();
+                    SetAside {
+                        notification: q.notification,
+                        attempts: q.attempts,
+                        at,
+                        error: error.unwrap_or_default(),
+                    }
+                })
+                .collect())
+        })
+        .await
+    }
+    async fn stats(&self) -> Result<OutboxStats, Error> {
         self.blocking(false, |mut db| {
-            let c: Option<Count> = db.first("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL", vec![])?;
-            Ok(c.map_or(0, |c| c.n as u64))
+            let count = |db: &mut crate::conn::Db<'_>, cond: &str| -> Result<u64, diesel::result::Error> {
+                let c: Option<Count> =
+                    db.first(&format!("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND {cond}"), vec![])?;
+                Ok(c.map_or(0, |c| c.n as u64))
+            };
+            Ok(OutboxStats {
+                pending: count(&mut db, "set_aside_at IS NULL")?,
+                set_aside: count(&mut db, "set_aside_at IS NOT NULL")?,
+            })
         })
         .await
     }

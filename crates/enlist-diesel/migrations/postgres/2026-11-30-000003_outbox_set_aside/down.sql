@@ -1,0 +1,1 @@
+ALTER TABLE outbox DROP COLUMN set_aside_at;
