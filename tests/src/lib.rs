@@ -64,7 +64,12 @@ impl TestServer {
         };
         let db = t.db.clone();
         let ids: Arc<SeqIds> = Arc::new(SeqIds::default());
-        let deps = Deps { store: Arc::new(db.clone()), clock: Arc::new(TickClock::default()), ids: ids.clone() };
+        let deps = Deps {
+            store: Arc::new(db.clone()),
+            clock: Arc::new(TickClock::default()),
+            ids: ids.clone(),
+            dns: Arc::new(enlist_core::testing::FakeDns::default()),
+        };
         let enlist = Enlist::new(deps);
         let op = |o: &OrganizationId| Caller { organization_id: o.clone(), actor: Actor::Operator };
         let a = enlist

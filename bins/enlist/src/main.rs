@@ -52,6 +52,7 @@ fn services(db: &Database) -> Enlist {
         store: Arc::new(db.clone()),
         clock: Arc::new(system::SystemClock),
         ids: Arc::new(system::RandomIds),
+        dns: Arc::new(enlist_core::ports::NoDomainVerification),
     })
 }
 

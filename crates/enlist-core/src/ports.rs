@@ -308,6 +308,38 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, n: &Notification) -> Result<(), MailError>;
 }
 
+/// Why a DNS lookup could not be answered (not: "there is no record").
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LookupError(pub String);
+
+/// DNS TXT lookups, for an organization Admin proving control of a domain.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait DomainVerifier: Send + Sync {
+    /// The TXT records published at `name`, each record's strings joined.
+    /// A name with no TXT record (or that does not exist) is an empty list.
+    ///
+    /// # Errors
+    /// [`LookupError`] when the lookup itself failed (timeout, server
+    /// failure): the caller tells the person to try again later.
+    async fn txt(&self, name: &str) -> Result<Vec<String>, LookupError>;
+}
+
+/// A [`DomainVerifier`] for deployments without DNS verification: every
+/// lookup fails, so only the operator registers domains.
+pub struct NoDomainVerification;
+
+#[async_trait::async_trait]
+impl DomainVerifier for NoDomainVerification {
+    async fn txt(&self, _name: &str) -> Result<Vec<String>, LookupError> {
+        Err(LookupError(
+            "DNS verification is not configured in this deployment; ask the operator to register the domain (enlist domain add)"
+                .into(),
+        ))
+    }
+}
+
 /// The time. Nothing in the core or the adapters reads the wall clock.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {

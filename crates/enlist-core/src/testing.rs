@@ -125,3 +125,38 @@ impl Store for MockStore {
         self.run(work)
     }
 }
+
+/// DNS for tests: TXT records published with [`FakeDns::publish`]; a name
+/// listed with [`FakeDns::fail`] fails as a DNS outage would.
+#[derive(Default)]
+pub struct FakeDns {
+    records: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    failing: Mutex<Vec<String>>,
+}
+
+impl FakeDns {
+    /// Publishes a TXT record at `name`.
+    pub fn publish(&self, name: &str, value: &str) {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_ascii_lowercase())
+            .or_default()
+            .push(value.into());
+    }
+    /// Makes lookups of `name` fail.
+    pub fn fail(&self, name: &str) {
+        self.failing.lock().unwrap_or_else(|p| p.into_inner()).push(name.to_ascii_lowercase());
+    }
+}
+
+#[async_trait::async_trait]
+impl DomainVerifier for FakeDns {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, LookupError> {
+        let name = name.to_ascii_lowercase();
+        if self.failing.lock().unwrap_or_else(|p| p.into_inner()).contains(&name) {
+            return Err(LookupError(format!("SERVFAIL for {name}")));
+        }
+        Ok(self.records.lock().unwrap_or_else(|p| p.into_inner()).get(&name).cloned().unwrap_or_default())
+    }
+}

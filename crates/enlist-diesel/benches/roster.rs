@@ -76,7 +76,12 @@ where
 
 async fn run(label: &str, db: Database, n: usize) {
     db.migrate(|_| {}).unwrap();
-    let deps = Deps { store: Arc::new(db.clone()), clock: Arc::new(FixedClock), ids: Arc::new(Ids(AtomicU64::new(0))) };
+    let deps = Deps {
+        store: Arc::new(db.clone()),
+        clock: Arc::new(FixedClock),
+        ids: Arc::new(Ids(AtomicU64::new(0))),
+        dns: Arc::new(enlist_core::ports::NoDomainVerification),
+    };
     let enlist = Enlist::new(deps);
     let org = enlist.organizations.create(&Actor::Operator, "Bench", None, true).await.unwrap();
     let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };

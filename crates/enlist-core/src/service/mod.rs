@@ -8,12 +8,12 @@ mod users;
 
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
-pub use orgs::{Organizations, DEFAULT_ORGANIZATION};
+pub use orgs::{DomainChallenge, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
 
 use crate::error::{Error, RepoError, Result, Uniqueness};
 use crate::model::*;
-use crate::ports::{Clock, IdGenerator, Store, Transaction, Work};
+use crate::ports::{Clock, DomainVerifier, IdGenerator, Store, Transaction, Work};
 use crate::types::*;
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +26,9 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Ids and secrets.
     pub ids: Arc<dyn IdGenerator>,
+    /// DNS TXT lookups for domain proofs ([`crate::ports::NoDomainVerification`]
+    /// where organization Admins never register domains themselves).
+    pub dns: Arc<dyn DomainVerifier>,
 }
 
 /// All services, wired to one set of ports.

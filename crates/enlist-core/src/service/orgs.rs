@@ -7,6 +7,21 @@ use crate::value::{Complex, Value};
 /// SCIM on without a registered domain, the one organization that may.
 pub const DEFAULT_ORGANIZATION: &str = "Default";
 
+/// The DNS label under which an organization publishes its proof.
+pub const CHALLENGE_LABEL: &str = "_enlist-challenge";
+
+/// The DNS TXT record an organization Admin publishes to prove control of
+/// a domain ([`Organizations::domain_challenge`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainChallenge {
+    /// The domain.
+    pub domain: DomainName,
+    /// Where the record goes: `_enlist-challenge.<domain>`.
+    pub record_name: String,
+    /// The exact TXT value.
+    pub record_value: String,
+}
+
 /// The organization use cases.
 #[derive(Clone)]
 pub struct Organizations {
@@ -220,11 +235,61 @@ impl Organizations {
         .await
     }
 
-    /// Registers a domain; a domain belongs to one organization at most.
+    /// Registers a domain: the operator's act (the product's support staff,
+    /// `enlist domain add`). A domain belongs to one organization at most.
+    /// An organization Admin proves control instead: [`Self::verify_domain`].
     ///
     /// # Errors
-    /// `Forbidden`; `Uniqueness` when any organization has it.
+    /// `Forbidden` for anyone but the operator; `Uniqueness` when any
+    /// organization has it.
     pub async fn add_domain(&self, caller: &Caller, domain: DomainName) -> Result<Organization> {
+        if caller.actor != Actor::Operator {
+            return Err(Error::Forbidden {
+                detail: format!(
+                    "registering {domain} is the operator's act (enlist domain add); an organization Admin proves \
+                     control of it with a DNS TXT record instead (verify_domain)"
+                ),
+            });
+        }
+        self.domain(caller, domain, true).await
+    }
+
+    /// The DNS TXT record that proves the caller's organization controls
+    /// `domain`. The value is bound to the organization and the domain, so
+    /// one organization's proof never registers the domain for another.
+    pub fn domain_challenge(&self, org: &OrganizationId, domain: &DomainName) -> DomainChallenge {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("enlist-domain-verification:{org}:{domain}").as_bytes());
+        let token: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        DomainChallenge {
+            domain: domain.clone(),
+            record_name: format!("{CHALLENGE_LABEL}.{domain}"),
+            record_value: format!("enlist-domain-verification={token}"),
+        }
+    }
+
+    /// Registers `domain` for an organization Admin (or the operator) once
+    /// the organization's [`DomainChallenge`] record is published in DNS.
+    ///
+    /// # Errors
+    /// `Forbidden` unless an active Admin or the operator; `InvalidValue`
+    /// naming the record to publish when it is not found; `Unexpected`
+    /// (retry later) when DNS could not be asked; `Uniqueness` when another
+    /// organization has the domain.
+    pub async fn verify_domain(&self, caller: &Caller, domain: DomainName) -> Result<Organization> {
+        let who = caller.clone();
+        transact(&*self.deps.store, Mode::Read, move |tx| require_admin(tx, &who, "register domains")).await?;
+        let challenge = self.domain_challenge(&caller.organization_id, &domain);
+        let records = self.deps.dns.txt(&challenge.record_name).await.map_err(|e| Error::Unexpected(Box::new(e)))?;
+        if !records.iter().any(|r| r.trim() == challenge.record_value) {
+            return Err(Error::invalid(format!(
+                "{domain} is not verified yet: publish a DNS TXT record at {} with the value {} (found {} TXT record(s) there), \
+                 wait for it to propagate, then verify again",
+                challenge.record_name,
+                challenge.record_value,
+                records.len()
+            )));
+        }
         self.domain(caller, domain, true).await
     }
 

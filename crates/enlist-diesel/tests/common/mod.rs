@@ -19,8 +19,12 @@ pub struct Env {
 
 fn env(t: TestDatabase) -> Env {
     let db = t.db.clone();
-    let deps =
-        Deps { store: Arc::new(db.clone()), clock: Arc::new(TickClock::default()), ids: Arc::new(SeqIds::default()) };
+    let deps = Deps {
+        store: Arc::new(db.clone()),
+        clock: Arc::new(TickClock::default()),
+        ids: Arc::new(SeqIds::default()),
+        dns: Arc::new(enlist_core::testing::FakeDns::default()),
+    };
     Env { db, enlist: Enlist::new(deps), name: t.name, _guard: t }
 }
 

@@ -20,8 +20,11 @@ impl Clock for FixedClock {
     }
 }
 fn enlist(tx: MockTx) -> (Enlist, Arc<MockStore>) {
+    enlist_with_dns(tx, Arc::new(crate::testing::FakeDns::default()))
+}
+fn enlist_with_dns(tx: MockTx, dns: Arc<crate::testing::FakeDns>) -> (Enlist, Arc<MockStore>) {
     let store = MockStore::new(tx);
-    let deps = Deps { store: store.clone(), clock: Arc::new(FixedClock), ids: Arc::new(SeqIds::default()) };
+    let deps = Deps { store: store.clone(), clock: Arc::new(FixedClock), ids: Arc::new(SeqIds::default()), dns };
     (Enlist::new(deps), store)
 }
 
