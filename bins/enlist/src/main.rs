@@ -48,11 +48,20 @@ fn migrate(db: &Database, report: bool) -> anyhow::Result<()> {
 }
 
 fn services(db: &Database) -> Enlist {
+    // Admins prove domains through DNS; without a resolver configuration
+    // only the operator registers them, which `verify_domain` then says.
+    let dns: Arc<dyn enlist_core::ports::DomainVerifier> = match enlist_dns::HickoryVerifier::from_system_conf() {
+        Ok(v) => Arc::new(v),
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS resolver: organization Admins cannot verify domains");
+            Arc::new(enlist_core::ports::NoDomainVerification)
+        }
+    };
     Enlist::new(Deps {
         store: Arc::new(db.clone()),
         clock: Arc::new(system::SystemClock),
         ids: Arc::new(system::RandomIds),
-        dns: Arc::new(enlist_core::ports::NoDomainVerification),
+        dns,
     })
 }
 
