@@ -36,6 +36,8 @@ struct Server {
     child: Child,
     addr: String,
     key: Option<String>,
+    /// Every banner line up to "Ready.".
+    banner: Vec<String>,
 }
 
 impl Server {
@@ -57,6 +59,7 @@ impl Server {
             .unwrap_or_else(|| panic!("banner: {first}"))
             .to_owned();
         let mut key = None;
+        let mut banner = vec![first];
         for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(k) = line.strip_prefix("API key: ") {
@@ -65,10 +68,11 @@ impl Server {
             if line == "Ready." {
                 break;
             }
+            banner.push(line);
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, addr, key }
+        Self { child, addr, key, banner }
     }
     /// SIGTERM; the server must exit cleanly.
     fn stop(mut self) {
@@ -90,6 +94,15 @@ async fn first_run_prints_a_key_that_works_and_stops_gracefully() {
     for t in databases() {
         let s = Server::start(&t.url, &[]);
         let key = s.key.clone().unwrap_or_else(|| panic!("[{}] no 'API key:' line", t.name));
+        // The trial organization has SCIM on without a domain, and says so.
+        assert!(
+            s.banner
+                .iter()
+                .any(|l| l.contains("without a registered domain") && l.contains("enlist domain add Default")),
+            "[{}] {:?}",
+            t.name,
+            s.banner
+        );
         let c = Client::new(&s.addr, Some(&format!("Bearer {key}")));
         let r = c.get("/scim/v2/Users?filter=userName+eq+%22nobody%22").await;
         assert_eq!((r.status, r.json()["totalResults"].clone()), (200, json!(0)), "[{}]", t.name);
