@@ -164,4 +164,5 @@ fn detail(e: &Error) -> String {
 mod groups;
 mod keys;
 mod orgs;
+mod scenarios;
 mod users;

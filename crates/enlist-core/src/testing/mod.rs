@@ -1,7 +1,12 @@
 //! Test support for code built on Enlist's ports: a [`Transaction`] made of
-//! mockall mocks, a [`Store`] that runs units of work on it and records
-//! whether they committed or rolled back, and a deterministic clock and id
-//! generator.
+//! mockall mocks (for a test about one interaction with a port), a [`Store`]
+//! that runs units of work on it and records whether they committed or
+//! rolled back, an in-memory [`MemoryStore`] (for a scenario through the
+//! real services), fake DNS, and a deterministic clock and id generator.
+
+mod memory;
+
+pub use memory::{Memory, MemoryStore};
 
 use crate::error::Error;
 use crate::ports::*;

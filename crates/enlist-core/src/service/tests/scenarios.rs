@@ -1,0 +1,145 @@
+//! Whole stories through the real services on the in-memory store
+//! (`testing::MemoryStore`): what a sequence of provisioning calls leaves
+//! behind, read back from the store rather than scripted port by port.
+
+use super::*;
+use crate::testing::MemoryStore;
+
+struct Env {
+    enlist: Enlist,
+    store: Arc<MemoryStore>,
+}
+
+fn env() -> Env {
+    let store = Arc::new(MemoryStore::new());
+    let deps = Deps {
+        store: store.clone(),
+        clock: Arc::new(crate::testing::TickClock::default()),
+        ids: Arc::new(SeqIds::default()),
+        dns: Arc::new(crate::testing::FakeDns::default()),
+    };
+    Env { enlist: Enlist::new(deps), store }
+}
+
+fn op(org: &Organization) -> Caller {
+    Caller { organization_id: org.id.clone(), actor: Actor::Operator }
+}
+fn key(org: &Organization) -> Caller {
+    Caller { organization_id: org.id.clone(), actor: Actor::ApiKey { id: ApiKeyId::new("k"), label: "Entra".into() } }
+}
+fn org_named(e: &Env, name: &str, owner: &str, domains: &[&str]) -> Organization {
+    let o = block_on(e.enlist.organizations.create(&Actor::Operator, name, Some(Email::parse(owner).unwrap()), true))
+        .unwrap();
+    for d in domains {
+        block_on(e.enlist.organizations.add_domain(&op(&o), DomainName::parse(d).unwrap())).unwrap();
+    }
+    o
+}
+fn new_user(user_name: &str, roles: &[&str]) -> NewUser {
+    NewUser { attrs: attrs(user_name, Some(user_name), roles), password: false }
+}
+fn set_email(to: &str) -> UserChange {
+    let work = crate::query::Filter::Compare {
+        path: USER_RESOURCE.resolve(None, "emails", Some("type")).unwrap(),
+        op: crate::query::CompareOp::Eq,
+        value: crate::query::Literal::String("work".into()),
+    };
+    let p = PatchPath { target: USER_RESOURCE.resolve(None, "emails", Some("value")).unwrap(), filter: Some(work) };
+    patch(vec![op_(PatchKind::Replace, p, Some(s(to)))])
+}
+fn op_(kind: PatchKind, p: PatchPath, value: Option<Value>) -> PatchOp {
+    super::op(kind, p, value)
+}
+
+#[test]
+fn a_role_mapped_group_raises_and_lowers_roles_and_the_last_admin_holds() {
+    let e = env();
+    let o = org_named(&e, "Contoso", "boss@contoso.com", &["contoso.com"]);
+    let c = key(&o);
+    let ana = block_on(e.enlist.users.create(&c, new_user("ana@contoso.com", &["Guest"]))).unwrap().user;
+    assert_eq!((ana.effective_role, ana.role_source), (Role::Guest, RoleSource::Assigned));
+    let g = block_on(e.enlist.groups.create(
+        &c,
+        NewGroup {
+            display_name: DisplayName::parse("Admins").unwrap(),
+            external_id: None,
+            members: vec![ana.id.clone()],
+        },
+    ))
+    .unwrap()
+    .group;
+    block_on(e.enlist.groups.set_role(&op(&o), &g.id, Some(Role::Admin))).unwrap();
+    let v = block_on(e.enlist.users.get(&c, &ana.id, true)).unwrap();
+    assert_eq!((v.user.effective_role, v.user.role_source), (Role::Admin, RoleSource::Group));
+    assert_eq!(v.groups.unwrap()[0].display_name, "Admins");
+    // The owner steps down: ana (Admin through the group) remains.
+    let owner = e
+        .store
+        .snapshot()
+        .users()
+        .iter()
+        .find(|u| u.profile.user_name().as_str() == "boss@contoso.com")
+        .unwrap()
+        .clone();
+    let demote = patch(vec![op_(
+        PatchKind::Replace,
+        path("roles", None),
+        Some(Value::Multi(vec![obj(&[("value", s("FullMember"))])])),
+    )]);
+    block_on(e.enlist.users.change(&c, &owner.id, demote, None)).unwrap();
+    // Now ana is the last Admin: leaving the group is refused, and nothing changes.
+    let before = e.store.snapshot().audit_records().len();
+    let err = block_on(e.enlist.groups.change(&c, &g.id, vec![GroupChange::RemoveMembers(vec![ana.id.clone()])], None))
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    assert_eq!(e.store.snapshot().audit_records().len(), before, "a refused change leaves no audit record");
+    let v = block_on(e.enlist.users.get(&c, &ana.id, true)).unwrap();
+    assert_eq!((v.user.effective_role, v.groups.unwrap().len()), (Role::Admin, 1));
+}
+
+#[test]
+fn one_person_in_two_organizations_is_one_account_until_the_last_membership_goes() {
+    let e = env();
+    let a = org_named(&e, "A", "boss@a.com", &["a.com"]);
+    let b = org_named(&e, "B", "boss@b.com", &[]);
+    let in_a = block_on(e.enlist.users.create(&key(&a), new_user("p@a.com", &[]))).unwrap().user;
+    let in_b = block_on(e.enlist.users.create(&key(&b), new_user("P@A.com", &[]))).unwrap().user;
+    assert_eq!(in_a.account_id, in_b.account_id, "linked, not a second account");
+    // Each provisioning sends its own notification, naming the key's label.
+    let mails: Vec<String> = e
+        .store
+        .snapshot()
+        .notifications()
+        .iter()
+        .filter(|n| n.recipient.eq_ignore_ascii_case("p@a.com"))
+        .map(|n| n.added_by.clone())
+        .collect();
+    assert_eq!(mails, ["Entra", "Entra"]);
+    // A changes the address inside its domains; B catches up without domains.
+    block_on(e.enlist.users.change(&key(&a), &in_a.id, set_email("q@a.com"), None)).unwrap();
+    block_on(e.enlist.users.change(&key(&b), &in_b.id, set_email("q@a.com"), None)).unwrap();
+    // B moving the account anywhere else is refused: B has no domains.
+    let err = block_on(e.enlist.users.change(&key(&b), &in_b.id, set_email("r@a.com"), None)).unwrap_err();
+    assert!(detail(&err).contains("q@a.com -> r@a.com"), "{err}");
+    // Deleting one membership keeps the account; the last one removes it.
+    block_on(e.enlist.users.delete(&key(&a), &in_a.id, None)).unwrap();
+    assert_eq!(e.store.snapshot().accounts().iter().filter(|x| x.id == in_a.account_id).count(), 1);
+    block_on(e.enlist.users.delete(&key(&b), &in_b.id, None)).unwrap();
+    assert_eq!(e.store.snapshot().accounts().iter().filter(|x| x.id == in_a.account_id).count(), 0);
+    assert!(matches!(block_on(e.enlist.users.get(&key(&b), &in_b.id, false)), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn a_refused_create_leaves_nothing_behind() {
+    let e = env();
+    let o = org_named(&e, "Contoso", "boss@contoso.com", &[]);
+    let before = e.store.snapshot();
+    let mut bad = new_user("x@contoso.com", &[]);
+    bad.attrs.insert(ENTERPRISE_USER.into(), obj(&[("manager", obj(&[("value", s("no-such-user"))]))]));
+    assert!(block_on(e.enlist.users.create(&key(&o), bad)).is_err());
+    let after = e.store.snapshot();
+    assert_eq!(after.users().len(), before.users().len());
+    assert_eq!(after.accounts().len(), before.accounts().len(), "no account without its membership");
+    assert_eq!(after.audit_records().len(), before.audit_records().len());
+    assert_eq!(after.notifications().len(), before.notifications().len());
+}
