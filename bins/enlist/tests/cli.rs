@@ -254,3 +254,41 @@ fn outbox_shows_what_was_set_aside_and_retry_requeues_it() {
         assert!(!success && out.is_empty() && err.contains("`enlist outbox` lists them"), "[{}] {err}", t.name);
     }
 }
+
+/// Logs written to a file (not a terminal) carry no colour codes; a
+/// provisioning-free start still logs its warning in plain text.
+#[test]
+fn logs_to_a_file_have_no_colour_codes() {
+    let t = TestDatabase::sqlite().unwrap();
+    let log = std::env::temp_dir().join(format!("enlist-log-{}.txt", std::process::id()));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ENLIST_DATABASE_URL", &t.url)
+        .env_remove("ENLIST_SMTP_URL")
+        .stdout(Stdio::piped())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        if line.unwrap() == "Ready." {
+            break;
+        }
+    }
+    // The mail warning comes right after Ready; give it a moment (bounded).
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("mail is not configured") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_file(&log);
+    assert!(text.contains("mail is not configured"), "{text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a log file: {text:?}");
+}
