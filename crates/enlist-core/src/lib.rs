@@ -10,6 +10,7 @@
 
 pub mod change;
 pub mod error;
+pub mod event;
 pub mod model;
 pub mod ports;
 pub mod query;

@@ -9,6 +9,7 @@
 //! boundary itself, [`Store`], is async.
 
 use crate::error::{Error, RepoError};
+use crate::event::Event;
 use crate::model::*;
 use crate::query::{ListPage, ListQuery};
 use crate::types::*;
@@ -187,6 +188,22 @@ pub trait Outbox: Send {
     fn enqueue(&mut self, n: &Notification) -> RepoResult<()>;
 }
 
+/// The change events of each organization, appended in the transaction of
+/// the change they describe.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait EventLog: Send {
+    /// Appends `event` (its `seq` is ignored). The store numbers the
+    /// transaction's events after the organization's last one when it
+    /// commits, and serialises numbering per organization until commit, so
+    /// events become visible in `seq` order and a reader never skips one.
+    /// Numbering last keeps the organization's counter out of every other
+    /// lock order a unit of work takes.
+    fn append(&mut self, event: &Event) -> RepoResult<()>;
+    /// The organization's events after `after`, in `seq` order, at most
+    /// `limit`.
+    fn list(&mut self, org: &OrganizationId, after: u64, limit: u64) -> RepoResult<Vec<Event>>;
+}
+
 /// One database transaction: every repository, on one connection.
 pub trait Transaction: Send {
     /// Organizations.
@@ -203,6 +220,8 @@ pub trait Transaction: Send {
     fn audit(&mut self) -> &mut dyn AuditLog;
     /// Outbox.
     fn outbox(&mut self) -> &mut dyn Outbox;
+    /// Change events.
+    fn events(&mut self) -> &mut dyn EventLog;
 }
 
 /// A unit of work: runs on a blocking thread, inside one transaction.

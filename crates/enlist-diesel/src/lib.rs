@@ -349,10 +349,16 @@ impl Database {
 #[async_trait::async_trait]
 impl Store for Database {
     async fn read(&self, work: Work) -> Result<(), Error> {
-        self.blocking(false, move |db| work(&mut DieselTx { db }).map_err(TxError::Core)).await
+        self.blocking(false, move |db| work(&mut DieselTx::new(db)).map_err(TxError::Core)).await
     }
     async fn write(&self, work: Work) -> Result<(), Error> {
-        self.blocking(true, move |db| work(&mut DieselTx { db }).map_err(TxError::Core)).await
+        self.blocking(true, move |db| {
+            let mut tx = DieselTx::new(db);
+            work(&mut tx).map_err(TxError::Core)?;
+            // Numbered last: see `repo/events.rs`.
+            Ok(tx.flush_events()?)
+        })
+        .await
     }
 }
 

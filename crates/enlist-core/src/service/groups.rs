@@ -79,14 +79,19 @@ impl Groups {
                 before: None,
                 after: Some(Value::String(group.display_name.to_string())),
             }];
+            let mut added = Vec::new();
             if !input.members.is_empty() {
                 let members = dedupe(&input.members);
                 check_known(tx, &org.id, &members)?;
-                let added = tx.groups().add_members(&org.id, &group.id, &members)?;
+                added = tx.groups().add_members(&org.id, &group.id, &members)?;
                 changes.push(member_change("members.added", &added));
             }
             Audit::new(&org.id, &caller.actor, ResourceKind::Group, group.id.as_str(), Operation::Create, changes)
                 .record(tx, &deps)?;
+            let snapshot = GroupSnapshot::of(&group);
+            let data = EventData::Group { group: snapshot.clone(), old_name: None };
+            emit(tx, &deps, &org.id, &caller.actor, EventKind::GroupCreated, data)?;
+            member_events(tx, &deps, &org.id, &caller.actor, &snapshot, added, Vec::new())?;
             // Only a group created with members has any to read back.
             let members = if input.members.is_empty() { Vec::new() } else { all_members(tx, &org.id, &group.id)? };
             Ok(GroupView { group, members: Some(members) })
@@ -176,7 +181,10 @@ impl Groups {
             check_version("Group", group.id.as_str(), group.version, if_match)?;
             let members = if group.role.is_some() { tx.groups().clear_members(&org.id, &id)? } else { Vec::new() };
             tx.groups().delete(&org.id, &id)?;
-            recompute_roles(tx, &org, &members, &format!("delete group '{}'", group.display_name))?;
+            let data = EventData::Group { group: GroupSnapshot::of(&group), old_name: None };
+            emit(tx, &deps, &org.id, &caller.actor, EventKind::GroupDeleted, data)?;
+            let why = format!("delete group '{}'", group.display_name);
+            recompute_roles(tx, &deps, &caller.actor, &org, &members, &why)?;
             Audit::new(
                 &org.id,
                 &caller.actor,
@@ -215,7 +223,14 @@ impl Groups {
             loop {
                 let page = tx.groups().members(&org.id, &id, after.as_ref(), MEMBER_PAGE)?;
                 let ids: Vec<UserId> = page.iter().map(|m| m.id.clone()).collect();
-                recompute_roles(tx, &org, &ids, &format!("change the role of group '{}'", group.display_name))?;
+                recompute_roles(
+                    tx,
+                    &deps,
+                    &caller.actor,
+                    &org,
+                    &ids,
+                    &format!("change the role of group '{}'", group.display_name),
+                )?;
                 if (page.len() as u64) < MEMBER_PAGE {
                     break;
                 }
@@ -307,6 +322,8 @@ fn apply(
     let mut affected: BTreeSet<UserId> = BTreeSet::new();
     let mut audit_changes = Vec::new();
     let mut members_changed = false;
+    // For the events: every id added or removed in this batch, in order.
+    let (mut added_all, mut removed_all): (Vec<UserId>, Vec<UserId>) = (Vec::new(), Vec::new());
     for change in changes {
         match change {
             GroupChange::DisplayName(name) => next.display_name = name.clone(),
@@ -324,6 +341,7 @@ fn apply(
                     audit_changes.push(member_change("members.added", &added));
                 }
                 members_changed |= !added.is_empty();
+                added_all.extend(added.iter().cloned());
                 affected.extend(added);
             }
             GroupChange::RemoveMembers(ids) => {
@@ -332,6 +350,7 @@ fn apply(
                     audit_changes.push(member_change("members.removed", &removed));
                 }
                 members_changed |= !removed.is_empty();
+                removed_all.extend(removed.iter().cloned());
                 affected.extend(removed);
             }
             GroupChange::ReplaceMembers(ids) => {
@@ -344,6 +363,8 @@ fn apply(
                     }
                 }
                 members_changed |= !added.is_empty() || !removed.is_empty();
+                added_all.extend(added.iter().cloned());
+                removed_all.extend(removed.iter().cloned());
                 affected.extend(added);
                 affected.extend(removed);
             }
@@ -353,6 +374,7 @@ fn apply(
                     audit_changes.push(member_change("members.removed", &removed));
                 }
                 members_changed |= !removed.is_empty();
+                removed_all.extend(removed.iter().cloned());
                 affected.extend(removed);
             }
         }
@@ -387,12 +409,40 @@ fn apply(
     if members_changed {
         next.version = tx.groups().touch(&org.id, id, deps.clock.now())?;
         next.updated_at = deps.clock.now();
-        if current.role.is_some() {
-            let ids: Vec<UserId> = affected.into_iter().collect();
-            recompute_roles(tx, &org, &ids, &format!("change the members of group '{}'", current.display_name))?;
-        }
     }
     Audit::new(&org.id, &caller.actor, ResourceKind::Group, id.as_str(), Operation::Patch, audit_changes)
         .record(tx, deps)?;
+    // Events in the order a host acts on them: the group's own change, the
+    // membership batch, then each role it moved.
+    let snapshot = GroupSnapshot::of(&next);
+    if renamed {
+        let data = EventData::Group { group: snapshot.clone(), old_name: Some(current.display_name.to_string()) };
+        emit(tx, deps, &org.id, &caller.actor, EventKind::GroupRenamed, data)?;
+    }
+    member_events(tx, deps, &org.id, &caller.actor, &snapshot, added_all, removed_all)?;
+    if members_changed && current.role.is_some() {
+        let ids: Vec<UserId> = affected.into_iter().collect();
+        let why = format!("change the members of group '{}'", current.display_name);
+        recompute_roles(tx, deps, &caller.actor, &org, &ids, &why)?;
+    }
     Ok(next)
+}
+
+/// One `group.members_added` and one `group.members_removed` event per
+/// batch, each only when it moved someone.
+fn member_events(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    org: &OrganizationId,
+    actor: &Actor,
+    group: &GroupSnapshot,
+    added: Vec<UserId>,
+    removed: Vec<UserId>,
+) -> Result<()> {
+    for (kind, users) in [(EventKind::GroupMembersAdded, added), (EventKind::GroupMembersRemoved, removed)] {
+        if !users.is_empty() {
+            emit(tx, deps, org, actor, kind, EventData::Members { group: group.clone(), users })?;
+        }
+    }
+    Ok(())
 }

@@ -80,6 +80,8 @@ impl ApiKeys {
             };
             tx.api_keys().insert(&key)?;
             Audit::new(&org.id, &caller.actor, ResourceKind::ApiKey, id.as_str(), Operation::Create, vec![AttributeChange { attribute: "label".into(), before: None, after: Some(Value::String(label.clone())) }]).record(tx, &deps)?;
+            let data = EventData::ApiKey { id: id.clone(), label: label.clone() };
+            emit(tx, &deps, &org.id, &caller.actor, EventKind::ApiKeyCreated, data)?;
             Ok(NewApiKey { key, token: format!("{PREFIX}{id}.{secret}") })
         })
         .await
@@ -107,9 +109,12 @@ impl ApiKeys {
         let (caller, id) = (caller.clone(), id.clone());
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             require_admin(tx, &caller, "revoke API keys")?;
+            let label = tx.api_keys().get(&id)?.map(|k| k.label).unwrap_or_default();
             if !tx.api_keys().revoke(&caller.organization_id, &id, deps.clock.now())? {
                 return Err(Error::NotFound { detail: format!("no active API key {id} in this organization") });
             }
+            let data = EventData::ApiKey { id: id.clone(), label };
+            emit(tx, &deps, &caller.organization_id, &caller.actor, EventKind::ApiKeyRevoked, data)?;
             Audit::new(
                 &caller.organization_id,
                 &caller.actor,

@@ -1,17 +1,20 @@
 //! The use cases adapters call. One service per aggregate; each runs its
 //! rules inside one unit of work of the [`Store`].
 
+mod events;
 mod groups;
 mod keys;
 mod orgs;
 mod users;
 
+pub use events::{Events, MAX_EVENTS_PER_READ};
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
 pub use orgs::{DomainChallenge, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
 
 use crate::error::{Error, RepoError, Result, Uniqueness};
+use crate::event::{Event, EventData, EventKind, GroupSnapshot, UserSnapshot};
 use crate::model::*;
 use crate::ports::{Clock, DomainVerifier, IdGenerator, Store, Transaction, Work};
 use crate::types::*;
@@ -42,6 +45,8 @@ pub struct Enlist {
     pub organizations: Organizations,
     /// API keys and authentication.
     pub api_keys: ApiKeys,
+    /// Change events, for replay.
+    pub events: Events,
 }
 
 impl Enlist {
@@ -51,7 +56,8 @@ impl Enlist {
             users: Users::new(deps.clone()),
             groups: Groups::new(deps.clone()),
             organizations: Organizations::new(deps.clone()),
-            api_keys: ApiKeys::new(deps),
+            api_keys: ApiKeys::new(deps.clone()),
+            events: Events::new(deps),
         }
     }
 }
@@ -161,6 +167,29 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// Appends one change event to the organization's log, in the transaction
+/// of the change it describes.
+pub(crate) fn emit(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    org: &OrganizationId,
+    actor: &Actor,
+    kind: EventKind,
+    data: EventData,
+) -> Result<()> {
+    let event = Event {
+        id: deps.ids.id(),
+        organization_id: org.clone(),
+        seq: 0,
+        at: deps.clock.now(),
+        actor: actor.label(),
+        kind,
+        data,
+    };
+    tx.events().append(&event)?;
+    Ok(())
+}
+
 /// If-Match: refuses a change to `kind` `id`, now at `current`, when the
 /// client pinned another version.
 pub(crate) fn check_version(kind: &str, id: &str, current: u64, if_match: Option<u64>) -> Result<()> {
@@ -193,7 +222,15 @@ pub(crate) fn require_admin(tx: &mut dyn Transaction, caller: &Caller, what: &st
 /// Recomputes the effective roles of `ids` (after their group memberships
 /// or a group's role changed), refusing to leave the organization without
 /// an active Admin.
-pub(crate) fn recompute_roles(tx: &mut dyn Transaction, org: &Organization, ids: &[UserId], why: &str) -> Result<()> {
+/// Each user whose role moves gets a `user.role_changed` event.
+pub(crate) fn recompute_roles(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    actor: &Actor,
+    org: &Organization,
+    ids: &[UserId],
+    why: &str,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -210,7 +247,7 @@ pub(crate) fn recompute_roles(tx: &mut dyn Transaction, org: &Organization, ids:
             if u.is_active_admin() && role != Role::Admin {
                 losing.push(u.profile.user_name().as_str().to_owned());
             }
-            computed.push((u.id.clone(), role, source));
+            computed.push((u, role, source));
         }
     }
     if !losing.is_empty() {
@@ -223,9 +260,14 @@ pub(crate) fn recompute_roles(tx: &mut dyn Transaction, org: &Organization, ids:
         })?;
     }
     let updates: Vec<RoleUpdate<'_>> =
-        computed.iter().map(|(id, role, source)| RoleUpdate { user: id, role: *role, source: *source }).collect();
+        computed.iter().map(|(u, role, source)| RoleUpdate { user: &u.id, role: *role, source: *source }).collect();
     if !updates.is_empty() {
         tx.users().set_effective_roles(&org.id, &updates)?;
+    }
+    for (u, role, source) in &computed {
+        let user = UserSnapshot { effective_role: *role, role_source: *source, ..UserSnapshot::of(u) };
+        let data = EventData::RoleChanged { user, old_role: u.effective_role, old_source: u.role_source };
+        emit(tx, deps, &org.id, actor, EventKind::UserRoleChanged, data)?;
     }
     Ok(())
 }

@@ -178,7 +178,10 @@ impl Organizations {
         if caller.actor != Actor::Operator {
             return Err(Error::Forbidden { detail: "only the operator switches the SCIM add-on".into() });
         }
-        self.configure(caller, "scimEnabled", move |o| {
+        let event = |o: &Organization| {
+            Some(if o.scim_enabled { EventKind::OrganizationScimEnabled } else { EventKind::OrganizationScimDisabled })
+        };
+        self.configure(caller, "scimEnabled", event, move |o| {
             if enabled && !o.scim_enabled && o.domains.is_empty() && o.name != DEFAULT_ORGANIZATION {
                 return Err(Error::invalid(format!(
                     "SCIM can be switched on only for an organization with a registered email domain. \
@@ -199,15 +202,28 @@ impl Organizations {
     /// # Errors
     /// `Forbidden` unless the operator or an Admin.
     pub async fn set_default_role(&self, caller: &Caller, role: Role) -> Result<Organization> {
-        self.configure(caller, "defaultRole", move |o| {
-            let before = Value::String(o.default_role.as_str().into());
-            o.default_role = role;
-            Ok((before, Value::String(role.as_str().into())))
-        })
+        self.configure(
+            caller,
+            "defaultRole",
+            |_| None,
+            move |o| {
+                let before = Value::String(o.default_role.as_str().into());
+                o.default_role = role;
+                Ok((before, Value::String(role.as_str().into())))
+            },
+        )
         .await
     }
 
-    async fn configure<F>(&self, caller: &Caller, attribute: &'static str, f: F) -> Result<Organization>
+    /// Changes one setting with `f`; when it changed, audits it and emits
+    /// the event `event` names for the organization after the change.
+    async fn configure<F>(
+        &self,
+        caller: &Caller,
+        attribute: &'static str,
+        event: fn(&Organization) -> Option<EventKind>,
+        f: F,
+    ) -> Result<Organization>
     where
         F: Fn(&mut Organization) -> Result<(Value, Value)> + Send + Sync + 'static,
     {
@@ -230,6 +246,9 @@ impl Organizations {
                 vec![AttributeChange { attribute: attribute.into(), before: Some(before), after: Some(after) }],
             )
             .record(tx, &deps)?;
+            if let Some(kind) = event(&org) {
+                emit(tx, &deps, &org.id, &caller.actor, kind, EventData::Organization { name: org.name.clone() })?;
+            }
             Ok(org)
         })
         .await

@@ -231,6 +231,8 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
     )
     .note(input.password.then(|| "password in the request was ignored (Enlist never stores passwords)".to_owned()))
     .record(tx, deps)?;
+    let data = EventData::User { user: UserSnapshot::of(&user), changed: Vec::new() };
+    emit(tx, deps, &org.id, &caller.actor, EventKind::UserCreated, data)?;
     tx.outbox().enqueue(&Notification {
         id: deps.ids.id(),
         organization_id: org.id.clone(),
@@ -301,6 +303,7 @@ pub(crate) fn update(
         return Ok(current);
     }
     let profile = Profile::parse(attrs)?;
+    let mut email_changed_from = None;
     if profile.email() != current.profile.email() {
         // Decided against the account's email, which another organization
         // may have changed legitimately: catching up with it is not a change.
@@ -320,6 +323,7 @@ pub(crate) fn update(
                 }
                 other => other?,
             }
+            email_changed_from = Some(account_email.as_str().to_owned());
         }
     }
     if profile.manager() != current.profile.manager() {
@@ -343,16 +347,40 @@ pub(crate) fn update(
         Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(next.profile.user_name())),
         other => other?,
     }
-    Audit::new(
-        &org.id,
-        &caller.actor,
-        ResourceKind::User,
-        id.as_str(),
-        operation,
-        diff(current.profile.attrs(), next.profile.attrs()),
-    )
-    .record(tx, deps)?;
+    let changes = diff(current.profile.attrs(), next.profile.attrs());
+    let changed: Vec<String> = changes.iter().map(|c| c.attribute.clone()).collect();
+    Audit::new(&org.id, &caller.actor, ResourceKind::User, id.as_str(), operation, changes).record(tx, deps)?;
+    user_events(tx, deps, &caller.actor, &current, &next, changed, email_changed_from)?;
     Ok(next)
+}
+
+/// The events of one user's change: `user.updated` naming the changed
+/// attributes, then what a host acts on by itself: suspension, the
+/// account's email, the effective role.
+fn user_events(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    actor: &Actor,
+    current: &User,
+    next: &User,
+    changed: Vec<String>,
+    email_changed_from: Option<String>,
+) -> Result<()> {
+    let org = &next.organization_id;
+    let user = UserSnapshot::of(next);
+    emit(tx, deps, org, actor, EventKind::UserUpdated, EventData::User { user: user.clone(), changed })?;
+    if current.profile.active() != next.profile.active() {
+        let kind = if next.profile.active() { EventKind::UserReactivated } else { EventKind::UserDeactivated };
+        emit(tx, deps, org, actor, kind, EventData::User { user: user.clone(), changed: vec!["active".into()] })?;
+    }
+    if let Some(old) = email_changed_from {
+        emit(tx, deps, org, actor, EventKind::UserEmailChanged, EventData::EmailChanged { user: user.clone(), old })?;
+    }
+    if (current.effective_role, current.role_source) != (next.effective_role, next.role_source) {
+        let data = EventData::RoleChanged { user, old_role: current.effective_role, old_source: current.role_source };
+        emit(tx, deps, org, actor, EventKind::UserRoleChanged, data)?;
+    }
+    Ok(())
 }
 
 fn last_admin_detail(verb: &str, user: &User) -> String {
@@ -379,16 +407,22 @@ fn delete(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, id: &UserId, i
                 attrs.remove(ENTERPRISE_USER);
             }
         }
+        // Stored attributes minus one reference: trusted as stored.
         let next = User {
-            profile: Profile::parse(attrs)?,
+            profile: Profile::from_stored(attrs),
             updated_at: deps.clock.now(),
             version: managed.version + 1,
             ..managed.clone()
         };
         tx.users().update(&next, managed.version)?;
+        let data =
+            EventData::User { user: UserSnapshot::of(&next), changed: vec![format!("{ENTERPRISE_USER}:manager")] };
+        emit(tx, deps, org, &caller.actor, EventKind::UserUpdated, data)?;
     }
     tx.users().delete(org, id)?;
     tx.accounts().delete_if_orphan(&current.account_id)?;
+    let data = EventData::User { user: UserSnapshot::of(&current), changed: Vec::new() };
+    emit(tx, deps, org, &caller.actor, EventKind::UserDeleted, data)?;
     Audit::new(
         org,
         &caller.actor,

@@ -8,6 +8,7 @@
 //! answer `Unsupported`.
 
 use crate::error::{Error, RepoError, Uniqueness};
+use crate::event::Event;
 use crate::model::*;
 use crate::ports::*;
 use crate::query::{ListPage, ListQuery, Page};
@@ -29,6 +30,7 @@ pub struct Memory {
     keys: Vec<ApiKey>,
     audit: Vec<AuditRecord>,
     outbox: Vec<Notification>,
+    events: Vec<Event>,
 }
 
 impl Memory {
@@ -43,6 +45,10 @@ impl Memory {
     /// Every account.
     pub fn accounts(&self) -> &[Account] {
         &self.accounts
+    }
+    /// Every change event, in commit order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
     }
     /// Every membership (SCIM User), of every organization.
     pub fn users(&self) -> &[User] {
@@ -449,6 +455,24 @@ impl Outbox for Memory {
     }
 }
 
+impl EventLog for Memory {
+    fn append(&mut self, event: &Event) -> RepoResult<()> {
+        // Units of work run one at a time: numbering now is numbering at commit.
+        let last = self.events.iter().filter(|e| e.organization_id == event.organization_id).map(|e| e.seq).max();
+        self.events.push(Event { seq: last.unwrap_or(0) + 1, ..event.clone() });
+        Ok(())
+    }
+    fn list(&mut self, org: &OrganizationId, after: u64, limit: u64) -> RepoResult<Vec<Event>> {
+        Ok(self
+            .events
+            .iter()
+            .filter(|e| &e.organization_id == org && e.seq > after)
+            .take(limit.min(usize::MAX as u64) as usize)
+            .cloned()
+            .collect())
+    }
+}
+
 impl Transaction for Memory {
     fn organizations(&mut self) -> &mut dyn OrganizationRepo {
         self
@@ -469,6 +493,9 @@ impl Transaction for Memory {
         self
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
+        self
+    }
+    fn events(&mut self) -> &mut dyn EventLog {
         self
     }
 }

@@ -59,6 +59,8 @@ pub struct MockTx {
     pub audit: MockAuditLog,
     /// Outbox.
     pub outbox: MockOutbox,
+    /// Change events.
+    pub events: MockEventLog,
 }
 
 impl Transaction for MockTx {
@@ -79,6 +81,9 @@ impl Transaction for MockTx {
     }
     fn audit(&mut self) -> &mut dyn AuditLog {
         &mut self.audit
+    }
+    fn events(&mut self) -> &mut dyn EventLog {
+        &mut self.events
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
         &mut self.outbox

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod events;
 mod groups;
 mod keys;
 mod orgs;
@@ -26,6 +27,14 @@ const CHUNK: usize = 500;
 
 pub(crate) struct DieselTx<'c> {
     pub(crate) db: Db<'c>,
+    /// Change events of this unit of work, written at commit.
+    events: Vec<enlist_core::event::Event>,
+}
+
+impl<'c> DieselTx<'c> {
+    pub(crate) fn new(db: Db<'c>) -> Self {
+        Self { db, events: Vec::new() }
+    }
 }
 
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -126,6 +135,9 @@ impl Transaction for DieselTx<'_> {
         self
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
+        self
+    }
+    fn events(&mut self) -> &mut dyn EventLog {
         self
     }
 }

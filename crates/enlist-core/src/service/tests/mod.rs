@@ -92,6 +92,7 @@ struct World {
     audits: Arc<Mutex<Vec<AuditRecord>>>,
     mails: Arc<Mutex<Vec<Notification>>>,
     updates: Arc<Mutex<Vec<User>>>,
+    events: Arc<Mutex<Vec<crate::event::Event>>>,
 }
 
 impl World {
@@ -138,13 +139,19 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
         m2.lock().unwrap().push(n.clone());
         Ok(())
     });
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    tx.events.expect_append().returning(move |e| {
+        e2.lock().unwrap().push(e.clone());
+        Ok(())
+    });
     let updates = Arc::new(Mutex::new(Vec::new()));
     let u2 = updates.clone();
     tx.users.expect_update().returning(move |u, _| {
         u2.lock().unwrap().push(u.clone());
         Ok(())
     });
-    World { tx, audits, mails, updates }
+    World { tx, audits, mails, updates, events }
 }
 
 fn path(attr: &str, sub: Option<&str>) -> PatchPath {

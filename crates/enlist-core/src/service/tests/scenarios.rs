@@ -143,3 +143,105 @@ fn a_refused_create_leaves_nothing_behind() {
     assert_eq!(after.audit_records().len(), before.audit_records().len());
     assert_eq!(after.notifications().len(), before.notifications().len());
 }
+
+/// The exact sequence of change events a host sees for a story, numbered
+/// 1, 2, 3… per organization, role changes caused by group membership and
+/// by a group's role mapping included.
+#[test]
+fn a_host_sees_every_change_as_an_event_in_order() {
+    use crate::event::{EventData, EventKind::*};
+    let e = env();
+    let o = org_named(&e, "Contoso", "boss@contoso.com", &[]);
+    let c = key(&o);
+    block_on(e.enlist.api_keys.create(&op(&o), "Entra")).unwrap();
+    let ana = block_on(e.enlist.users.create(&c, new_user("ana@contoso.com", &["Guest"]))).unwrap().user;
+    let g = block_on(e.enlist.groups.create(
+        &c,
+        NewGroup {
+            display_name: DisplayName::parse("Admins").unwrap(),
+            external_id: None,
+            members: vec![ana.id.clone()],
+        },
+    ))
+    .unwrap()
+    .group;
+    block_on(e.enlist.groups.set_role(&op(&o), &g.id, Some(Role::Admin))).unwrap();
+    let off = patch(vec![op_(PatchKind::Replace, path("active", None), Some(Value::Bool(false)))]);
+    block_on(e.enlist.users.change(&c, &ana.id, off, None)).unwrap();
+    block_on(e.enlist.groups.change(&c, &g.id, vec![GroupChange::RemoveMembers(vec![ana.id.clone()])], None)).unwrap();
+    let rename = vec![GroupChange::DisplayName(DisplayName::parse("Owners").unwrap())];
+    block_on(e.enlist.groups.change(&c, &g.id, rename, None)).unwrap();
+    block_on(e.enlist.users.delete(&c, &ana.id, None)).unwrap();
+    // A refused change adds nothing.
+    let bad = patch(vec![op_(
+        PatchKind::Replace,
+        path("roles", None),
+        Some(Value::Multi(vec![obj(&[("value", s("Boss"))])])),
+    )]);
+    let boss = e
+        .store
+        .snapshot()
+        .users()
+        .iter()
+        .find(|u| u.profile.user_name().as_str() == "boss@contoso.com")
+        .unwrap()
+        .id
+        .clone();
+    assert!(block_on(e.enlist.users.change(&c, &boss, bad, None)).is_err());
+
+    let events = block_on(e.enlist.events.list(&op(&o), 0, 100)).unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            UserCreated,
+            ApiKeyCreated,
+            UserCreated,
+            GroupCreated,
+            GroupMembersAdded,
+            UserRoleChanged,
+            UserUpdated,
+            UserDeactivated,
+            GroupMembersRemoved,
+            UserRoleChanged,
+            GroupRenamed,
+            UserDeleted,
+        ]
+    );
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=12).collect::<Vec<u64>>());
+    assert!(events.iter().all(|e| e.organization_id == o.id));
+    assert_eq!(events[2].actor, "Entra");
+    match (&events[5].data, &events[9].data) {
+        (
+            EventData::RoleChanged { user: up, old_role: Role::Guest, old_source: RoleSource::Assigned },
+            EventData::RoleChanged { user: down, old_role: Role::Admin, old_source: RoleSource::Group },
+        ) => {
+            assert_eq!((up.effective_role, up.role_source), (Role::Admin, RoleSource::Group));
+            assert_eq!((down.effective_role, down.role_source), (Role::Guest, RoleSource::Assigned));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&events[6].data, EventData::User { changed, .. } if changed == &["active".to_owned()]));
+    assert!(
+        matches!(&events[10].data, EventData::Group { old_name: Some(n), group } if n == "Admins" && group.display_name == "Owners")
+    );
+    // Replay from a position, and API keys cannot read events.
+    let after = block_on(e.enlist.events.list(&op(&o), 10, 100)).unwrap();
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [11, 12]);
+    assert!(matches!(block_on(e.enlist.events.list(&c, 0, 10)), Err(Error::Forbidden { .. })));
+}
+
+#[test]
+fn an_email_change_names_the_old_and_new_address() {
+    use crate::event::{EventData, EventKind};
+    let e = env();
+    let o = org_named(&e, "A", "boss@a.com", &["a.com"]);
+    let p = block_on(e.enlist.users.create(&key(&o), new_user("p@a.com", &[]))).unwrap().user;
+    block_on(e.enlist.users.change(&key(&o), &p.id, set_email("q@a.com"), None)).unwrap();
+    let events = block_on(e.enlist.events.list(&op(&o), 0, 100)).unwrap();
+    let changed: Vec<_> = events.iter().filter(|e| e.kind == EventKind::UserEmailChanged).collect();
+    assert_eq!(changed.len(), 1);
+    assert!(
+        matches!(&changed[0].data, EventData::EmailChanged { user, old } if old == "p@a.com" && user.email == "q@a.com")
+    );
+}

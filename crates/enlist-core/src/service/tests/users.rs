@@ -210,7 +210,7 @@ fn put_without_active_keeps_it_and_clears_what_it_omits() {
 #[test]
 fn deactivate_keeps_the_membership_and_its_roles() {
     let w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &["FullMember"]))], 0);
-    let updates = w.updates.clone();
+    let (updates, events) = (w.updates.clone(), w.events.clone());
     let (e, _) = enlist(w.tx);
     block_on(e.users.change(
         &entra(),
@@ -224,6 +224,10 @@ fn deactivate_keeps_the_membership_and_its_roles() {
     assert!(!updates[0].profile.active());
     assert_eq!(updates[0].profile.roles(), &[Role::FullMember]);
     assert_eq!(updates[0].effective_role, Role::FullMember);
+    // The host hears it: updated (naming active), then deactivated; the
+    // role did not move, so no role event.
+    let kinds: Vec<_> = events.lock().unwrap().iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["user.updated", "user.deactivated"]);
 }
 
 #[test]

@@ -1,0 +1,2 @@
+DROP TABLE events;
+ALTER TABLE organizations DROP COLUMN event_seq;
