@@ -56,6 +56,21 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An organization's change events, for reconciliation: every event
+    /// after a sequence number, oldest first.
+    Events {
+        /// Organization id or name.
+        org: String,
+        /// Only events after this sequence number (0: from the first kept).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many events (up to 1000).
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// Print JSON only, one event per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log of an organization.
     Audit {
         /// Organization id or name.
@@ -110,6 +125,9 @@ pub(crate) struct Serve {
     /// Requests handled at once; more wait up to 10 s, then get 503 with Retry-After.
     #[arg(long, env = "ENLIST_MAX_IN_FLIGHT")]
     pub(crate) max_in_flight: Option<usize>,
+    /// Days change events are kept for replay, then pruned.
+    #[arg(long, env = "ENLIST_EVENTS_KEEP_DAYS")]
+    pub(crate) events_keep_days: Option<u32>,
     /// Print the effective configuration (secrets masked) and exit.
     #[arg(long)]
     pub(crate) print_config: bool,

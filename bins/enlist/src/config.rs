@@ -21,6 +21,7 @@ pub struct File {
     pub log_format: Option<String>,
     pub workers: Option<usize>,
     pub max_in_flight: Option<usize>,
+    pub events_keep_days: Option<u32>,
 }
 
 impl File {
@@ -49,6 +50,7 @@ pub struct Settings {
     pub log_format: String,
     pub workers: usize,
     pub max_in_flight: usize,
+    pub events_keep_days: u32,
 }
 
 /// Hides the password of a URL.
@@ -68,7 +70,7 @@ impl Settings {
         format!(
             "database = {}\nbind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
              body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nworkers = {}\n\
-             max_in_flight = {}\n",
+             max_in_flight = {}\nevents_keep_days = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
             opt(&self.public_url, false),
@@ -82,6 +84,7 @@ impl Settings {
             q(&self.log_format),
             self.workers,
             self.max_in_flight,
+            self.events_keep_days,
         )
     }
 }
@@ -105,5 +108,6 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         log_format: pick(global.log_format.clone(), file.log_format, "human"),
         workers: serve.and_then(|s| s.workers).or(file.workers).unwrap_or(2),
         max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
+        events_keep_days: serve.and_then(|s| s.events_keep_days).or(file.events_keep_days).unwrap_or(30).max(1),
     })
 }

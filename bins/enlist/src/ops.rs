@@ -282,3 +282,21 @@ pub(crate) async fn outbox_cmd(
     }
     Ok(())
 }
+
+/// `enlist events ORG`: replay for reconciliation. Text: one line per
+/// event; `--json`: one JSON object per line (the webhook payload shape).
+pub(crate) async fn events_cmd(e: &Enlist, org: &str, after: u64, limit: u64, json: bool) -> anyhow::Result<()> {
+    let o = find_org(e, org).await?;
+    let events = e.events.list(&operator(&o), after, limit).await?;
+    for ev in &events {
+        if json {
+            println!("{}", enlist_scim::events::event_json(ev));
+        } else {
+            println!("{:>8}  {}  {:<28} {}", ev.seq, ev.at.to_rfc3339(), ev.kind.as_str(), ev.actor);
+        }
+    }
+    if let (false, Some(last)) = (json, events.last()) {
+        eprintln!("{} event(s); continue with --after {}", events.len(), last.seq);
+    }
+    Ok(())
+}

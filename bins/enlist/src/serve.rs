@@ -68,6 +68,7 @@ pub async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pruner = tokio::spawn(prune_events(db.clone(), s.events_keep_days, stop_rx.clone()));
     let worker = match &s.smtp_url {
         Some(url) => {
             let mailer = enlist_mail::SmtpMailer::from_url(url, &s.mail_from)?;
@@ -92,7 +93,26 @@ pub async fn serve_cmd(s: config::Settings, db: Database, e: Enlist) -> anyhow::
     if let Some(w) = worker {
         let _ = w.await;
     }
+    let _ = pruner.await;
     drop(state);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hourly: deletes change events older than the retention. Several
+/// processes may prune at once; the deletes are idempotent.
+async fn prune_events(db: Database, keep_days: u32, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use enlist_core::ports::Clock;
+    loop {
+        let before = system::SystemClock.now() - chrono::Duration::days(i64::from(keep_days));
+        match db.prune_events(before).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, keep_days, "pruned change events"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not prune change events; will try again in an hour"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }

@@ -169,6 +169,16 @@ fn operator_commands() {
             let (success, out, err) = enlist(db, &args);
             assert!(!success && out.is_empty() && err.starts_with("error: "), "[{}] {args:?}: {out} {err}", t.name);
         }
+        // Change events replay as JSON lines, after a sequence number.
+        let all = ok(db, &["events", "Contoso", "--json"]);
+        let events: Vec<Value> = all.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(events.len() >= 3, "[{}] {all}", t.name);
+        assert_eq!(events[0]["seq"], 1);
+        assert_eq!(events[0]["type"], "user.created");
+        assert!(events.iter().any(|e| e["type"] == "api_key.created" && e["data"]["label"] == "Entra ID provisioning"));
+        let later = ok(db, &["events", "Contoso", "--json", "--after", "1"]);
+        assert_eq!(later.lines().count(), events.len() - 1, "[{}]", t.name);
+        assert!(!all.contains(token.split('.').nth(1).unwrap()), "never secrets");
         // SCIM needs a registered domain, and the error names the command.
         ok(db, &["org", "create", "Bare"]);
         ok(db, &["org", "scim", "Bare", "off"]);

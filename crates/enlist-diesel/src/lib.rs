@@ -337,6 +337,18 @@ impl Database {
         .await
     }
 
+    /// Deletes change events older than `before`; how many. Numbering goes
+    /// on from each organization's counter, never reusing a number.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub async fn prune_events(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
+        self.blocking(true, move |mut db| {
+            Ok(db.exec("DELETE FROM events WHERE at < $1", conn::binds![before.timestamp_micros()])? as u64)
+        })
+        .await
+    }
+
     /// Runs raw SQL (for tests and operator tooling).
     ///
     /// # Errors

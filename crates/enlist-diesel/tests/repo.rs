@@ -811,3 +811,18 @@ async fn events_are_numbered_per_organization_without_gaps(env: Env) {
     }
 }
 on_both!(events_are_numbered_per_organization_without_gaps);
+
+/// Pruning deletes old events only; numbering goes on where it was.
+async fn pruned_events_never_reuse_a_number(env: Env) {
+    let o = org(&env, "A", "owner@a.com").await;
+    env.enlist.users.create(&entra(&o.id), simple("one@x.com")).await.unwrap();
+    let far = chrono::DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let past = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    assert_eq!(env.db.prune_events(past).await.unwrap(), 0, "[{}] nothing is that old", env.name);
+    assert_eq!(env.db.prune_events(far).await.unwrap(), 2, "[{}]", env.name);
+    assert!(env.enlist.events.list(&operator(&o.id), 0, 10).await.unwrap().is_empty());
+    env.enlist.users.create(&entra(&o.id), simple("two@x.com")).await.unwrap();
+    let after = env.enlist.events.list(&operator(&o.id), 0, 10).await.unwrap();
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [3], "[{}]", env.name);
+}
+on_both!(pruned_events_never_reuse_a_number);
