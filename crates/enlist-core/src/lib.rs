@@ -9,6 +9,7 @@
 //! into a [`ports::Transaction`].
 
 pub mod change;
+pub mod consumer;
 pub mod error;
 pub mod event;
 pub mod model;

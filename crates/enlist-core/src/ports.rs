@@ -327,6 +327,60 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, n: &Notification) -> Result<(), MailError>;
 }
 
+/// Events claimed for one consumer in one organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedEvents {
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// Proves the claim when acknowledging: a claim that expired and was
+    /// taken over cannot move the position any more.
+    pub token: String,
+    /// The events after the consumer's position, in `seq` order.
+    pub events: Vec<Event>,
+    /// Failed attempts at the first of them so far.
+    pub attempts: u32,
+}
+
+/// Durable consumer positions over the change events: each named consumer
+/// reads each organization's events in order, from where it acknowledged.
+/// Several processes may run one consumer: a claim (per consumer and
+/// organization, for a lease) hands an organization's events to one of them
+/// at a time, so no event goes to two handlers at once and order holds.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait EventFeed: Send + Sync {
+    /// Claims, for `consumer`, one organization with events after its
+    /// position that no one else holds and that is not waiting for a retry;
+    /// up to `limit` of them, leased until `lease_until`. `None` when there
+    /// is nothing to do.
+    async fn claim(
+        &self,
+        consumer: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        token: &str,
+        limit: u32,
+    ) -> Result<Option<ClaimedEvents>, Error>;
+    /// Moves the position to `seq` (forward only) and ends the claim;
+    /// whether the claim was still held.
+    async fn ack(&self, consumer: &str, org: &OrganizationId, token: &str, seq: u64) -> Result<bool, Error>;
+    /// Ends the claim after a handler failed: the position moves to
+    /// `handled` (the last event handled before the failure, if any) and
+    /// the failed event is offered again at `retry_at`; the error is kept
+    /// for the operator.
+    async fn retry_later(
+        &self,
+        consumer: &str,
+        org: &OrganizationId,
+        token: &str,
+        handled: Option<u64>,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), Error>;
+    /// Events not yet acknowledged by `consumer`, over all organizations.
+    async fn lag(&self, consumer: &str) -> Result<u64, Error>;
+}
+
 /// Why a DNS lookup could not be answered (not: "there is no record").
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

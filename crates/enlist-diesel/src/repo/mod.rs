@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod consumers;
 mod events;
 mod groups;
 mod keys;

@@ -14,6 +14,8 @@ pub struct Env {
     pub db: Database,
     pub enlist: Enlist,
     pub name: &'static str,
+    /// The database URL (a second pool on it stands for another process).
+    pub url: String,
     _guard: TestDatabase,
 }
 
@@ -25,7 +27,7 @@ fn env(t: TestDatabase) -> Env {
         ids: Arc::new(SeqIds::default()),
         dns: Arc::new(enlist_core::testing::FakeDns::default()),
     };
-    Env { db, enlist: Enlist::new(deps), name: t.name, _guard: t }
+    Env { db, enlist: Enlist::new(deps), name: t.name, url: t.url.clone(), _guard: t }
 }
 
 pub fn sqlite() -> Env {

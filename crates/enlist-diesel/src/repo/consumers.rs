@@ -1,0 +1,128 @@
+//! `EventFeed`: durable positions of event consumers. A claim picks, for
+//! one consumer, the organization with unacknowledged events that was
+//! claimed longest ago and that no other process holds (`SKIP LOCKED` on
+//! PostgreSQL; SQLite's writers are serial), and leases it with a token;
+//! acknowledging moves the position only while that token still holds.
+
+use super::{micros, DieselTx};
+use crate::conn::{binds, Backend, Count, Str};
+use crate::Database;
+use diesel::sql_types::{BigInt, Integer};
+use diesel::QueryableByName;
+use enlist_core::ports::{ClaimedEvents, EventFeed, EventLog};
+use enlist_core::types::OrganizationId;
+use enlist_core::Error;
+
+#[derive(QueryableByName)]
+struct Position {
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+type Time = chrono::DateTime<chrono::Utc>;
+
+#[async_trait::async_trait]
+impl EventFeed for Database {
+    async fn claim(
+        &self,
+        consumer: &str,
+        now: Time,
+        lease_until: Time,
+        token: &str,
+        limit: u32,
+    ) -> Result<Option<ClaimedEvents>, Error> {
+        let backend = self.backend();
+        let (consumer, token) = (consumer.to_owned(), token.to_owned());
+        self.blocking(true, move |mut db| {
+            // Every organization with events gets a position (from 0).
+            db.exec(
+                "INSERT INTO event_consumers (consumer, organization_id) SELECT $1, o.id FROM organizations o \
+                 WHERE o.event_seq > 0 AND NOT EXISTS (SELECT 1 FROM event_consumers c WHERE c.consumer = $1 AND c.organization_id = o.id) \
+                 ON CONFLICT DO NOTHING",
+                binds![consumer.as_str()],
+            )?;
+            let lock = if backend == Backend::Postgres { " FOR UPDATE OF c SKIP LOCKED" } else { "" };
+            let picked: Option<Str> = db.first(
+                &format!(
+                    "SELECT c.organization_id AS s FROM event_consumers c JOIN organizations o ON o.id = c.organization_id \
+                     WHERE c.consumer = $1 AND o.event_seq > c.position AND (c.lease_token IS NULL OR c.leased_until <= $2) \
+                     AND c.retry_at <= $2 ORDER BY c.leased_until, c.organization_id LIMIT 1{lock}"
+                ),
+                binds![consumer.as_str(), micros(now)],
+            )?;
+            let Some(org) = picked.map(|p| OrganizationId::new(p.s)) else { return Ok(None) };
+            db.exec(
+                "UPDATE event_consumers SET lease_token = $3, leased_until = $4 WHERE consumer = $1 AND organization_id = $2",
+                binds![consumer.as_str(), org.as_str(), token.as_str(), micros(lease_until)],
+            )?;
+            let at: Option<Position> = db.first(
+                "SELECT position, attempts FROM event_consumers WHERE consumer = $1 AND organization_id = $2",
+                binds![consumer.as_str(), org.as_str()],
+            )?;
+            let at = at.unwrap_or(Position { position: 0, attempts: 0 });
+            let events = DieselTx::new(db)
+                .list(&org, at.position as u64, u64::from(limit))
+                .map_err(|e| crate::TxError::Core(e.into()))?;
+            Ok(Some(ClaimedEvents { organization_id: org, token, events, attempts: at.attempts.max(0) as u32 }))
+        })
+        .await
+    }
+
+    async fn ack(&self, consumer: &str, org: &OrganizationId, token: &str, seq: u64) -> Result<bool, Error> {
+        let (consumer, org, token) = (consumer.to_owned(), org.clone(), token.to_owned());
+        self.blocking(true, move |mut db| {
+            let n = db.exec(
+                "UPDATE event_consumers SET position = $4, lease_token = NULL, attempts = 0, retry_at = 0, last_error = NULL \
+                 WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3 AND position < $4",
+                binds![consumer.as_str(), org.as_str(), token.as_str(), seq.min(i64::MAX as u64) as i64],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn retry_later(
+        &self,
+        consumer: &str,
+        org: &OrganizationId,
+        token: &str,
+        handled: Option<u64>,
+        retry_at: Time,
+        error: &str,
+    ) -> Result<(), Error> {
+        let (consumer, org, token, error) = (consumer.to_owned(), org.clone(), token.to_owned(), error.to_owned());
+        self.blocking(true, move |mut db| {
+            let b = binds![consumer.as_str(), org.as_str(), token.as_str(), micros(retry_at), error.as_str()];
+            match handled {
+                // Progress before the failure counts; attempts restart with it.
+                Some(seq) => db.exec(
+                    "UPDATE event_consumers SET position = $6, lease_token = NULL, retry_at = $4, attempts = 1, last_error = $5 \
+                     WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3",
+                    b.into_iter().chain(binds![seq.min(i64::MAX as u64) as i64]).collect(),
+                )?,
+                None => db.exec(
+                    "UPDATE event_consumers SET lease_token = NULL, retry_at = $4, attempts = attempts + 1, last_error = $5 \
+                     WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3",
+                    b,
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lag(&self, consumer: &str) -> Result<u64, Error> {
+        let consumer = consumer.to_owned();
+        self.blocking(false, move |mut db| {
+            let c: Option<Count> = db.first(
+                "SELECT CAST(COALESCE(SUM(o.event_seq - COALESCE(c.position, 0)), 0) AS BIGINT) AS n \
+                 FROM organizations o LEFT JOIN event_consumers c ON c.organization_id = o.id AND c.consumer = $1",
+                binds![consumer.as_str()],
+            )?;
+            Ok(c.map_or(0, |c| c.n.max(0) as u64))
+        })
+        .await
+    }
+}
