@@ -3,7 +3,7 @@
 
 # Run the server on the embedded SQLite default.
 run *ARGS:
-    cargo run -p enlist -- serve {{ARGS}}
+    cargo run --bin enlist -- serve {{ARGS}}
 
 # Run the whole test suite.
 test:

@@ -19,7 +19,7 @@ impl Health for DbHealth {
     async fn check(&self) -> Result<(), String> {
         self.0.ping().await.map_err(|e| e.to_string())
     }
-    async fn gauges(&self) -> Vec<(&'static str, &'static str, f64)> {
+    async fn gauges(&self) -> Vec<enlist_actix::Gauge> {
         Vec::new()
     }
 }

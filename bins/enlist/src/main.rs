@@ -4,15 +4,12 @@
 
 mod cli;
 mod config;
-mod health;
 mod ops;
 mod serve;
-mod system;
 
 use anyhow::Context;
 use clap::Parser;
 use cli::{Cli, Command, UsersCmd};
-use enlist_core::{Deps, Enlist};
 use enlist_diesel::{Database, PoolOptions};
 use ops::*;
 use std::process::ExitCode;
@@ -47,22 +44,23 @@ fn migrate(db: &Database, report: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn services(db: &Database) -> Enlist {
-    // Admins prove domains through DNS; without a resolver configuration
-    // only the operator registers them, which `verify_domain` then says.
-    let dns: Arc<dyn enlist_core::ports::DomainVerifier> = match enlist_dns::HickoryVerifier::from_system_conf() {
-        Ok(v) => Arc::new(v),
-        Err(e) => {
-            tracing::warn!(error = %e, "no DNS resolver: organization Admins cannot verify domains");
-            Arc::new(enlist_core::ports::NoDomainVerification)
+/// The facade over the opened, migrated database; `serve` adds the HTTP
+/// settings and the mailer.
+async fn facade(db: &Database, s: &config::Settings, serving: bool) -> anyhow::Result<enlist::Enlist> {
+    let mut b = enlist::Enlist::builder().database_handle(db.clone()).events_keep_days(s.events_keep_days);
+    if serving {
+        b = b.http(enlist::HttpConfig {
+            public_url: s.public_url.clone(),
+            max_body_bytes: s.body_limit_bytes,
+            request_timeout: Duration::from_secs(s.request_timeout_secs),
+            max_in_flight: s.max_in_flight,
+            ..enlist::HttpConfig::default()
+        });
+        if let Some(url) = &s.smtp_url {
+            b = b.mailer(Arc::new(enlist_mail::SmtpMailer::from_url(url, &s.mail_from)?));
         }
-    };
-    Enlist::new(Deps {
-        store: Arc::new(db.clone()),
-        clock: Arc::new(system::SystemClock),
-        ids: Arc::new(system::RandomIds),
-        dns,
-    })
+    }
+    Ok(b.build().await?)
 }
 
 #[tokio::main]
@@ -95,17 +93,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let report = matches!(cli.command, Command::Migrate);
     // Migrations are blocking work: off the async executor.
     tokio::task::spawn_blocking(move || migrate(&blocking_db, report)).await.context("migration task failed")??;
-    let e = services(&db);
+    let enlist = facade(&db, &s, serve.is_some()).await?;
+    let e = enlist.services();
     match cli.command {
-        Command::Serve(_) => serve::serve_cmd(s, db, e).await,
+        Command::Serve(_) => serve::serve_cmd(s, &enlist).await,
         Command::Migrate => Ok(()),
-        Command::Org(cmd) => org_cmd(&e, cmd).await,
-        Command::Domain(cmd) => domain_cmd(&e, cmd).await,
-        Command::ApiKey(cmd) => key_cmd(&e, cmd).await,
-        Command::GroupRole(cmd) => group_role_cmd(&e, cmd).await,
-        Command::Users(UsersCmd::List { org, filter, json }) => users_cmd(&e, &org, filter.as_deref(), json).await,
+        Command::Org(cmd) => org_cmd(e, cmd).await,
+        Command::Domain(cmd) => domain_cmd(e, cmd).await,
+        Command::ApiKey(cmd) => key_cmd(e, cmd).await,
+        Command::GroupRole(cmd) => group_role_cmd(e, cmd).await,
+        Command::Users(UsersCmd::List { org, filter, json }) => users_cmd(e, &org, filter.as_deref(), json).await,
         Command::Outbox { cmd, json } => outbox_cmd(&db, cmd, json).await,
-        Command::Events { org, after, limit, json } => events_cmd(&e, &org, after, limit, json).await,
-        Command::Audit { org, since, limit, json } => audit_cmd(&e, &org, since, limit, json).await,
+        Command::Events { org, after, limit, json } => events_cmd(e, &org, after, limit, json).await,
+        Command::Audit { org, since, limit, json } => audit_cmd(e, &org, since, limit, json).await,
     }
 }

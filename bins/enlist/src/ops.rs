@@ -245,7 +245,7 @@ pub(crate) async fn outbox_cmd(
 ) -> anyhow::Result<()> {
     use enlist_core::ports::{Clock, OutboxQueue};
     if let Some(crate::cli::OutboxCmd::Retry { id }) = cmd {
-        if !db.requeue(&id, crate::system::SystemClock.now()).await? {
+        if !db.requeue(&id, enlist::system::SystemClock.now()).await? {
             return Err(anyhow!("no set-aside notification with id '{id}'; `enlist outbox` lists them"));
         }
         println!("notification {id} is back in line; the mail worker of `enlist serve` sends it next");

@@ -9,7 +9,7 @@
 mod metrics;
 mod routes;
 
-pub use metrics::Metrics;
+pub use metrics::{Gauge, Metrics};
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
@@ -68,8 +68,8 @@ impl Default for Config {
 pub trait Health: Send + Sync {
     /// `Ok` when the database answers.
     async fn check(&self) -> Result<(), String>;
-    /// Extra gauges for `/metrics`: (name, help, value).
-    async fn gauges(&self) -> Vec<(&'static str, &'static str, f64)>;
+    /// Extra gauges for `/metrics`.
+    async fn gauges(&self) -> Vec<Gauge>;
 }
 
 /// Everything a request needs.

@@ -43,9 +43,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with `extra` gauges appended
-    /// (name, help, value).
-    pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
+    /// The Prometheus text exposition, with `extra` gauges appended (one
+    /// HELP and TYPE line per name, then each labelled value).
+    pub fn render(&self, extra: &[Gauge]) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP enlist_http_requests_total HTTP requests by route and status.");
         let _ = writeln!(out, "# TYPE enlist_http_requests_total counter");
@@ -74,10 +74,43 @@ impl Metrics {
                 let _ = writeln!(out, "enlist_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
             }
         }
-        for (name, help, value) in extra {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        let mut described: Vec<&str> = Vec::new();
+        for g in extra {
+            if !described.contains(&g.name) {
+                described.push(g.name);
+                let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", g.name, g.help, g.name);
+            }
+            match &g.label {
+                Some((k, v)) => {
+                    let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+                    let _ = writeln!(out, "{}{{{k}=\"{v}\"}} {}", g.name, g.value);
+                }
+                None => {
+                    let _ = writeln!(out, "{} {}", g.name, g.value);
+                }
+            }
         }
         out
+    }
+}
+
+/// One gauge value for `/metrics`, from the process around the endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    /// Metric name.
+    pub name: &'static str,
+    /// Its help text.
+    pub help: &'static str,
+    /// One label (name, value), if any.
+    pub label: Option<(&'static str, String)>,
+    /// The value.
+    pub value: f64,
+}
+
+impl Gauge {
+    /// An unlabelled gauge.
+    pub fn new(name: &'static str, help: &'static str, value: f64) -> Self {
+        Self { name, help, label: None, value }
     }
 }
 
@@ -91,7 +124,13 @@ mod tests {
         m.record("/Users", 200, Duration::from_millis(3));
         m.record("/Users", 200, Duration::from_millis(30));
         m.record("/Users", 404, Duration::from_millis(1));
-        let text = m.render(&[("enlist_outbox_depth", "Unsent notifications.", 4.0)]);
+        let lag =
+            |c: &str, v| Gauge { name: "lag", help: "Behind.", label: Some(("consumer", c.to_owned())), value: v };
+        let text = m.render(&[
+            Gauge::new("enlist_outbox_depth", "Unsent notifications.", 4.0),
+            lag("a", 1.0),
+            lag("b\"x", 2.0),
+        ]);
         assert!(text.contains("enlist_http_requests_total{route=\"/Users\",status=\"200\"} 2"), "{text}");
         assert!(
             text.contains("enlist_http_request_duration_seconds_bucket{route=\"/Users\",le=\"0.005\"} 2"),
@@ -99,5 +138,8 @@ mod tests {
         );
         assert!(text.contains("enlist_http_request_duration_seconds_bucket{route=\"/Users\",le=\"0.05\"} 3"), "{text}");
         assert!(text.contains("enlist_outbox_depth 4"), "{text}");
+        // One HELP per name; label values escaped.
+        assert_eq!(text.matches("# HELP lag ").count(), 1, "{text}");
+        assert!(text.contains("lag{consumer=\"a\"} 1\nlag{consumer=\"b\\\"x\"} 2"), "{text}");
     }
 }

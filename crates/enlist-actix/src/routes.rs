@@ -95,8 +95,7 @@ fn method_not_allowed(allow: &'static str) -> HttpResponse {
 /// Routes one request; returns the route label (for metrics) and the
 /// response.
 pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Routed {
-    let base = state.config.base_path.trim_end_matches('/');
-    let rest = req.path().get(base.len()..).unwrap_or_default();
+    let (base, rest) = mount(req);
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let Some(route) = Route::parse(&segments) else {
         let e =
@@ -141,8 +140,18 @@ async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimErr
     Ok(state.enlist.api_keys.authenticate(token).await?)
 }
 
+/// Where the SCIM base is mounted, as the client addressed it, and the
+/// rest of the path. Read from the request, so the endpoint works under
+/// any prefix a host mounts it at (`web::scope("/idp").configure(…)`).
+fn mount(req: &HttpRequest) -> (&str, &str) {
+    let path = req.path();
+    let rest = req.match_info().unprocessed();
+    let base = path.get(..path.len().saturating_sub(rest.len())).unwrap_or_default();
+    (base.trim_end_matches('/'), rest)
+}
+
 fn base_url(req: &HttpRequest, state: &Scim) -> String {
-    let base = state.config.base_path.trim_end_matches('/');
+    let (base, _) = mount(req);
     match &state.config.public_url {
         Some(u) => format!("{}{base}", u.trim_end_matches('/')),
         None => {

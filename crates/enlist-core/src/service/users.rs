@@ -66,6 +66,23 @@ impl Users {
         .await
     }
 
+    /// The member of the caller's organization with this email (any letter
+    /// case), with its groups: the account is global, the membership is
+    /// this organization's.
+    ///
+    /// # Errors
+    /// `NotFound` when the person is not a member here.
+    pub async fn by_email(&self, caller: &Caller, email: &Email) -> Result<UserView> {
+        let (org, email) = (caller.organization_id.clone(), email.clone());
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            let not_found = || Error::NotFound { detail: format!("{email} is not a member of this organization") };
+            let account = tx.accounts().by_email(&email)?.ok_or_else(not_found)?;
+            let user = tx.users().by_account(&org, &account.id)?.ok_or_else(not_found)?;
+            view(tx, user, true)
+        })
+        .await
+    }
+
     /// A filtered page of the caller's organization's users.
     ///
     /// # Errors

@@ -1,4 +1,5 @@
-//! The real clock and randomness: the only place Enlist reads them.
+//! The real clock and randomness, the defaults of the builder: the only
+//! place Enlist reads them.
 
 use enlist_core::ports::{Clock, IdGenerator};
 

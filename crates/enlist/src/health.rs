@@ -1,0 +1,51 @@
+//! `/healthz` and the gauges of `/metrics` for a process running Enlist:
+//! the database answers, its pool, the notification outbox, and how far
+//! each event consumer of this process is behind.
+
+use enlist_actix::Gauge;
+use enlist_core::ports::{EventFeed, OutboxQueue};
+use enlist_diesel::Database;
+use std::sync::{Arc, Mutex};
+
+/// The [`enlist_actix::Health`] of a database-backed Enlist.
+pub struct DatabaseHealth {
+    /// The database.
+    pub db: Database,
+    /// Names of this process's event consumers, for their lag gauges.
+    pub consumers: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl enlist_actix::Health for DatabaseHealth {
+    async fn check(&self) -> Result<(), String> {
+        self.db.ping().await.map_err(|e| e.to_string())
+    }
+    async fn gauges(&self) -> Vec<Gauge> {
+        let (open, idle) = self.db.pool_state();
+        let (pending, set_aside) = match self.db.stats().await {
+            Ok(s) => (s.pending as f64, s.set_aside as f64),
+            Err(_) => (f64::NAN, f64::NAN),
+        };
+        let mut out = vec![
+            Gauge::new("enlist_db_pool_connections", "Open database connections.", f64::from(open)),
+            Gauge::new("enlist_db_pool_idle", "Idle database connections.", f64::from(idle)),
+            Gauge::new("enlist_outbox_depth", "Notifications waiting to be sent.", pending),
+            Gauge::new(
+                "enlist_outbox_set_aside",
+                "Notifications set aside as undeliverable (see `enlist outbox`).",
+                set_aside,
+            ),
+        ];
+        let names = self.consumers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for name in names {
+            let lag = self.db.lag(&name).await.map(|n| n as f64).unwrap_or(f64::NAN);
+            out.push(Gauge {
+                name: "enlist_event_consumer_lag",
+                help: "Change events a consumer has not yet handled.",
+                label: Some(("consumer", name)),
+                value: lag,
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,279 @@
+//! Enlist embedded in a Rust service: one builder opens the store (SQLite
+//! or PostgreSQL, migrated when asked), and the [`Enlist`] it returns gives
+//! a host everything it needs without touching Enlist's tables:
+//!
+//! - [`Enlist::configure`]: the SCIM endpoint (plus `/healthz`, `/metrics`)
+//!   to mount in the host's actix-web `App`, under any path;
+//! - [`Enlist::services`]: organizations, API keys, users, groups, group
+//!   roles, domains and events, for the host's own admin screens;
+//! - [`Enlist::read`]: members by id or email with their effective role and
+//!   its source, lists by SCIM filter, a user's groups;
+//! - [`Enlist::subscribe`]: change events to a host's handler, in order per
+//!   organization, at least once;
+//! - [`Enlist::start_background`]: the notification mail worker and the
+//!   pruning of old events.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let enlist = enlist::Enlist::builder().database("sqlite://enlist.db").migrate(true).build().await?;
+//! let app = actix_web::App::new().service(actix_web::web::scope("/idp").configure(enlist.configure()));
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The binary `enlist` (package `enlist-cli`) is a thin user of this crate.
+
+#![warn(missing_docs)]
+
+mod background;
+mod health;
+mod read;
+pub mod system;
+
+pub use background::{Background, Subscription};
+pub use enlist_actix::Config as HttpConfig;
+pub use enlist_core as core;
+pub use enlist_diesel::{Database, PoolOptions};
+pub use health::DatabaseHealth;
+pub use read::{Member, Reader};
+
+use actix_web::web;
+use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, Mailer, NoDomainVerification};
+use enlist_core::{Actor, Deps, Organization};
+use std::sync::{Arc, Mutex};
+
+/// Why Enlist could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No database was given.
+    #[error(
+        "no database: call .database(\"sqlite://enlist.db\") or .database(\"postgres://USER@HOST/DB\") on the builder"
+    )]
+    NoDatabase,
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] enlist_diesel::OpenError),
+    /// Opening ran on a blocking thread that did not finish.
+    #[error("opening the database did not finish: {0}")]
+    Interrupted(String),
+}
+
+/// Builds an [`Enlist`]. Every port has a production default; a host
+/// replaces the ones it owns (its own mailer, clock or ids in tests).
+pub struct Builder {
+    url: Option<String>,
+    database: Option<Database>,
+    pool: PoolOptions,
+    migrate: bool,
+    mailer: Option<Arc<dyn Mailer>>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    dns: Option<Arc<dyn DomainVerifier>>,
+    http: HttpConfig,
+    events_keep_days: u32,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            url: None,
+            database: None,
+            pool: PoolOptions::default(),
+            migrate: false,
+            mailer: None,
+            clock: Arc::new(system::SystemClock),
+            ids: Arc::new(system::RandomIds),
+            dns: None,
+            http: HttpConfig::default(),
+            events_keep_days: 30,
+        }
+    }
+}
+
+impl Builder {
+    /// The database URL: `sqlite://PATH` or `postgres://USER@HOST/DB`. Any
+    /// other scheme is refused (a typo never creates an empty SQLite file).
+    pub fn database(mut self, url: &str) -> Self {
+        self.url = Some(url.to_owned());
+        self
+    }
+    /// An already opened database (for example with the host's pool sizes).
+    pub fn database_handle(mut self, db: Database) -> Self {
+        self.database = Some(db);
+        self
+    }
+    /// Pool settings for [`Builder::database`].
+    pub fn pool(mut self, pool: PoolOptions) -> Self {
+        self.pool = pool;
+        self
+    }
+    /// Runs pending migrations while building (default: no; a host with
+    /// its own deploy step runs `enlist migrate` or [`Database::migrate`]).
+    pub fn migrate(mut self, yes: bool) -> Self {
+        self.migrate = yes;
+        self
+    }
+    /// Sends notification mail (default: none, mail waits in the outbox).
+    /// `enlist_mail::SmtpMailer` is the SMTP adapter.
+    pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+    /// The time (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Ids and secrets (default: random UUIDs and 256-bit secrets).
+    pub fn ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.ids = ids;
+        self
+    }
+    /// DNS TXT lookups for Admins proving domains (default: the system
+    /// resolver, or none when it cannot be configured).
+    pub fn dns(mut self, dns: Arc<dyn DomainVerifier>) -> Self {
+        self.dns = Some(dns);
+        self
+    }
+    /// HTTP settings of the SCIM endpoint (limits, public URL).
+    pub fn http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+    /// Days change events are kept for replay (default 30).
+    pub fn events_keep_days(mut self, days: u32) -> Self {
+        self.events_keep_days = days.max(1);
+        self
+    }
+
+    /// Opens (and, when asked, migrates) the database and wires the
+    /// services. Blocking work runs off the async executor.
+    ///
+    /// # Errors
+    /// [`BuildError`] naming what to fix.
+    pub async fn build(self) -> Result<Enlist, BuildError> {
+        let (url, pool, migrate, given) = (self.url.clone(), self.pool.clone(), self.migrate, self.database.clone());
+        let db = tokio::task::spawn_blocking(move || -> Result<Database, BuildError> {
+            let db = match (given, url) {
+                (Some(db), _) => db,
+                (None, Some(url)) => Database::open(&url, &pool)?,
+                (None, None) => return Err(BuildError::NoDatabase),
+            };
+            if migrate {
+                db.migrate(|name| tracing::info!(migration = name, "applying migration"))?;
+            }
+            Ok(db)
+        })
+        .await
+        .map_err(|e| BuildError::Interrupted(e.to_string()))??;
+        let dns: Arc<dyn DomainVerifier> = match self.dns {
+            Some(d) => d,
+            None => match enlist_dns::HickoryVerifier::from_system_conf() {
+                Ok(v) => Arc::new(v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no DNS resolver: organization Admins cannot verify domains");
+                    Arc::new(NoDomainVerification)
+                }
+            },
+        };
+        let services = enlist_core::Enlist::new(Deps {
+            store: Arc::new(db.clone()),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            dns,
+        });
+        let consumers = Arc::new(Mutex::new(Vec::new()));
+        let state = web::Data::new(enlist_actix::Scim::new(
+            services.clone(),
+            self.http,
+            Arc::new(DatabaseHealth { db: db.clone(), consumers: consumers.clone() }),
+            self.ids.clone(),
+        ));
+        Ok(Enlist {
+            services,
+            db,
+            state,
+            clock: self.clock,
+            ids: self.ids,
+            mailer: self.mailer,
+            events_keep_days: self.events_keep_days,
+            consumers,
+        })
+    }
+}
+
+/// Enlist, wired: see the crate documentation. Cheap to clone.
+#[derive(Clone)]
+pub struct Enlist {
+    services: enlist_core::Enlist,
+    db: Database,
+    state: web::Data<enlist_actix::Scim>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    mailer: Option<Arc<dyn Mailer>>,
+    events_keep_days: u32,
+    /// Names of this process's consumers, for the lag gauges.
+    consumers: Arc<Mutex<Vec<String>>>,
+}
+
+impl Enlist {
+    /// A builder with production defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The use cases, for the host's admin screens. Calls take a
+    /// [`enlist_core::Caller`]: the operator, an organization member (the
+    /// host's signed-in Admin), or an API key.
+    pub fn services(&self) -> &enlist_core::Enlist {
+        &self.services
+    }
+
+    /// The database (for migrations and operator tooling).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Registers the SCIM endpoint (at [`HttpConfig::base_path`], default
+    /// `/scim/v2`), `/healthz` and `/metrics` on an actix-web app or scope.
+    /// Mounted in `web::scope("/idp")`, the SCIM base is `/idp/scim/v2`.
+    /// The endpoint authenticates with Enlist API keys itself; the host's
+    /// own authentication need not (and should not) wrap it.
+    pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) {
+        enlist_actix::configure(self.state.clone())
+    }
+
+    /// A standalone HTTP server of [`Enlist::configure`] (what `enlist
+    /// serve` runs): `workers` threads on `bind`; signals are the caller's.
+    ///
+    /// # Errors
+    /// When `bind` cannot be listened on.
+    pub fn http_server(
+        &self,
+        workers: usize,
+        bind: impl std::net::ToSocketAddrs,
+    ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
+        enlist_actix::http_server(self.state.clone(), workers, bind)
+    }
+
+    /// Reads for the host: members with their effective role, lists by
+    /// SCIM filter, a user's groups.
+    pub fn read(&self) -> Reader<'_> {
+        Reader::new(&self.services)
+    }
+
+    /// First start: on a database without organizations, creates the
+    /// "Default" organization (SCIM on, for trying Enlist out) and an API
+    /// key labelled "Default key"; returns them with the key's token,
+    /// shown only here. Idempotent when several processes start at once.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn first_start(&self) -> Result<Option<(Organization, String)>, enlist_core::Error> {
+        let Some(org) = self.services.organizations.first_start().await? else { return Ok(None) };
+        let operator = enlist_core::Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+        let key = self.services.api_keys.create(&operator, "Default key").await?;
+        Ok(Some((org, key.token)))
+    }
+}
