@@ -1,0 +1,21 @@
+//! Support shared by the examples in `examples/`: a throwaway SQLite file.
+//! Run one with `cargo run -p enlist-examples --example mount`.
+
+/// A SQLite URL in the temporary directory, unique to this process and
+/// `name`; the file is removed when the returned guard drops.
+pub fn temp_sqlite(name: &str) -> (String, TempFile) {
+    let path = std::env::temp_dir().join(format!("enlist-example-{name}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    (format!("sqlite://{}", path.display()), TempFile(path))
+}
+
+/// Removes its file (and SQLite's WAL companions) when dropped.
+pub struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
