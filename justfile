@@ -31,3 +31,7 @@ fuzz TARGET="filter" SECONDS="60":
 # Everything CI runs.
 ci:
     bash .ci/run
+
+# Every library crate packages and builds as crates.io would see it.
+publish-check:
+    cargo publish --workspace --dry-run

@@ -102,6 +102,10 @@ impl TestServer {
         Some(Self { addr, enlist, org_a: a.id, key_a, org_b: b.id, key_b, backend, handle, _db: t })
     }
 
+    /// The database behind the server (for event consumers in tests).
+    pub fn database(&self) -> &enlist_diesel::Database {
+        &self._db.db
+    }
     /// A client with A's key.
     pub fn a(&self) -> Client {
         Client { addr: self.addr.clone(), auth: Some(format!("Bearer {}", self.key_a)) }

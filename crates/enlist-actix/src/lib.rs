@@ -6,6 +6,8 @@
 //! case-insensitive and a trailing slash is tolerated (Entra rule 1), and so
 //! every answer, including unknown routes and bad methods, is a SCIM body.
 
+#![warn(missing_docs)]
+
 mod metrics;
 mod routes;
 

@@ -8,6 +8,8 @@
 //! mock (`ports::MockUserRepo`, …) and [`testing::MockTx`] bundles them
 //! into a [`ports::Transaction`].
 
+#![warn(missing_docs)]
+
 pub mod change;
 pub mod consumer;
 pub mod error;

@@ -7,6 +7,8 @@
 //! instead of failing with `database is locked`). Filters are translated to
 //! SQL with bound parameters (`sql.rs`); nothing is filtered in memory.
 
+#![warn(missing_docs)]
+
 mod codec;
 mod conn;
 mod repo;

@@ -3,6 +3,8 @@
 //! domain with a TXT record. Lookups are bounded (timeout, attempts) so a
 //! dead resolver answers an error, never a hung request.
 
+#![warn(missing_docs)]
+
 use enlist_core::ports::{DomainVerifier, LookupError};
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;

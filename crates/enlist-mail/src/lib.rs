@@ -5,6 +5,8 @@
 //! each message sent. A failing mail server never fails or slows
 //! provisioning, and a restart resumes whatever is still queued.
 
+#![warn(missing_docs)]
+
 use enlist_core::ports::{Clock, MailError, Mailer, OutboxQueue};
 use enlist_core::Notification;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};

@@ -4,6 +4,8 @@
 //! generated from the core's schema definitions, and SCIM error bodies.
 //! No I/O.
 
+#![warn(missing_docs)]
+
 pub mod discovery;
 pub mod error;
 pub mod events;
