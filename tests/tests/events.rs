@@ -66,6 +66,7 @@ async fn a_host_sees_entras_provisioning_as_events_in_order(s: &TestServer) {
         clock: Arc::new(TickClock::default()),
         ids: Arc::new(SeqIds::default()),
         batch: 4,
+        scope: None,
         lease: Duration::from_secs(60),
     };
     for _ in 0..50 {

@@ -47,6 +47,8 @@ pub struct Consumer {
     pub clock: Arc<dyn Clock>,
     /// Claim tokens.
     pub ids: Arc<dyn IdGenerator>,
+    /// Only this organization's events (`None`: every organization's).
+    pub scope: Option<crate::types::OrganizationId>,
     /// Events per claim.
     pub batch: u32,
     /// How long a claim is held; longer than a batch's handling takes.
@@ -79,7 +81,8 @@ impl Consumer {
         let now = self.clock.now();
         let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));
         let token = self.ids.id();
-        let Some(claim) = self.feed.claim(&self.name, now, lease_until, &token, self.batch.max(1)).await? else {
+        let scope = self.scope.clone();
+        let Some(claim) = self.feed.claim(&self.name, scope, now, lease_until, &token, self.batch.max(1)).await? else {
             return Ok(Round::default());
         };
         let mut round = Round { claimed: true, ..Round::default() };
@@ -107,10 +110,11 @@ impl Consumer {
                 round.failed = true;
                 // Attempts count from this event's first failure.
                 let attempts = if last_handled.is_some() { 1 } else { claim.attempts + 1 };
-                let retry_at = self.clock.now() + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or_default();
+                let now = self.clock.now();
+                let retry_at = now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or_default();
                 let error = format!("event {seq}: {e}");
                 let org = &claim.organization_id;
-                self.feed.retry_later(&self.name, org, &claim.token, last_handled, retry_at, &error).await?;
+                self.feed.retry_later(&self.name, org, &claim.token, last_handled, now, retry_at, &error).await?;
             }
         }
         Ok(round)
@@ -160,6 +164,7 @@ mod tests {
             handler,
             clock: Arc::new(TickClock::default()),
             ids: Arc::new(SeqIds::default()),
+            scope: None,
             batch: 10,
             lease: Duration::from_secs(60),
         }
@@ -177,7 +182,7 @@ mod tests {
     #[test]
     fn handled_events_are_acknowledged_up_to_the_last() {
         let mut feed = MockEventFeed::new();
-        feed.expect_claim().times(1).returning(|_, _, _, _, _| Ok(claimed(&[4, 5, 6], 0)));
+        feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(claimed(&[4, 5, 6], 0)));
         feed.expect_ack()
             .withf(|c, o, t, seq| c == "sessions" && o.as_str() == "o1" && t == "t" && *seq == 6)
             .times(1)
@@ -192,15 +197,15 @@ mod tests {
     #[test]
     fn a_failing_handler_stops_its_organization_and_nothing_after_it_is_delivered() {
         let mut feed = MockEventFeed::new();
-        feed.expect_claim().times(1).returning(|_, _, _, _, _| Ok(claimed(&[4, 5, 6], 0)));
+        feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(claimed(&[4, 5, 6], 0)));
         // The position moves to 4; 5 waits for a retry; 6 is not delivered.
         feed.expect_ack().never();
         feed.expect_retry_later()
-            .withf(|_, _, _, handled, _, err| {
+            .withf(|_, _, _, handled, _, _, err| {
                 *handled == Some(4) && err.contains("event 5") && err.contains("host database down")
             })
             .times(1)
-            .returning(|_, _, _, _, _, _| Ok(()));
+            .returning(|_, _, _, _, _, _, _| Ok(()));
         let h = Arc::new(Recorder { seen: Mutex::new(vec![]), fail_at: Some(5) });
         let round = futures_executor::block_on(consumer(feed, h.clone()).run_once()).unwrap();
         assert_eq!(round, Round { delivered: 1, failed: true, claimed: true, lost_claim: false });
@@ -210,7 +215,7 @@ mod tests {
     #[test]
     fn nothing_to_claim_is_an_idle_round_and_retries_back_off() {
         let mut feed = MockEventFeed::new();
-        feed.expect_claim().times(1).returning(|_, _, _, _, _| Ok(None));
+        feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(None));
         let h = Arc::new(Recorder { seen: Mutex::new(vec![]), fail_at: None });
         assert_eq!(futures_executor::block_on(consumer(feed, h).run_once()).unwrap(), Round::default());
         assert_eq!(retry_delay(1), Duration::from_secs(1));

@@ -327,6 +327,29 @@ pub struct RoleUpdate<'a> {
     pub source: RoleSource,
 }
 
+/// A webhook endpoint: change events are POSTed to it, signed (Standard
+/// Webhooks). `organization_id` `None`: every organization's events (the
+/// operator's endpoint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    /// Id.
+    pub id: String,
+    /// Whose events; `None` for every organization.
+    pub organization_id: Option<OrganizationId>,
+    /// Where: `https://…` (or `http://` to a loopback host, for development).
+    pub url: String,
+    /// The signing secret (`whsec_…`); kept to sign, shown once.
+    pub secret: String,
+    /// Whether the operator allowed a private network address.
+    pub allow_private: bool,
+    /// When registered.
+    pub created_at: DateTime<Utc>,
+    /// When it was disabled (after failing for too long), if it was.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Why, for the operator.
+    pub disabled_reason: Option<String>,
+}
+
 /// An API key. The secret is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKey {

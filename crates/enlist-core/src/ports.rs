@@ -204,6 +204,28 @@ pub trait EventLog: Send {
     fn list(&mut self, org: &OrganizationId, after: u64, limit: u64) -> RepoResult<Vec<Event>>;
 }
 
+/// Webhook endpoints.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait WebhookRepo: Send {
+    /// Stores a new endpoint.
+    fn insert(&mut self, webhook: &Webhook) -> RepoResult<()>;
+    /// One endpoint.
+    fn get(&mut self, id: &str) -> RepoResult<Option<Webhook>>;
+    /// An organization's endpoints (`Some`), or the every-organization ones
+    /// (`None`), oldest first.
+    // mockall needs the lifetimes spelled out.
+    #[allow(clippy::needless_lifetimes)]
+    fn list<'a>(&mut self, org: Option<&'a OrganizationId>) -> RepoResult<Vec<Webhook>>;
+    /// Every endpoint not disabled, of every scope.
+    fn enabled(&mut self) -> RepoResult<Vec<Webhook>>;
+    /// Deletes one of `org`'s endpoints (`None`: an every-organization
+    /// one); whether it existed.
+    #[allow(clippy::needless_lifetimes)]
+    fn delete<'a>(&mut self, org: Option<&'a OrganizationId>, id: &str) -> RepoResult<bool>;
+    /// Disables an endpoint with a reason the operator sees.
+    fn disable(&mut self, id: &str, at: DateTime<Utc>, reason: &str) -> RepoResult<()>;
+}
+
 /// One database transaction: every repository, on one connection.
 pub trait Transaction: Send {
     /// Organizations.
@@ -222,6 +244,8 @@ pub trait Transaction: Send {
     fn outbox(&mut self) -> &mut dyn Outbox;
     /// Change events.
     fn events(&mut self) -> &mut dyn EventLog;
+    /// Webhook endpoints.
+    fn webhooks(&mut self) -> &mut dyn WebhookRepo;
 }
 
 /// A unit of work: runs on a blocking thread, inside one transaction.
@@ -353,9 +377,12 @@ pub trait EventFeed: Send + Sync {
     /// position that no one else holds and that is not waiting for a retry;
     /// up to `limit` of them, leased until `lease_until`. `None` when there
     /// is nothing to do.
+    /// `scope` limits the claim to one organization (an organization's
+    /// webhook); `None` considers every organization.
     async fn claim(
         &self,
         consumer: &str,
+        scope: Option<OrganizationId>,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         token: &str,
@@ -364,19 +391,25 @@ pub trait EventFeed: Send + Sync {
     /// Moves the position to `seq` (forward only) and ends the claim;
     /// whether the claim was still held.
     async fn ack(&self, consumer: &str, org: &OrganizationId, token: &str, seq: u64) -> Result<bool, Error>;
-    /// Ends the claim after a handler failed: the position moves to
-    /// `handled` (the last event handled before the failure, if any) and
-    /// the failed event is offered again at `retry_at`; the error is kept
-    /// for the operator.
+    /// Ends the claim after a handler failed at `now`: the position moves
+    /// to `handled` (the last event handled before the failure, if any),
+    /// the failed event is offered again at `retry_at`, and the error is
+    /// kept for the operator. The first failure since the last success is
+    /// remembered ([`EventFeed::failing_since`]).
+    #[allow(clippy::too_many_arguments)]
     async fn retry_later(
         &self,
         consumer: &str,
         org: &OrganizationId,
         token: &str,
         handled: Option<u64>,
+        now: DateTime<Utc>,
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), Error>;
+    /// Since when `consumer` has been failing without a success, in any
+    /// organization, with the last error; `None` when it is not failing.
+    async fn failing_since(&self, consumer: &str) -> Result<Option<(DateTime<Utc>, String)>, Error>;
     /// Events not yet acknowledged by `consumer`, over all organizations.
     async fn lag(&self, consumer: &str) -> Result<u64, Error>;
 }

@@ -76,6 +76,7 @@ fn consumer(db: Database, handler: Arc<Recorder>, clock: Arc<Manual>) -> Consume
         clock,
         ids: Arc::new(SeqIds::default()),
         batch: 3,
+        scope: None,
         lease: Duration::from_secs(60),
     }
 }

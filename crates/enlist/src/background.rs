@@ -109,6 +109,7 @@ impl Enlist {
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             batch: 100,
+            scope: None,
             lease: Duration::from_secs(60),
         };
         let (stop, mut rx) = watch::channel(false);

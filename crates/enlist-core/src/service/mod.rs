@@ -6,12 +6,14 @@ mod groups;
 mod keys;
 mod orgs;
 mod users;
+mod webhooks;
 
 pub use events::{Events, MAX_EVENTS_PER_READ};
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
 pub use orgs::{DomainChallenge, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
+pub use webhooks::{webhook_host, Webhooks};
 
 use crate::error::{Error, RepoError, Result, Uniqueness};
 use crate::event::{Event, EventData, EventKind, GroupSnapshot, UserSnapshot};
@@ -47,6 +49,8 @@ pub struct Enlist {
     pub api_keys: ApiKeys,
     /// Change events, for replay.
     pub events: Events,
+    /// Webhook endpoints.
+    pub webhooks: Webhooks,
 }
 
 impl Enlist {
@@ -57,7 +61,8 @@ impl Enlist {
             groups: Groups::new(deps.clone()),
             organizations: Organizations::new(deps.clone()),
             api_keys: ApiKeys::new(deps.clone()),
-            events: Events::new(deps),
+            events: Events::new(deps.clone()),
+            webhooks: Webhooks::new(deps),
         }
     }
 }

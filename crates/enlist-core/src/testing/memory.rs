@@ -31,6 +31,7 @@ pub struct Memory {
     audit: Vec<AuditRecord>,
     outbox: Vec<Notification>,
     events: Vec<Event>,
+    webhooks: Vec<Webhook>,
 }
 
 impl Memory {
@@ -473,6 +474,34 @@ impl EventLog for Memory {
     }
 }
 
+impl WebhookRepo for Memory {
+    fn insert(&mut self, webhook: &Webhook) -> RepoResult<()> {
+        self.webhooks.push(webhook.clone());
+        Ok(())
+    }
+    fn get(&mut self, id: &str) -> RepoResult<Option<Webhook>> {
+        Ok(self.webhooks.iter().find(|w| w.id == id).cloned())
+    }
+    fn list(&mut self, org: Option<&OrganizationId>) -> RepoResult<Vec<Webhook>> {
+        Ok(self.webhooks.iter().filter(|w| w.organization_id.as_ref() == org).cloned().collect())
+    }
+    fn enabled(&mut self) -> RepoResult<Vec<Webhook>> {
+        Ok(self.webhooks.iter().filter(|w| w.disabled_at.is_none()).cloned().collect())
+    }
+    fn delete(&mut self, org: Option<&OrganizationId>, id: &str) -> RepoResult<bool> {
+        let before = self.webhooks.len();
+        self.webhooks.retain(|w| !(w.id == id && w.organization_id.as_ref() == org));
+        Ok(self.webhooks.len() < before)
+    }
+    fn disable(&mut self, id: &str, at: DateTime<Utc>, reason: &str) -> RepoResult<()> {
+        if let Some(w) = self.webhooks.iter_mut().find(|w| w.id == id) {
+            w.disabled_at = Some(at);
+            w.disabled_reason = Some(reason.to_owned());
+        }
+        Ok(())
+    }
+}
+
 impl Transaction for Memory {
     fn organizations(&mut self) -> &mut dyn OrganizationRepo {
         self
@@ -496,6 +525,9 @@ impl Transaction for Memory {
         self
     }
     fn events(&mut self) -> &mut dyn EventLog {
+        self
+    }
+    fn webhooks(&mut self) -> &mut dyn WebhookRepo {
         self
     }
 }

@@ -61,6 +61,8 @@ pub struct MockTx {
     pub outbox: MockOutbox,
     /// Change events.
     pub events: MockEventLog,
+    /// Webhook endpoints.
+    pub webhooks: MockWebhookRepo,
 }
 
 impl Transaction for MockTx {
@@ -84,6 +86,9 @@ impl Transaction for MockTx {
     }
     fn events(&mut self) -> &mut dyn EventLog {
         &mut self.events
+    }
+    fn webhooks(&mut self) -> &mut dyn WebhookRepo {
+        &mut self.webhooks
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
         &mut self.outbox

@@ -23,11 +23,20 @@ struct Position {
 
 type Time = chrono::DateTime<chrono::Utc>;
 
+#[derive(QueryableByName)]
+struct Failing {
+    #[diesel(sql_type = BigInt)]
+    failing_since: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    last_error: String,
+}
+
 #[async_trait::async_trait]
 impl EventFeed for Database {
     async fn claim(
         &self,
         consumer: &str,
+        scope: Option<OrganizationId>,
         now: Time,
         lease_until: Time,
         token: &str,
@@ -35,22 +44,26 @@ impl EventFeed for Database {
     ) -> Result<Option<ClaimedEvents>, Error> {
         let backend = self.backend();
         let (consumer, token) = (consumer.to_owned(), token.to_owned());
+        // An empty scope matches every organization.
+        let scope = scope.map(|o| o.as_str().to_owned()).unwrap_or_default();
         self.blocking(true, move |mut db| {
             // Every organization with events gets a position (from 0).
             db.exec(
                 "INSERT INTO event_consumers (consumer, organization_id) SELECT $1, o.id FROM organizations o \
-                 WHERE o.event_seq > 0 AND NOT EXISTS (SELECT 1 FROM event_consumers c WHERE c.consumer = $1 AND c.organization_id = o.id) \
+                 WHERE o.event_seq > 0 AND ($2 = '' OR o.id = $2) \
+                 AND NOT EXISTS (SELECT 1 FROM event_consumers c WHERE c.consumer = $1 AND c.organization_id = o.id) \
                  ON CONFLICT DO NOTHING",
-                binds![consumer.as_str()],
+                binds![consumer.as_str(), scope.as_str()],
             )?;
             let lock = if backend == Backend::Postgres { " FOR UPDATE OF c SKIP LOCKED" } else { "" };
             let picked: Option<Str> = db.first(
                 &format!(
                     "SELECT c.organization_id AS s FROM event_consumers c JOIN organizations o ON o.id = c.organization_id \
-                     WHERE c.consumer = $1 AND o.event_seq > c.position AND (c.lease_token IS NULL OR c.leased_until <= $2) \
-                     AND c.retry_at <= $2 ORDER BY c.leased_until, c.organization_id LIMIT 1{lock}"
+                     WHERE c.consumer = $1 AND ($3 = '' OR c.organization_id = $3) AND o.event_seq > c.position \
+                     AND (c.lease_token IS NULL OR c.leased_until <= $2) AND c.retry_at <= $2 \
+                     ORDER BY c.leased_until, c.organization_id LIMIT 1{lock}"
                 ),
-                binds![consumer.as_str(), micros(now)],
+                binds![consumer.as_str(), micros(now), scope.as_str()],
             )?;
             let Some(org) = picked.map(|p| OrganizationId::new(p.s)) else { return Ok(None) };
             db.exec(
@@ -74,7 +87,8 @@ impl EventFeed for Database {
         let (consumer, org, token) = (consumer.to_owned(), org.clone(), token.to_owned());
         self.blocking(true, move |mut db| {
             let n = db.exec(
-                "UPDATE event_consumers SET position = $4, lease_token = NULL, attempts = 0, retry_at = 0, last_error = NULL \
+                "UPDATE event_consumers SET position = $4, lease_token = NULL, attempts = 0, retry_at = 0, last_error = NULL, \
+                 failing_since = NULL \
                  WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3 AND position < $4",
                 binds![consumer.as_str(), org.as_str(), token.as_str(), seq.min(i64::MAX as u64) as i64],
             )?;
@@ -89,26 +103,42 @@ impl EventFeed for Database {
         org: &OrganizationId,
         token: &str,
         handled: Option<u64>,
+        now: Time,
         retry_at: Time,
         error: &str,
     ) -> Result<(), Error> {
         let (consumer, org, token, error) = (consumer.to_owned(), org.clone(), token.to_owned(), error.to_owned());
         self.blocking(true, move |mut db| {
-            let b = binds![consumer.as_str(), org.as_str(), token.as_str(), micros(retry_at), error.as_str()];
+            let b = binds![consumer.as_str(), org.as_str(), token.as_str(), micros(retry_at), error.as_str(), micros(now)];
             match handled {
                 // Progress before the failure counts; attempts restart with it.
                 Some(seq) => db.exec(
-                    "UPDATE event_consumers SET position = $6, lease_token = NULL, retry_at = $4, attempts = 1, last_error = $5 \
+                    "UPDATE event_consumers SET position = $7, lease_token = NULL, retry_at = $4, attempts = 1, last_error = $5, \
+                     failing_since = $6 \
                      WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3",
                     b.into_iter().chain(binds![seq.min(i64::MAX as u64) as i64]).collect(),
                 )?,
                 None => db.exec(
-                    "UPDATE event_consumers SET lease_token = NULL, retry_at = $4, attempts = attempts + 1, last_error = $5 \
+                    "UPDATE event_consumers SET lease_token = NULL, retry_at = $4, attempts = attempts + 1, last_error = $5, \
+                     failing_since = COALESCE(failing_since, $6) \
                      WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3",
                     b,
                 )?,
             };
             Ok(())
+        })
+        .await
+    }
+
+    async fn failing_since(&self, consumer: &str) -> Result<Option<(Time, String)>, Error> {
+        let consumer = consumer.to_owned();
+        self.blocking(false, move |mut db| {
+            let row: Option<Failing> = db.first(
+                "SELECT failing_since, COALESCE(last_error, '') AS last_error FROM event_consumers \
+                 WHERE consumer = $1 AND failing_since IS NOT NULL ORDER BY failing_since LIMIT 1",
+                binds![consumer.as_str()],
+            )?;
+            Ok(row.map(|r| (super::time(r.failing_since), r.last_error)))
         })
         .await
     }

@@ -12,6 +12,7 @@ mod keys;
 mod orgs;
 mod outbox;
 mod users;
+mod webhooks;
 
 use crate::conn::{Count, Db};
 use crate::sql::{Resource, Sql};
@@ -139,6 +140,9 @@ impl Transaction for DieselTx<'_> {
         self
     }
     fn events(&mut self) -> &mut dyn EventLog {
+        self
+    }
+    fn webhooks(&mut self) -> &mut dyn WebhookRepo {
         self
     }
 }

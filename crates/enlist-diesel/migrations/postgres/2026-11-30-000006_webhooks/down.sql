@@ -1,0 +1,2 @@
+ALTER TABLE event_consumers DROP COLUMN failing_since;
+DROP TABLE webhooks;
