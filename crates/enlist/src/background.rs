@@ -50,9 +50,9 @@ async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 }
 
 impl Enlist {
-    /// Starts the mail worker (when a mailer was given) and the hourly
-    /// pruning of change events older than the retention, on the current
-    /// tokio runtime.
+    /// Starts the mail worker (when a mailer was given), webhook delivery
+    /// to every registered endpoint, and the hourly pruning of change
+    /// events older than the retention, on the current tokio runtime.
     pub fn start_background(&self) -> Background {
         let (stop, rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -72,6 +72,16 @@ impl Enlist {
                  (enlist serve: --smtp-url or ENLIST_SMTP_URL; a host: Builder::mailer)"
             ),
         }
+        let dispatcher = enlist_webhooks::Dispatcher {
+            services: self.services.clone(),
+            feed: Arc::new(self.db.clone()),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            refresh: Duration::from_secs(5),
+            idle: Duration::from_millis(500),
+            give_up_after: enlist_webhooks::GIVE_UP_AFTER,
+        };
+        tasks.push(tokio::spawn(dispatcher.run(rx.clone())));
         let (db, clock, keep) = (self.db.clone(), self.clock.clone(), self.events_keep_days);
         let mut prune_stop = rx;
         tasks.push(tokio::spawn(async move {

@@ -263,6 +263,24 @@ impl Enlist {
         Reader::new(&self.services)
     }
 
+    /// Registers a webhook endpoint (see `enlist_webhooks`): checks the URL
+    /// and where it resolves, and returns the endpoint with its signing
+    /// secret, shown only here. An Admin registers for its organization;
+    /// the operator may register for every organization
+    /// (`every_organization`) and allow private addresses.
+    ///
+    /// # Errors
+    /// `InvalidValue` naming what is wrong with the URL; `Forbidden`.
+    pub async fn register_webhook(
+        &self,
+        caller: &enlist_core::Caller,
+        url: &str,
+        every_organization: bool,
+        allow_private: bool,
+    ) -> Result<enlist_core::Webhook, enlist_core::Error> {
+        enlist_webhooks::register(&self.services, &*self.ids, caller, url, every_organization, allow_private).await
+    }
+
     /// First start: on a database without organizations, creates the
     /// "Default" organization (SCIM on, for trying Enlist out) and an API
     /// key labelled "Default key"; returns them with the key's token,

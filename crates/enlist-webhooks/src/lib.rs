@@ -1,0 +1,240 @@
+//! Enlist's webhook delivery. Each registered endpoint is an event
+//! consumer of its own (`webhook:<id>`), so it receives its organization's
+//! change events (or every organization's) in order, at least once, from a
+//! durable position; a slow or failing endpoint delays only itself.
+//!
+//! Requests follow the Standard Webhooks specification: the JSON of
+//! `enlist_scim::events::event_json`, headers `webhook-id`,
+//! `webhook-timestamp` and `webhook-signature` (`v1,` + base64 of
+//! HMAC-SHA256 over `id.timestamp.body` with the `whsec_` secret). Any 2xx
+//! is success; anything else is retried with backoff, and an endpoint that
+//! has failed for [`GIVE_UP_AFTER`] is disabled with the reason.
+//!
+//! Destinations are checked on registration and again before every
+//! delivery (DNS may change): HTTPS only (plain HTTP to a loopback host, for
+//! development), never a private, link-local or loopback address behind a
+//! public name unless the operator allowed it; redirects are not followed.
+
+#![warn(missing_docs)]
+
+mod http;
+
+pub use http::{check_destination, post, Destination};
+
+use base64::Engine;
+use enlist_core::consumer::{Consumer, EventHandler, HandlerError};
+use enlist_core::event::Event;
+use enlist_core::ports::{Clock, EventFeed, IdGenerator};
+use enlist_core::{Caller, Error, Webhook};
+use hmac::{Hmac, Mac};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// An endpoint failing this long without one success is disabled.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// How long one delivery may take (connect, TLS, request, status line).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A new signing secret: `whsec_` + base64 of 32 random bytes.
+pub fn new_secret(ids: &dyn IdGenerator) -> String {
+    let hex = ids.secret();
+    let bytes: Vec<u8> =
+        (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).take(32).collect();
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// The `webhook-signature` value for one request.
+///
+/// # Errors
+/// When `secret` is not a `whsec_` base64 secret.
+pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Result<String, String> {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map_err(|_| "the webhook secret is not whsec_ base64".to_owned())?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+    mac.update(format!("{msg_id}.{timestamp}.{body}").as_bytes());
+    Ok(format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())))
+}
+
+/// Registers an endpoint: checks the URL and where it resolves, makes the
+/// secret (returned once with the endpoint), then stores it.
+///
+/// # Errors
+/// `InvalidValue` naming what is wrong with the URL or its address;
+/// `Forbidden` as the core's `Webhooks::add`.
+pub async fn register(
+    services: &enlist_core::Enlist,
+    ids: &dyn IdGenerator,
+    caller: &Caller,
+    url: &str,
+    every_organization: bool,
+    allow_private: bool,
+) -> Result<Webhook, Error> {
+    let dest = Destination::parse(url)?;
+    check_destination(&dest, allow_private).await?;
+    services.webhooks.add(caller, url, every_organization, allow_private, new_secret(ids)).await
+}
+
+/// Delivers events to one endpoint.
+pub struct WebhookHandler {
+    webhook: Webhook,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for WebhookHandler {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let dest = Destination::parse(&self.webhook.url).map_err(|e| HandlerError(e.to_string()))?;
+        let addrs =
+            check_destination(&dest, self.webhook.allow_private).await.map_err(|e| HandlerError(e.to_string()))?;
+        let body = enlist_scim::events::event_json(event).to_string();
+        let timestamp = self.clock.now().timestamp();
+        let signature = sign(&self.webhook.secret, &event.id, timestamp, &body).map_err(HandlerError)?;
+        let headers = [
+            ("webhook-id", event.id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        match post(&dest, &addrs, &headers, &body, DELIVERY_TIMEOUT).await {
+            Ok(status) if (200..300).contains(&status) => Ok(()),
+            Ok(status) => Err(HandlerError(format!("the endpoint answered HTTP {status}"))),
+            Err(e) => Err(HandlerError(e)),
+        }
+    }
+}
+
+/// Runs every enabled endpoint's delivery until stopped: one task per
+/// endpoint, endpoints picked up (and dropped) as they are registered.
+pub struct Dispatcher {
+    /// The services (enabled endpoints, disabling).
+    pub services: enlist_core::Enlist,
+    /// Positions and claims.
+    pub feed: Arc<dyn EventFeed>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Claim tokens.
+    pub ids: Arc<dyn IdGenerator>,
+    /// How often the endpoint list is read again.
+    pub refresh: Duration,
+    /// Pause of an endpoint with nothing to deliver.
+    pub idle: Duration,
+    /// Failing this long disables an endpoint.
+    pub give_up_after: Duration,
+}
+
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => !*stop.borrow(),
+        _ = stop.changed() => false,
+    }
+}
+
+impl Dispatcher {
+    /// The consumer name of an endpoint.
+    pub fn consumer_name(webhook_id: &str) -> String {
+        format!("webhook:{webhook_id}")
+    }
+
+    /// Runs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let mut running: HashMap<String, (watch::Sender<bool>, tokio::task::JoinHandle<()>)> = HashMap::new();
+        loop {
+            match this.services.webhooks.enabled().await {
+                Ok(enabled) => {
+                    running.retain(|id, (tx, _)| {
+                        let keep = enabled.iter().any(|w| &w.id == id);
+                        if !keep {
+                            let _ = tx.send(true);
+                        }
+                        keep
+                    });
+                    for w in enabled {
+                        if !running.contains_key(&w.id) {
+                            let (tx, rx) = watch::channel(false);
+                            let id = w.id.clone();
+                            running.insert(id, (tx, tokio::spawn(this.clone().endpoint(w, rx))));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read webhook endpoints; retrying"),
+            }
+            if !pause(&mut stop, this.refresh).await {
+                break;
+            }
+        }
+        for (_, (tx, task)) in running {
+            let _ = tx.send(true);
+            let _ = task.await;
+        }
+    }
+
+    async fn endpoint(self: Arc<Self>, webhook: Webhook, mut stop: watch::Receiver<bool>) {
+        let name = Self::consumer_name(&webhook.id);
+        let consumer = Consumer {
+            name: name.clone(),
+            feed: self.feed.clone(),
+            handler: Arc::new(WebhookHandler { webhook: webhook.clone(), clock: self.clock.clone() }),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            scope: webhook.organization_id.clone(),
+            batch: 50,
+            lease: DELIVERY_TIMEOUT * 50 + Duration::from_secs(60),
+        };
+        loop {
+            let idle = match consumer.run_once().await {
+                Ok(round) if round.failed => {
+                    if self.give_up_if_failing_too_long(&webhook, &name).await {
+                        return;
+                    }
+                    true
+                }
+                Ok(round) => !round.claimed,
+                Err(e) => {
+                    tracing::warn!(webhook = %webhook.id, error = %e, "event feed unavailable; retrying");
+                    true
+                }
+            };
+            if !pause(&mut stop, if idle { self.idle } else { Duration::ZERO }).await {
+                return;
+            }
+        }
+    }
+
+    /// Disables the endpoint when it has failed for `give_up_after`;
+    /// whether it did.
+    async fn give_up_if_failing_too_long(&self, webhook: &Webhook, name: &str) -> bool {
+        let Ok(Some((since, error))) = self.feed.failing_since(name).await else { return false };
+        let limit = chrono::Duration::from_std(self.give_up_after).unwrap_or(chrono::Duration::days(3));
+        if self.clock.now() - since < limit {
+            return false;
+        }
+        let reason = format!(
+            "failing since {} ({error}); fix the endpoint, then register it again (enlist webhook add)",
+            since.to_rfc3339()
+        );
+        tracing::warn!(webhook = %webhook.id, url = %webhook.url, %reason, "webhook disabled");
+        self.services.webhooks.disable(&webhook.id, &reason).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_matches_the_standard_webhooks_reference_vector() {
+        // The specification's own example.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = r#"{"test": 2432232314}"#;
+        let sig = sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert!(sign("whsec_not base64!", "m", 1, "b").is_err());
+    }
+}
