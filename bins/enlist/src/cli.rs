@@ -56,6 +56,9 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Webhook endpoints that receive an organization's change events.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// An organization's change events, for reconciliation: every event
     /// after a sequence number, oldest first.
     Events {
@@ -84,6 +87,48 @@ pub(crate) enum Command {
         /// Print JSON only.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WebhookCmd {
+    /// Register an endpoint; prints its signing secret once.
+    Add {
+        /// Organization id or name.
+        org: String,
+        /// https://… (http:// only to localhost, for development).
+        url: String,
+        /// Deliver every organization's events, not only ORG's.
+        #[arg(long)]
+        all_organizations: bool,
+        /// Allow an address on a private network.
+        #[arg(long)]
+        allow_private: bool,
+    },
+    /// List endpoints, with whether they are failing or disabled.
+    List {
+        /// Organization id or name.
+        org: String,
+        /// The every-organization endpoints instead of ORG's.
+        #[arg(long)]
+        all_organizations: bool,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint.
+    Remove {
+        /// Organization id or name.
+        org: String,
+        /// The endpoint id (from `enlist webhook list`).
+        id: String,
+    },
+    /// Send a signed `webhook.test` request now and print the answer.
+    Test {
+        /// Organization id or name.
+        org: String,
+        /// The endpoint id.
+        id: String,
     },
 }
 

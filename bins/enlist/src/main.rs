@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::GroupRole(cmd) => group_role_cmd(e, cmd).await,
         Command::Users(UsersCmd::List { org, filter, json }) => users_cmd(e, &org, filter.as_deref(), json).await,
         Command::Outbox { cmd, json } => outbox_cmd(&db, cmd, json).await,
+        Command::Webhook(cmd) => webhook_cmd(&enlist, cmd).await,
         Command::Events { org, after, limit, json } => events_cmd(e, &org, after, limit, json).await,
         Command::Audit { org, since, limit, json } => audit_cmd(e, &org, since, limit, json).await,
     }

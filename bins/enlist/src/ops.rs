@@ -300,3 +300,94 @@ pub(crate) async fn events_cmd(e: &Enlist, org: &str, after: u64, limit: u64, js
     }
     Ok(())
 }
+
+/// `enlist webhook add|list|remove|test ORG`.
+pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::WebhookCmd) -> anyhow::Result<()> {
+    use crate::cli::WebhookCmd;
+    use enlist_core::ports::EventFeed;
+    let e = enlist.services();
+    match cmd {
+        WebhookCmd::Add { org, url, all_organizations, allow_private } => {
+            let o = find_org(e, &org).await?;
+            let w = enlist.register_webhook(&operator(&o), &url, all_organizations, allow_private).await?;
+            println!(
+                "webhook {} registered for {}",
+                w.id,
+                if all_organizations { "every organization" } else { o.name.as_str() }
+            );
+            println!("Its signing secret is shown once; verify every request with it (Standard Webhooks):");
+            println!("{}", w.secret);
+        }
+        WebhookCmd::List { org, all_organizations, json: as_json } => {
+            let o = find_org(e, &org).await?;
+            let mut rows = Vec::new();
+            for w in e.webhooks.list(&operator(&o), all_organizations).await? {
+                let name = enlist_webhooks::Dispatcher::consumer_name(&w.id);
+                let failing = enlist.database().failing_since(&name).await?;
+                let lag = enlist.database().lag(&name).await?;
+                rows.push((w, failing, lag));
+            }
+            if as_json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|(w, failing, lag)| {
+                        json!({"id": w.id, "url": w.url, "created": w.created_at.to_rfc3339(), "lag": lag,
+                               "failing_since": failing.as_ref().map(|f| f.0.to_rfc3339()), "last_error": failing.as_ref().map(|f| f.1.clone()),
+                               "disabled_at": w.disabled_at.map(|d| d.to_rfc3339()), "disabled_reason": w.disabled_reason})
+                    })
+                    .collect();
+                print_json(&json!(v));
+            } else {
+                for (w, failing, lag) in &rows {
+                    let state = match (&w.disabled_reason, failing) {
+                        (Some(r), _) => format!("DISABLED: {r}"),
+                        (None, Some((since, err))) => format!("failing since {} ({err})", since.to_rfc3339()),
+                        (None, None) => "ok".to_owned(),
+                    };
+                    println!("{}  {}  {} event(s) behind  {state}", w.id, w.url, lag);
+                }
+            }
+        }
+        WebhookCmd::Remove { org, id } => {
+            let o = find_org(e, &org).await?;
+            e.webhooks.remove(&operator(&o), &id).await?;
+            println!("webhook {id} removed");
+        }
+        WebhookCmd::Test { org, id } => {
+            use enlist_core::ports::Clock;
+            let o = find_org(e, &org).await?;
+            let mut all = e.webhooks.list(&operator(&o), false).await?;
+            all.extend(e.webhooks.list(&operator(&o), true).await?);
+            let w = all.into_iter().find(|w| w.id == id).ok_or_else(|| {
+                anyhow!("no webhook {id} for {}; `enlist webhook list {}` shows them", o.name, o.name)
+            })?;
+            let dest = enlist_webhooks::Destination::parse(&w.url)?;
+            let addrs = enlist_webhooks::check_destination(&dest, w.allow_private).await?;
+            let now = enlist::system::SystemClock.now();
+            let msg_id = format!("test-{}", now.timestamp_millis());
+            let body = json!({"id": msg_id, "type": "webhook.test", "organization": o.id.as_str(),
+                              "timestamp": now.to_rfc3339(), "data": {}})
+            .to_string();
+            let signature =
+                enlist_webhooks::sign(&w.secret, &msg_id, now.timestamp(), &body).map_err(|e| anyhow!(e))?;
+            let headers = [
+                ("webhook-id", msg_id.clone()),
+                ("webhook-timestamp", now.timestamp().to_string()),
+                ("webhook-signature", signature),
+            ];
+            match enlist_webhooks::post(&dest, &addrs, &headers, &body, enlist_webhooks::DELIVERY_TIMEOUT).await {
+                Ok(status) if (200..300).contains(&status) => {
+                    println!("{} answered HTTP {status}: deliveries will succeed", w.url)
+                }
+                Ok(status) => {
+                    return Err(anyhow!(
+                        "{} answered HTTP {status}; it must answer 2xx to a valid signed request",
+                        w.url
+                    ))
+                }
+                Err(err) => return Err(anyhow!("{err}; check that the endpoint is up and reachable from this host")),
+            }
+        }
+    }
+    Ok(())
+}

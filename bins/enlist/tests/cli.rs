@@ -302,3 +302,40 @@ fn logs_to_a_file_have_no_colour_codes() {
     assert!(text.contains("mail is not configured"), "{text}");
     assert!(!text.contains('\u{1b}'), "colour codes in a log file: {text:?}");
 }
+
+/// `enlist webhook add|list|test|remove`: the secret once, a live test
+/// request to a local endpoint, and unsafe URLs refused with what to do.
+#[test]
+fn webhook_commands() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Bounded: the test sends one request per database.
+        for _ in 0..4 {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    for t in databases() {
+        let db = t.url.as_str();
+        ok(db, &["org", "create", "Contoso"]);
+        let out = ok(db, &["webhook", "add", "Contoso", &format!("http://127.0.0.1:{port}/hook")]);
+        let secret = out.lines().last().unwrap();
+        assert!(secret.starts_with("whsec_"), "[{}] {out}", t.name);
+        let list = json_out(db, &["webhook", "list", "Contoso", "--json"]);
+        let id = list[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(list[0]["failing_since"], Value::Null);
+        assert!(!list.to_string().contains(secret), "[{}] the secret is shown once only", t.name);
+        let tested = ok(db, &["webhook", "test", "Contoso", &id]);
+        assert!(tested.contains("HTTP 204"), "[{}] {tested}", t.name);
+        let (success, out, err) = enlist(db, &["webhook", "add", "Contoso", "http://hooks.example.com/x"]);
+        assert!(!success && out.is_empty() && err.contains("is not HTTPS"), "[{}] {err}", t.name);
+        let (success, _, err) = enlist(db, &["webhook", "add", "Contoso", "https://10.1.2.3/x"]);
+        assert!(!success && err.contains("--allow-private"), "[{}] {err}", t.name);
+        ok(db, &["webhook", "remove", "Contoso", &id]);
+        assert_eq!(json_out(db, &["webhook", "list", "Contoso", "--json"]), json!([]));
+    }
+}
