@@ -170,6 +170,10 @@ pub(crate) struct Serve {
     /// Requests handled at once; more wait up to 10 s, then get 503 with Retry-After.
     #[arg(long, env = "ENLIST_MAX_IN_FLIGHT")]
     pub(crate) max_in_flight: Option<usize>,
+    /// How long a webhook endpoint's claim lasts without renewal: after a
+    /// crash, another process takes its deliveries over this late.
+    #[arg(long, env = "ENLIST_WEBHOOK_LEASE_SECS")]
+    pub(crate) webhook_lease_secs: Option<u64>,
     /// Days change events are kept for replay, then pruned.
     #[arg(long, env = "ENLIST_EVENTS_KEEP_DAYS")]
     pub(crate) events_keep_days: Option<u32>,

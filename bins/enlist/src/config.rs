@@ -22,6 +22,7 @@ pub struct File {
     pub workers: Option<usize>,
     pub max_in_flight: Option<usize>,
     pub events_keep_days: Option<u32>,
+    pub webhook_lease_secs: Option<u64>,
 }
 
 impl File {
@@ -51,6 +52,7 @@ pub struct Settings {
     pub workers: usize,
     pub max_in_flight: usize,
     pub events_keep_days: u32,
+    pub webhook_lease_secs: u64,
 }
 
 /// Hides the password of a URL.
@@ -70,7 +72,7 @@ impl Settings {
         format!(
             "database = {}\nbind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
              body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nworkers = {}\n\
-             max_in_flight = {}\nevents_keep_days = {}\n",
+             max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
             opt(&self.public_url, false),
@@ -85,6 +87,7 @@ impl Settings {
             self.workers,
             self.max_in_flight,
             self.events_keep_days,
+            self.webhook_lease_secs,
         )
     }
 }
@@ -109,5 +112,6 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         workers: serve.and_then(|s| s.workers).or(file.workers).unwrap_or(2),
         max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
         events_keep_days: serve.and_then(|s| s.events_keep_days).or(file.events_keep_days).unwrap_or(30).max(1),
+        webhook_lease_secs: serve.and_then(|s| s.webhook_lease_secs).or(file.webhook_lease_secs).unwrap_or(30).max(2),
     })
 }

@@ -47,7 +47,10 @@ fn migrate(db: &Database, report: bool) -> anyhow::Result<()> {
 /// The facade over the opened, migrated database; `serve` adds the HTTP
 /// settings and the mailer.
 async fn facade(db: &Database, s: &config::Settings, serving: bool) -> anyhow::Result<enlist::Enlist> {
-    let mut b = enlist::Enlist::builder().database_handle(db.clone()).events_keep_days(s.events_keep_days);
+    let mut b = enlist::Enlist::builder()
+        .database_handle(db.clone())
+        .events_keep_days(s.events_keep_days)
+        .webhook_lease(Duration::from_secs(s.webhook_lease_secs));
     if serving {
         b = b.http(enlist::HttpConfig {
             public_url: s.public_url.clone(),

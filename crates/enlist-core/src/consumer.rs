@@ -51,7 +51,9 @@ pub struct Consumer {
     pub scope: Option<crate::types::OrganizationId>,
     /// Events per claim.
     pub batch: u32,
-    /// How long a claim is held; longer than a batch's handling takes.
+    /// How long a claim is held without renewal: longer than one event's
+    /// handling takes. The claim is renewed while a batch is handled, so
+    /// this bounds how long a crashed process holds its organizations.
     pub lease: Duration,
 }
 
@@ -79,7 +81,8 @@ impl Consumer {
     /// the events are offered again).
     pub async fn run_once(&self) -> Result<Round, Error> {
         let now = self.clock.now();
-        let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));
+        let mut lease_until = now + lease;
         let token = self.ids.id();
         let scope = self.scope.clone();
         let Some(claim) = self.feed.claim(&self.name, scope, now, lease_until, &token, self.batch.max(1)).await? else {
@@ -89,6 +92,16 @@ impl Consumer {
         let mut last_handled = None;
         let mut failure = None;
         for event in &claim.events {
+            // Renew when half the lease is gone, so only a live process
+            // holds the organization.
+            let now = self.clock.now();
+            if lease_until - now < lease / 2 {
+                lease_until = now + lease;
+                if !self.feed.extend(&self.name, &claim.organization_id, &claim.token, lease_until).await? {
+                    round.lost_claim = true;
+                    return Ok(round);
+                }
+            }
             match self.handler.handle(event).await {
                 Ok(()) => {
                     last_handled = Some(event.seq);

@@ -388,6 +388,16 @@ pub trait EventFeed: Send + Sync {
         token: &str,
         limit: u32,
     ) -> Result<Option<ClaimedEvents>, Error>;
+    /// Extends a held claim to `lease_until` (handlers that take long keep
+    /// their claim; a crashed process's claim runs out soon); whether the
+    /// claim was still held.
+    async fn extend(
+        &self,
+        consumer: &str,
+        org: &OrganizationId,
+        token: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, Error>;
     /// Moves the position to `seq` (forward only) and ends the claim;
     /// whether the claim was still held.
     async fn ack(&self, consumer: &str, org: &OrganizationId, token: &str, seq: u64) -> Result<bool, Error>;

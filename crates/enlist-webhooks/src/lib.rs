@@ -38,6 +38,9 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
 /// How long one delivery may take (connect, TLS, request, status line).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The default claim lease of an endpoint: two deliveries' worth.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// A new signing secret: `whsec_` + base64 of 32 random bytes.
 pub fn new_secret(ids: &dyn IdGenerator) -> String {
     let hex = ids.secret();
@@ -82,6 +85,7 @@ pub async fn register(
 pub struct WebhookHandler {
     webhook: Webhook,
     clock: Arc<dyn Clock>,
+    timeout: Duration,
 }
 
 #[async_trait::async_trait]
@@ -98,7 +102,7 @@ impl EventHandler for WebhookHandler {
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", signature),
         ];
-        match post(&dest, &addrs, &headers, &body, DELIVERY_TIMEOUT).await {
+        match post(&dest, &addrs, &headers, &body, self.timeout).await {
             Ok(status) if (200..300).contains(&status) => Ok(()),
             Ok(status) => Err(HandlerError(format!("the endpoint answered HTTP {status}"))),
             Err(e) => Err(HandlerError(e)),
@@ -123,6 +127,10 @@ pub struct Dispatcher {
     pub idle: Duration,
     /// Failing this long disables an endpoint.
     pub give_up_after: Duration,
+    /// How long an endpoint's claim lasts without renewal: after a crash,
+    /// another process takes over the endpoint's organizations this late.
+    /// One delivery may take at most half of it.
+    pub lease: Duration,
 }
 
 async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
@@ -180,12 +188,16 @@ impl Dispatcher {
         let consumer = Consumer {
             name: name.clone(),
             feed: self.feed.clone(),
-            handler: Arc::new(WebhookHandler { webhook: webhook.clone(), clock: self.clock.clone() }),
+            handler: Arc::new(WebhookHandler {
+                webhook: webhook.clone(),
+                clock: self.clock.clone(),
+                timeout: DELIVERY_TIMEOUT.min(self.lease / 2),
+            }),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             scope: webhook.organization_id.clone(),
             batch: 50,
-            lease: DELIVERY_TIMEOUT * 50 + Duration::from_secs(60),
+            lease: self.lease,
         };
         loop {
             let idle = match consumer.run_once().await {

@@ -80,6 +80,7 @@ impl Enlist {
             refresh: Duration::from_secs(5),
             idle: Duration::from_millis(500),
             give_up_after: enlist_webhooks::GIVE_UP_AFTER,
+            lease: self.webhook_lease,
         };
         tasks.push(tokio::spawn(dispatcher.run(rx.clone())));
         let (db, clock, keep) = (self.db.clone(), self.clock.clone(), self.events_keep_days);

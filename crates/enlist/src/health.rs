@@ -1,6 +1,6 @@
 //! `/healthz` and the gauges of `/metrics` for a process running Enlist:
 //! the database answers, its pool, the notification outbox, and how far
-//! each event consumer of this process is behind.
+//! each event consumer of this process and each webhook endpoint is behind.
 
 use enlist_actix::Gauge;
 use enlist_core::ports::{EventFeed, OutboxQueue};
@@ -13,6 +13,8 @@ pub struct DatabaseHealth {
     pub db: Database,
     /// Names of this process's event consumers, for their lag gauges.
     pub consumers: Arc<Mutex<Vec<String>>>,
+    /// The services (webhook endpoints, whose lag is shown too).
+    pub services: Option<enlist_core::Enlist>,
 }
 
 #[async_trait::async_trait]
@@ -36,7 +38,12 @@ impl enlist_actix::Health for DatabaseHealth {
                 set_aside,
             ),
         ];
-        let names = self.consumers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut names = self.consumers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(s) = &self.services {
+            if let Ok(hooks) = s.webhooks.enabled().await {
+                names.extend(hooks.iter().map(|w| enlist_webhooks::Dispatcher::consumer_name(&w.id)));
+            }
+        }
         for name in names {
             let lag = self.db.lag(&name).await.map(|n| n as f64).unwrap_or(f64::NAN);
             out.push(Gauge {

@@ -72,6 +72,7 @@ pub struct Builder {
     dns: Option<Arc<dyn DomainVerifier>>,
     http: HttpConfig,
     events_keep_days: u32,
+    webhook_lease: std::time::Duration,
 }
 
 impl Default for Builder {
@@ -87,6 +88,7 @@ impl Default for Builder {
             dns: None,
             http: HttpConfig::default(),
             events_keep_days: 30,
+            webhook_lease: enlist_webhooks::DEFAULT_LEASE,
         }
     }
 }
@@ -141,6 +143,13 @@ impl Builder {
         self.http = http;
         self
     }
+    /// How long a webhook endpoint's claim lasts without renewal (default
+    /// 30 s): after a process crashes, another takes over its deliveries
+    /// this late. One delivery may take at most half of it.
+    pub fn webhook_lease(mut self, lease: std::time::Duration) -> Self {
+        self.webhook_lease = lease.max(std::time::Duration::from_secs(2));
+        self
+    }
     /// Days change events are kept for replay (default 30).
     pub fn events_keep_days(mut self, days: u32) -> Self {
         self.events_keep_days = days.max(1);
@@ -187,7 +196,7 @@ impl Builder {
         let state = web::Data::new(enlist_actix::Scim::new(
             services.clone(),
             self.http,
-            Arc::new(DatabaseHealth { db: db.clone(), consumers: consumers.clone() }),
+            Arc::new(DatabaseHealth { db: db.clone(), consumers: consumers.clone(), services: Some(services.clone()) }),
             self.ids.clone(),
         ));
         Ok(Enlist {
@@ -198,6 +207,7 @@ impl Builder {
             ids: self.ids,
             mailer: self.mailer,
             events_keep_days: self.events_keep_days,
+            webhook_lease: self.webhook_lease,
             consumers,
         })
     }
@@ -213,6 +223,7 @@ pub struct Enlist {
     ids: Arc<dyn IdGenerator>,
     mailer: Option<Arc<dyn Mailer>>,
     events_keep_days: u32,
+    webhook_lease: std::time::Duration,
     /// Names of this process's consumers, for the lag gauges.
     consumers: Arc<Mutex<Vec<String>>>,
 }

@@ -83,6 +83,24 @@ impl EventFeed for Database {
         .await
     }
 
+    async fn extend(
+        &self,
+        consumer: &str,
+        org: &OrganizationId,
+        token: &str,
+        lease_until: Time,
+    ) -> Result<bool, Error> {
+        let (consumer, org, token) = (consumer.to_owned(), org.clone(), token.to_owned());
+        self.blocking(true, move |mut db| {
+            let n = db.exec(
+                "UPDATE event_consumers SET leased_until = $4 WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3",
+                binds![consumer.as_str(), org.as_str(), token.as_str(), micros(lease_until)],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn ack(&self, consumer: &str, org: &OrganizationId, token: &str, seq: u64) -> Result<bool, Error> {
         let (consumer, org, token) = (consumer.to_owned(), org.clone(), token.to_owned());
         self.blocking(true, move |mut db| {
