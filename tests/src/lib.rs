@@ -315,3 +315,116 @@ pub async fn smtp_sink() -> (u16, tokio::task::JoinHandle<(Vec<String>, String)>
     });
     (port, task)
 }
+
+/// What a [`WebhookReceiver`] saw.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// The JSON of each verified delivery, in arrival order.
+    pub events: Vec<Value>,
+    /// Requests answered 500 on purpose (see [`WebhookReceiver::start`]).
+    pub refused: usize,
+    /// Requests whose Standard Webhooks signature did not verify.
+    pub forged: usize,
+}
+
+/// A webhook endpoint on 127.0.0.1 that verifies every request with the
+/// Standard Webhooks reference library before accepting it.
+pub struct WebhookReceiver {
+    /// Its port.
+    pub port: u16,
+    /// The signing secret to verify with (set once registered).
+    pub secret: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// What arrived.
+    pub got: std::sync::Arc<std::sync::Mutex<Received>>,
+}
+
+impl WebhookReceiver {
+    /// Starts one; the first `refuse_first` verified requests get 500.
+    pub async fn start(refuse_first: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let secret = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Received::default()));
+        let (secret2, got2) = (secret.clone(), got.clone());
+        tokio::spawn(async move {
+            // Bounded: tests send a few dozen requests.
+            for _ in 0..500 {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let (head, body) = read_request(&mut sock).await;
+                let mut headers = http::HeaderMap::new();
+                for line in head.lines().skip(1) {
+                    if let Some((k, v)) = line.split_once(':') {
+                        if let (Ok(k), Ok(v)) =
+                            (http::HeaderName::try_from(k.trim()), http::HeaderValue::from_str(v.trim()))
+                        {
+                            headers.insert(k, v);
+                        }
+                    }
+                }
+                let status = {
+                    let mut g = got2.lock().unwrap();
+                    let key = secret2.lock().unwrap().clone().unwrap_or_default();
+                    let verified = standardwebhooks::Webhook::new(&key).and_then(|w| w.verify(&body, &headers)).is_ok();
+                    if !verified {
+                        g.forged += 1;
+                        "401 Unauthorized"
+                    } else if g.refused < refuse_first {
+                        g.refused += 1;
+                        "500 Internal Server Error"
+                    } else {
+                        g.events.push(serde_json::from_slice(&body).unwrap());
+                        "204 No Content"
+                    }
+                };
+                let _ = sock.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
+            }
+        });
+        Self { port, secret, got }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/enlist", self.port)
+    }
+
+    /// Waits (bounded) until `n` events arrived; whether they did.
+    pub async fn wait_for(&self, n: usize) -> bool {
+        for _ in 0..200 {
+            if self.got.lock().unwrap().events.len() >= n {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+/// Reads one HTTP request: the head, then Content-Length bytes of body.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return (String::new(), Vec::new());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).into_owned();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while buf.len() < i + 4 + len {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return (head, buf[i + 4..].to_vec());
+        }
+    }
+}

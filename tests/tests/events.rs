@@ -58,6 +58,24 @@ async fn a_host_sees_entras_provisioning_as_events_in_order(s: &TestServer) {
     // Organization B's key provisions someone too: never in A's stream.
     assert_eq!(s.b().post("/scim/v2/Users", &json!({"userName": "bo@fabrikam.com"})).await.status, 201);
 
+    // The same story at a webhook receiver that verifies every signature.
+    let rx = enlist_tests::WebhookReceiver::start(0).await;
+    let hook =
+        enlist_webhooks::register(&s.enlist, &enlist::system::RandomIds, &op, &rx.url(), false, false).await.unwrap();
+    *rx.secret.lock().unwrap() = Some(hook.secret.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = enlist_webhooks::Dispatcher {
+        services: s.enlist.clone(),
+        feed: Arc::new(s.database().clone()),
+        clock: Arc::new(enlist::system::SystemClock),
+        ids: Arc::new(SeqIds::default()),
+        refresh: Duration::from_millis(100),
+        idle: Duration::from_millis(50),
+        give_up_after: enlist_webhooks::GIVE_UP_AFTER,
+        lease: Duration::from_secs(10),
+    };
+    let delivery = tokio::spawn(dispatcher.run(stopped));
+
     let host = Arc::new(Host::default());
     let consumer = Consumer {
         name: "host".into(),
@@ -109,6 +127,16 @@ async fn a_host_sees_entras_provisioning_as_events_in_order(s: &TestServer) {
         .collect();
     assert_eq!(roles, [(Role::Admin, RoleSource::Group), (Role::FreeMember, RoleSource::Default)]);
     assert!(seen.iter().any(|e| e.organization_id == s.org_b), "B's events go to B's stream");
+    // The webhook saw exactly A's stream, every request signed.
+    assert!(rx.wait_for(of_a.len()).await, "[{:?}] webhook deliveries", s.backend);
+    let _ = stop.send(true);
+    let _ = delivery.await;
+    let got = rx.got.lock().unwrap();
+    assert_eq!(got.forged, 0);
+    let delivered: Vec<(u64, &str)> =
+        got.events.iter().map(|e| (e["seq"].as_u64().unwrap(), e["type"].as_str().unwrap())).collect();
+    let expected: Vec<(u64, &str)> = of_a.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+    assert_eq!(delivered, expected, "[{:?}] the webhook sees what the in-process consumer sees", s.backend);
     assert!(of_a.iter().all(|e| e.actor == "Entra ID provisioning" || e.actor == "Enlist operator"));
 }
 on_both!(a_host_sees_entras_provisioning_as_events_in_order);

@@ -195,6 +195,34 @@ async fn run(label: &str, db: Database, n: usize) {
         }
     })
     .await;
+    // Writes through the services: what each change costs, events,
+    // audit and outbox included.
+    let create = time(200, |i| {
+        let (e, c) = (&enlist, &caller);
+        let attrs = profile(n + i).into_attrs();
+        async move {
+            e.users.create(c, enlist_core::service::NewUser { attrs, password: false }).await.unwrap();
+        }
+    })
+    .await;
+    let title = USER_RESOURCE.resolve(None, "title", None).unwrap();
+    let patch = time(200, |i| {
+        let (e, c, id) = (&enlist, &caller, ids[(i * 7919) % n].clone());
+        let op = enlist_core::change::PatchOp {
+            kind: enlist_core::change::PatchKind::Replace,
+            path: enlist_core::change::PatchPath { target: title, filter: None },
+            value: Some(Value::String(format!("Title {i}"))),
+        };
+        async move {
+            e.users.change(c, &id, enlist_core::change::UserChange::Patch(vec![op]), None).await.unwrap();
+        }
+    })
+    .await;
+    println!(
+        "{label:>8} n={n:>7}  writes: create user {:>6.3} ms, PATCH title {:>6.3} ms",
+        create.as_secs_f64() * 1e3,
+        patch.as_secs_f64() * 1e3
+    );
     println!(
         "{label:>8} n={n:>7}  seed {:>6.1}s | userName eq {:>6.3} ms | page of 100: first {:>7.3} ms, random startIndex {:>7.3} ms, cursor {:>7.3} ms | add 100 to group of {} {:>7.3} ms | group without members {:>6.3} ms",
         seeded.as_secs_f64(),
