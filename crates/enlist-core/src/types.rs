@@ -260,6 +260,12 @@ pub(crate) use role_names;
 
 /// An app role. Ordered by declaration: `Admin > FullMember > FreeMember >
 /// Guest`; comparisons (`max`, filters with `gt`) use this order.
+///
+/// ```
+/// use enlist_core::Role;
+/// assert!(Role::parse("admin").unwrap() > Role::FullMember);
+/// assert!(Role::parse("Owner").unwrap_err().to_string().contains("Admin, FullMember, FreeMember, Guest"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// Lowest.

@@ -396,6 +396,15 @@ fn typed_literal(path: AttrPath, op: CompareOp, raw: Raw) -> Result<Literal, Str
 
 /// Parses a filter for resources of type `rt`.
 ///
+/// ```
+/// use enlist_core::schema::USER_RESOURCE;
+/// let f = enlist_scim::parse_filter(&USER_RESOURCE, r#"emails[type eq "work"].value ew "@contoso.com""#).unwrap();
+/// // Entra's form becomes one value filter over the same element.
+/// assert_eq!(enlist_scim::render_filter(&f), r#"emails[(type eq "work" and value ew "@contoso.com")]"#);
+/// let e = enlist_scim::parse_filter(&USER_RESOURCE, "userName eq 'ana'").unwrap_err();
+/// assert_eq!(e.scim_type, Some("invalidFilter"));
+/// ```
+///
 /// # Errors
 /// 400 `invalidFilter` with a detail that points at the position.
 pub fn parse_filter(rt: &ResourceType, src: &str) -> Result<Filter, ScimError> {

@@ -51,6 +51,18 @@ pub fn new_secret(ids: &dyn IdGenerator) -> String {
 
 /// The `webhook-signature` value for one request.
 ///
+/// ```
+/// // The Standard Webhooks specification's own test vector.
+/// let sig = enlist_webhooks::sign(
+///     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+///     "msg_p5jXN8AQM9LWM0D4loKWxJek",
+///     1614265330,
+///     r#"{"test": 2432232314}"#,
+/// )
+/// .unwrap();
+/// assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+/// ```
+///
 /// # Errors
 /// When `secret` is not a `whsec_` base64 secret.
 pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Result<String, String> {
