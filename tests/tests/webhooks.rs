@@ -89,3 +89,43 @@ macro_rules! on_both_databases {
 }
 on_both_databases!(delivered_in_order_signed_and_retried);
 on_both_databases!(unsafe_destinations_are_refused);
+
+/// An endpoint failing for longer than the give-up time is disabled, with
+/// a reason naming the failure and what to do.
+async fn a_failing_endpoint_is_disabled_with_its_reason(t: TestDatabase) {
+    let enlist = enlist::Enlist::builder().database_handle(t.db.clone()).build().await.unwrap();
+    let a = enlist.services().organizations.create(&Actor::Operator, "A", None, true).await.unwrap();
+    let op = Caller { organization_id: a.id.clone(), actor: Actor::Operator };
+    let rx = WebhookReceiver::start(usize::MAX).await;
+    let hook = enlist.register_webhook(&op, &rx.url(), false, false).await.unwrap();
+    *rx.secret.lock().unwrap() = Some(hook.secret.clone());
+    enlist.services().users.create(&op, user("u@a.com")).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = enlist_webhooks::Dispatcher {
+        services: enlist.services().clone(),
+        feed: std::sync::Arc::new(t.db.clone()),
+        clock: std::sync::Arc::new(enlist::system::SystemClock),
+        ids: std::sync::Arc::new(enlist::system::RandomIds),
+        refresh: std::time::Duration::from_millis(100),
+        idle: std::time::Duration::from_millis(50),
+        // Three days in production; at once here.
+        give_up_after: std::time::Duration::ZERO,
+        lease: std::time::Duration::from_secs(10),
+    };
+    let task = tokio::spawn(dispatcher.run(stopped));
+    let mut disabled = None;
+    for _ in 0..100 {
+        let hooks = enlist.services().webhooks.list(&op, false).await.unwrap();
+        if let Some(reason) = hooks[0].disabled_reason.clone() {
+            disabled = Some(reason);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+    let reason = disabled.unwrap_or_else(|| panic!("[{}] never disabled", t.name));
+    assert!(reason.contains("HTTP 500") && reason.contains("enlist webhook add"), "[{}] {reason}", t.name);
+    assert!(rx.got.lock().unwrap().refused >= 1);
+}
+on_both_databases!(a_failing_endpoint_is_disabled_with_its_reason);

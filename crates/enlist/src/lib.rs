@@ -73,6 +73,7 @@ pub struct Builder {
     http: HttpConfig,
     events_keep_days: u32,
     webhook_lease: std::time::Duration,
+    store: Option<Arc<dyn enlist_core::ports::Store>>,
 }
 
 impl Default for Builder {
@@ -89,6 +90,7 @@ impl Default for Builder {
             http: HttpConfig::default(),
             events_keep_days: 30,
             webhook_lease: enlist_webhooks::DEFAULT_LEASE,
+            store: None,
         }
     }
 }
@@ -103,6 +105,15 @@ impl Builder {
     /// An already opened database (for example with the host's pool sizes).
     pub fn database_handle(mut self, db: Database) -> Self {
         self.database = Some(db);
+        self
+    }
+    /// The `Store` the services run their units of work on (default: the
+    /// database itself). For a wrapper around [`Database`] (tracing,
+    /// metrics, the host's own retry policy): the background work (mail,
+    /// events, webhooks) reads the database, so a replaced store must write
+    /// to the same one. The database is still required.
+    pub fn store(mut self, store: Arc<dyn enlist_core::ports::Store>) -> Self {
+        self.store = Some(store);
         self
     }
     /// Pool settings for [`Builder::database`].
@@ -187,7 +198,7 @@ impl Builder {
             },
         };
         let services = enlist_core::Enlist::new(Deps {
-            store: Arc::new(db.clone()),
+            store: self.store.clone().unwrap_or_else(|| Arc::new(db.clone())),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             dns,
