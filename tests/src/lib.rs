@@ -51,6 +51,8 @@ pub struct TestServer {
     /// Which backend.
     pub backend: Backend,
     handle: actix_web::dev::ServerHandle,
+    /// Keeps the activity writer running while the server lives.
+    _activity_stop: tokio::sync::watch::Sender<bool>,
     _db: TestDatabase,
 }
 
@@ -89,17 +91,35 @@ impl TestServer {
             .unwrap();
         let key_a = enlist.api_keys.create(&op(&a.id), "Entra ID provisioning").await.unwrap().token;
         let key_b = enlist.api_keys.create(&op(&b.id), "Okta").await.unwrap().token;
-        let state = actix_web::web::Data::new(Scim::new(
-            enlist.clone(),
-            Config { max_body_bytes: 64 * 1024, ..Config::default() },
-            Arc::new(DbHealth(db)),
-            ids,
-        ));
+        // Activity goes through the real recorder and batch writer.
+        let (recorder, rx) = enlist_actix::Recorder::new(1000, Arc::new(TickClock::default()));
+        let (activity_stop, stopped) = tokio::sync::watch::channel(false);
+        actix_web::rt::spawn(enlist_actix::write_batches(rx, Arc::new(db.clone()), stopped));
+        let state = actix_web::web::Data::new(
+            Scim::new(
+                enlist.clone(),
+                Config { max_body_bytes: 64 * 1024, ..Config::default() },
+                Arc::new(DbHealth(db)),
+                ids,
+            )
+            .with_activity(recorder),
+        );
         let (server, addrs) = enlist_actix::http_server(state, 2, ("127.0.0.1", 0)).unwrap();
         let addr = addrs[0].to_string();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        Some(Self { addr, enlist, org_a: a.id, key_a, org_b: b.id, key_b, backend, handle, _db: t })
+        Some(Self {
+            addr,
+            enlist,
+            org_a: a.id,
+            key_a,
+            org_b: b.id,
+            key_b,
+            backend,
+            handle,
+            _activity_stop: activity_stop,
+            _db: t,
+        })
     }
 
     /// The database behind the server (for event consumers in tests).

@@ -74,6 +74,27 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Provisioning activity: every SCIM request that changed something or
+    /// was refused, newest first, with what the identity provider was told.
+    Activity {
+        /// Organization id or name.
+        org: String,
+        /// Only refused requests.
+        #[arg(long)]
+        failed: bool,
+        /// Only at or after this time (RFC 3339, e.g. 2026-11-29T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only about this person (userName) or group (displayName).
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 200)]
+        limit: u64,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log of an organization.
     Audit {
         /// Organization id or name.

@@ -108,6 +108,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(UsersCmd::List { org, filter, json }) => users_cmd(e, &org, filter.as_deref(), json).await,
         Command::Outbox { cmd, json } => outbox_cmd(&db, cmd, json).await,
         Command::Webhook(cmd) => webhook_cmd(&enlist, cmd).await,
+        Command::Activity { org, failed, since, user, limit, json } => {
+            activity_cmd(&enlist, &org, failed, since, user, limit, json).await
+        }
         Command::Events { org, after, limit, json } => events_cmd(e, &org, after, limit, json).await,
         Command::Audit { org, since, limit, json } => audit_cmd(e, &org, since, limit, json).await,
     }

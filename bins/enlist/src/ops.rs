@@ -202,10 +202,7 @@ pub(crate) async fn audit_cmd(
     json: bool,
 ) -> anyhow::Result<()> {
     let o = find_org(e, org).await?;
-    let since = since
-        .map(|t| chrono::DateTime::parse_from_rfc3339(&t).map(|d| d.with_timezone(&chrono::Utc)))
-        .transpose()
-        .map_err(|_| anyhow!("--since must be RFC 3339, e.g. 2026-11-29T00:00:00Z"))?;
+    let since = rfc3339(since)?;
     let records = e.organizations.audit(&operator(&o), since, limit).await?;
     if json {
         let v: Vec<_> = records
@@ -389,5 +386,59 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
             }
         }
     }
+    Ok(())
+}
+
+fn rfc3339(t: Option<String>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    t.map(|t| chrono::DateTime::parse_from_rfc3339(&t).map(|d| d.with_timezone(&chrono::Utc)))
+        .transpose()
+        .map_err(|_| anyhow!("--since must be RFC 3339, e.g. 2026-11-29T00:00:00Z"))
+}
+
+/// `enlist activity ORG`: why a request failed, as the identity provider
+/// was told, newest first.
+pub(crate) async fn activity_cmd(
+    enlist: &enlist::Enlist,
+    org: &str,
+    failed: bool,
+    since: Option<String>,
+    user: Option<String>,
+    limit: u64,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let o = find_org(enlist.services(), org).await?;
+    let query = enlist_core::ActivityQuery {
+        failed_only: failed,
+        since: rfc3339(since)?,
+        subject: user,
+        key_label: None,
+        limit,
+    };
+    let records = enlist.activity(&o.id, query).await?;
+    if json_out {
+        let v: Vec<_> = records
+            .iter()
+            .map(|r| {
+                json!({"at": r.at.to_rfc3339(), "key": r.key_label, "method": r.method, "route": r.route,
+                       "resource": r.resource_id, "subject": r.subject, "status": r.status, "scimType": r.scim_type,
+                       "detail": r.detail, "latencyMs": r.latency_ms, "requestId": r.request_id, "sent": r.summary})
+            })
+            .collect();
+        print_json(&json!(v));
+        return Ok(());
+    }
+    for r in &records {
+        println!(
+            "{}  {:<6} {:<14} {:>3} {:<24} {}{}",
+            r.at.to_rfc3339(),
+            r.method,
+            r.route,
+            r.status,
+            r.subject.as_deref().unwrap_or("-"),
+            r.key_label,
+            r.detail.as_ref().map(|d| format!("\n    {d}")).unwrap_or_default()
+        );
+    }
+    eprintln!("{} request(s); --json for what was sent and the request ids", records.len());
     Ok(())
 }

@@ -112,6 +112,22 @@ async fn first_run_prints_a_key_that_works_and_stops_gracefully() {
         assert!(metrics.contains("enlist_http_requests_total{route=\"/Users\",status=\"201\"} 1"), "{metrics}");
         assert!(metrics.contains("enlist_outbox_depth 1"), "{metrics}");
         assert!(metrics.contains("enlist_outbox_set_aside 0"), "{metrics}");
+        assert!(metrics.contains("enlist_activity_dropped 0"), "{metrics}");
+        // A refused request is in `enlist activity`, with the error Entra got.
+        let refused =
+            c.post("/scim/v2/Users", &json!({"userName": "x@contoso.com", "roles": [{"value": "Owner"}]})).await;
+        assert_eq!(refused.status, 400);
+        let mut failed = json!([]);
+        for _ in 0..100 {
+            failed = json_out(&t.url, &["activity", "Default", "--failed", "--json"]);
+            if failed.as_array().is_some_and(|a| !a.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(failed[0]["status"], 400, "[{}] {failed}", t.name);
+        assert_eq!(failed[0]["detail"], refused.json()["detail"], "[{}]", t.name);
+        assert_eq!(failed[0]["key"], "Default key");
         s.stop();
         // A second start finds the organization and prints no new key.
         let s = Server::start(&t.url, &[]);

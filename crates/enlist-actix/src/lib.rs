@@ -8,14 +8,16 @@
 
 #![warn(missing_docs)]
 
+mod activity;
 mod metrics;
 mod routes;
 
+pub use activity::{write_batches, Recorder};
 pub use metrics::{Gauge, Metrics};
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use enlist_core::ports::IdGenerator;
 use enlist_core::Enlist;
 use enlist_scim::ScimError;
@@ -86,6 +88,8 @@ pub struct Scim {
     pub ids: Arc<dyn IdGenerator>,
     /// Counters and latencies.
     pub metrics: Arc<Metrics>,
+    /// Where provisioning activity goes (none: not recorded).
+    pub activity: Option<Arc<Recorder>>,
     limiter: tokio::sync::Semaphore,
 }
 
@@ -93,7 +97,13 @@ impl Scim {
     /// The request state.
     pub fn new(enlist: Enlist, config: Config, health: Arc<dyn Health>, ids: Arc<dyn IdGenerator>) -> Self {
         let limiter = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
-        Self { enlist, config, health, ids, metrics: Arc::new(Metrics::default()), limiter }
+        Self { enlist, config, health, ids, metrics: Arc::new(Metrics::default()), activity: None, limiter }
+    }
+
+    /// Records every request that changes something or is refused.
+    pub fn with_activity(mut self, recorder: Arc<Recorder>) -> Self {
+        self.activity = Some(recorder);
+        self
     }
 }
 
@@ -240,6 +250,31 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
     }
     let status = resp.status().as_u16();
     state.metrics.record(route, status, started.elapsed());
+    // Changes and refusals go to the activity log; successful reads are
+    // only counted (above).
+    if let Some(recorder) = &state.activity {
+        let draft = req.extensions().get::<activity::Draft>().cloned();
+        if let Some(d) = draft.filter(|d| d.org.is_some()) {
+            if req.method() != actix_web::http::Method::GET || status >= 400 {
+                recorder.record(enlist_core::ActivityRecord {
+                    id: state.ids.id(),
+                    organization_id: d.org.unwrap_or_else(|| enlist_core::OrganizationId::new("")),
+                    at: recorder.now(),
+                    key_label: d.key_label,
+                    method: req.method().to_string(),
+                    route: route.to_owned(),
+                    resource_id: d.resource_id,
+                    subject: d.subject,
+                    status,
+                    scim_type: d.scim_type,
+                    detail: d.detail,
+                    latency_ms: started.elapsed().as_millis() as u64,
+                    request_id: rid.clone(),
+                    summary: d.summary,
+                });
+            }
+        }
+    }
     // Never the Authorization header, never a body: ids, route, outcome.
     span.in_scope(|| tracing::info!(route, status, latency_ms = started.elapsed().as_millis() as u64, "handled"));
     resp

@@ -2,12 +2,13 @@
 //! PATCH, DELETE, POST `.search`), `ServiceProviderConfig`,
 //! `ResourceTypes`, `Schemas`.
 
+use crate::activity::{subject_of, summarize, Draft};
 use crate::{error_response, Scim, SCIM_JSON};
 use actix_web::http::header::{
     HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
 };
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use enlist_core::change::{GroupChange, UserChange};
 use enlist_core::query::ListPage;
 use enlist_core::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
@@ -59,6 +60,14 @@ impl<'a> Route<'a> {
         })
     }
 
+    /// The id or name a route addresses, if any.
+    fn id(self) -> Option<&'a str> {
+        match self {
+            Route::User(id) | Route::Group(id) | Route::ResourceType(id) | Route::Schema(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// The route's name in metrics and logs: ids never appear in it.
     fn label(self) -> &'static str {
         match self {
@@ -103,8 +112,21 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &S
         return ("unknown", error_response(&e));
     };
     let resp = match handle(req, payload, state, route).await {
-        Ok(r) => r,
+        Ok(r) => {
+            // The resource: the one addressed, or the one just created.
+            if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
+                let created =
+                    r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| l.rsplit('/').next());
+                d.resource_id = route.id().or(created).map(str::to_owned);
+            }
+            r
+        }
         Err(e) => {
+            if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
+                d.resource_id = route.id().map(str::to_owned);
+                d.scim_type = e.scim_type.map(str::to_owned);
+                d.detail = Some(e.detail.clone());
+            }
             if e.status >= 500 {
                 // The cause goes to the log under the request's span (its
                 // request id), never to the client; it holds no body or key.
@@ -137,7 +159,13 @@ async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimErr
         }
         None => header,
     };
-    Ok(state.enlist.api_keys.authenticate(token).await?)
+    let caller = state.enlist.api_keys.authenticate(token).await?;
+    req.extensions_mut().insert(Draft {
+        org: Some(caller.organization_id.clone()),
+        key_label: caller.actor.label(),
+        ..Draft::default()
+    });
+    Ok(caller)
 }
 
 /// Where the SCIM base is mounted, as the client addressed it, and the
@@ -204,7 +232,13 @@ async fn body(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Result<
     if let Some(depth) = too_deep(&bytes, state.config.max_json_depth) {
         return Err(ScimError::syntax(format!("the JSON body nests deeper than {depth} levels")));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("the body is not valid JSON: {e}")))
+    let json: Json =
+        serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("the body is not valid JSON: {e}")))?;
+    if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
+        d.summary = summarize(&json);
+        d.subject = subject_of(&json);
+    }
+    Ok(json)
 }
 
 /// Whether the JSON text nests deeper than `max` (checked before parsing,

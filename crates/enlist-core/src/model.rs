@@ -327,6 +327,57 @@ pub struct RoleUpdate<'a> {
     pub source: RoleSource,
 }
 
+/// One provisioning request as the organization's admin sees it in the
+/// activity log: what was asked, by which key, and what the identity
+/// provider was told. Never a secret, a password or a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    /// Id.
+    pub id: String,
+    /// The organization the key belongs to.
+    pub organization_id: OrganizationId,
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
+    /// The API key's label.
+    pub key_label: String,
+    /// `POST`, `PATCH`, …
+    pub method: String,
+    /// The route (`/Users/{id}`), never the raw path.
+    pub route: String,
+    /// The resource's id, where known.
+    pub resource_id: Option<String>,
+    /// Its userName or displayName, where known.
+    pub subject: Option<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The SCIM error type, for a refusal.
+    pub scim_type: Option<String>,
+    /// The exact detail the identity provider received, for a refusal.
+    pub detail: Option<String>,
+    /// How long the request took.
+    pub latency_ms: u64,
+    /// The request id (`X-Request-Id`), to find it in the logs.
+    pub request_id: String,
+    /// What was sent, redacted: attribute names and short values, never a
+    /// password.
+    pub summary: String,
+}
+
+/// Which activity to read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ActivityQuery {
+    /// Only refused requests (status 400 and above).
+    pub failed_only: bool,
+    /// Only at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only about this person or group (userName or displayName, any case).
+    pub subject: Option<String>,
+    /// Only through this API key (its label).
+    pub key_label: Option<String>,
+    /// At most this many, newest first.
+    pub limit: u64,
+}
+
 /// A webhook endpoint: change events are POSTed to it, signed (Standard
 /// Webhooks). `organization_id` `None`: every organization's events (the
 /// operator's endpoint).

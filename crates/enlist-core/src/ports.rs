@@ -351,6 +351,20 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, n: &Notification) -> Result<(), MailError>;
 }
 
+/// The provisioning activity log. Written off the request's transaction,
+/// in batches (a refused request's transaction is rolled back, and
+/// recording must never slow provisioning down).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ActivityLog: Send + Sync {
+    /// Appends a batch of records.
+    async fn append(&self, records: Vec<ActivityRecord>) -> Result<(), Error>;
+    /// An organization's records matching `query`, newest first.
+    async fn list(&self, org: &OrganizationId, query: ActivityQuery) -> Result<Vec<ActivityRecord>, Error>;
+    /// Deletes records older than `before`; how many.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, Error>;
+}
+
 /// Events claimed for one consumer in one organization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedEvents {

@@ -51,8 +51,9 @@ async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 
 impl Enlist {
     /// Starts the mail worker (when a mailer was given), webhook delivery
-    /// to every registered endpoint, and the hourly pruning of change
-    /// events older than the retention, on the current tokio runtime.
+    /// to every registered endpoint, the writer of provisioning activity,
+    /// and the hourly pruning of change events and activity older than
+    /// their retention, on the current tokio runtime.
     pub fn start_background(&self) -> Background {
         let (stop, rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -83,7 +84,11 @@ impl Enlist {
             lease: self.webhook_lease,
         };
         tasks.push(tokio::spawn(dispatcher.run(rx.clone())));
+        if let Some(rx_activity) = self.activity_rx.lock().ok().and_then(|mut r| r.take()) {
+            tasks.push(tokio::spawn(enlist_actix::write_batches(rx_activity, Arc::new(self.db.clone()), rx.clone())));
+        }
         let (db, clock, keep) = (self.db.clone(), self.clock.clone(), self.events_keep_days);
+        let activity_keep = self.activity_keep_days;
         let mut prune_stop = rx;
         tasks.push(tokio::spawn(async move {
             loop {
@@ -92,6 +97,14 @@ impl Enlist {
                     Ok(n) if n > 0 => tracing::info!(deleted = n, keep_days = keep, "pruned change events"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not prune change events; will try again in an hour"),
+                }
+                let before = clock.now() - chrono::Duration::days(i64::from(activity_keep));
+                match enlist_core::ports::ActivityLog::prune(&db, before).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(deleted = n, keep_days = activity_keep, "pruned provisioning activity")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not prune activity; will try again in an hour"),
                 }
                 if !pause(&mut prune_stop, Duration::from_secs(3600)).await {
                     return;

@@ -15,6 +15,8 @@ pub struct DatabaseHealth {
     pub consumers: Arc<Mutex<Vec<String>>>,
     /// The services (webhook endpoints, whose lag is shown too).
     pub services: Option<enlist_core::Enlist>,
+    /// The activity recorder, whose dropped records are counted.
+    pub activity: Option<Arc<enlist_actix::Recorder>>,
 }
 
 #[async_trait::async_trait]
@@ -38,6 +40,13 @@ impl enlist_actix::Health for DatabaseHealth {
                 set_aside,
             ),
         ];
+        if let Some(a) = &self.activity {
+            out.push(Gauge::new(
+                "enlist_activity_dropped",
+                "Activity records dropped because the writer fell behind (provisioning was not slowed).",
+                a.dropped() as f64,
+            ));
+        }
         let mut names = self.consumers.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(s) = &self.services {
             if let Ok(hooks) = s.webhooks.enabled().await {

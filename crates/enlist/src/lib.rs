@@ -73,6 +73,7 @@ pub struct Builder {
     http: HttpConfig,
     events_keep_days: u32,
     webhook_lease: std::time::Duration,
+    activity_keep_days: u32,
     store: Option<Arc<dyn enlist_core::ports::Store>>,
 }
 
@@ -90,6 +91,7 @@ impl Default for Builder {
             http: HttpConfig::default(),
             events_keep_days: 30,
             webhook_lease: enlist_webhooks::DEFAULT_LEASE,
+            activity_keep_days: 30,
             store: None,
         }
     }
@@ -161,6 +163,11 @@ impl Builder {
         self.webhook_lease = lease.max(std::time::Duration::from_secs(2));
         self
     }
+    /// Days provisioning activity is kept (default 30).
+    pub fn activity_keep_days(mut self, days: u32) -> Self {
+        self.activity_keep_days = days.max(1);
+        self
+    }
     /// Days change events are kept for replay (default 30).
     pub fn events_keep_days(mut self, days: u32) -> Self {
         self.events_keep_days = days.max(1);
@@ -204,12 +211,19 @@ impl Builder {
             dns,
         });
         let consumers = Arc::new(Mutex::new(Vec::new()));
-        let state = web::Data::new(enlist_actix::Scim::new(
-            services.clone(),
-            self.http,
-            Arc::new(DatabaseHealth { db: db.clone(), consumers: consumers.clone(), services: Some(services.clone()) }),
-            self.ids.clone(),
-        ));
+        // Activity waits here for the writer that start_background runs;
+        // beyond this many unwritten records, new ones are dropped and counted.
+        let (recorder, activity_rx) = enlist_actix::Recorder::new(10_000, self.clock.clone());
+        let health = DatabaseHealth {
+            db: db.clone(),
+            consumers: consumers.clone(),
+            services: Some(services.clone()),
+            activity: Some(recorder.clone()),
+        };
+        let state = web::Data::new(
+            enlist_actix::Scim::new(services.clone(), self.http, Arc::new(health), self.ids.clone())
+                .with_activity(recorder),
+        );
         Ok(Enlist {
             services,
             db,
@@ -219,6 +233,8 @@ impl Builder {
             mailer: self.mailer,
             events_keep_days: self.events_keep_days,
             webhook_lease: self.webhook_lease,
+            activity_keep_days: self.activity_keep_days,
+            activity_rx: Arc::new(Mutex::new(Some(activity_rx))),
             consumers,
         })
     }
@@ -235,6 +251,10 @@ pub struct Enlist {
     mailer: Option<Arc<dyn Mailer>>,
     events_keep_days: u32,
     webhook_lease: std::time::Duration,
+    activity_keep_days: u32,
+    /// The activity queue's receiving end, taken by the first
+    /// `start_background`.
+    activity_rx: Arc<Mutex<Option<tokio::sync::mpsc::Receiver<enlist_core::ActivityRecord>>>>,
     /// Names of this process's consumers, for the lag gauges.
     consumers: Arc<Mutex<Vec<String>>>,
 }
@@ -301,6 +321,20 @@ impl Enlist {
         allow_private: bool,
     ) -> Result<enlist_core::Webhook, enlist_core::Error> {
         enlist_webhooks::register(&self.services, &*self.ids, caller, url, every_organization, allow_private).await
+    }
+
+    /// An organization's provisioning activity, newest first: every SCIM
+    /// request that changed something or was refused, with what the
+    /// identity provider was told.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn activity(
+        &self,
+        org: &enlist_core::OrganizationId,
+        query: enlist_core::ActivityQuery,
+    ) -> Result<Vec<enlist_core::ActivityRecord>, enlist_core::Error> {
+        enlist_core::ports::ActivityLog::list(&self.db, org, query).await
     }
 
     /// First start: on a database without organizations, creates the

@@ -4,6 +4,7 @@
 //! and the paged list query both resources use.
 
 mod accounts;
+mod activity;
 mod audit;
 mod consumers;
 mod events;

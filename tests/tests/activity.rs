@@ -1,0 +1,75 @@
+//! The activity log an admin reads when the identity provider reports an
+//! error: a refused request is recorded with the exact error it got, what
+//! was sent (never a password), the key's label and the request id;
+//! successful changes are recorded, successful reads only counted; another
+//! organization's activity is never mixed in. Both backends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use enlist_core::ports::ActivityLog;
+use enlist_core::{ActivityQuery, ActivityRecord};
+use enlist_tests::{on_both, TestServer};
+use serde_json::json;
+
+async fn activity_of(
+    s: &TestServer,
+    org: &enlist_core::OrganizationId,
+    q: ActivityQuery,
+    n: usize,
+) -> Vec<ActivityRecord> {
+    // Recording is asynchronous by design: wait (bounded) for the writer.
+    for _ in 0..100 {
+        let got = s.database().list(org, q.clone()).await.unwrap();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    s.database().list(org, q).await.unwrap()
+}
+
+async fn a_refused_request_is_recorded_with_the_error_the_idp_got(s: &TestServer) {
+    let a = s.a();
+    let refused = a
+        .post(
+            "/scim/v2/Users",
+            &json!({"userName": "ana@contoso.com", "password": "Hunter2!", "roles": [{"value": "Owner"}]}),
+        )
+        .await;
+    let detail = refused.scim_error(400, Some("invalidValue"));
+    let created = a.post("/scim/v2/Users", &json!({"userName": "bo@contoso.com"})).await;
+    assert_eq!(created.status, 201);
+    let bo = created.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(a.get("/scim/v2/Users").await.status, 200);
+    assert_eq!(a.get("/scim/v2/Users/nope").await.status, 404);
+    s.b().post("/scim/v2/Users", &json!({"userName": "x@fabrikam.com", "roles": [{"value": "Owner"}]})).await;
+
+    let all = activity_of(s, &s.org_a, ActivityQuery { limit: 100, ..ActivityQuery::default() }, 3).await;
+    let routes: Vec<(String, &str, u16)> = all.iter().map(|r| (r.method.clone(), r.route.as_str(), r.status)).collect();
+    // Newest first: the refused read, the create, the refusal; not the list.
+    assert_eq!(
+        routes,
+        [("GET".into(), "/Users/{id}", 404), ("POST".into(), "/Users", 201), ("POST".into(), "/Users", 400)],
+        "[{:?}]",
+        s.backend
+    );
+    let r = &all[2];
+    assert_eq!(r.detail.as_deref(), Some(detail.as_str()), "the exact detail Entra received");
+    assert_eq!(r.scim_type.as_deref(), Some("invalidValue"));
+    assert_eq!((r.key_label.as_str(), r.subject.as_deref()), ("Entra ID provisioning", Some("ana@contoso.com")));
+    assert!(r.summary.contains("Owner") && !r.summary.contains("Hunter2!"), "{}", r.summary);
+    assert_eq!(refused.header("x-request-id"), Some(r.request_id.as_str()));
+    assert_eq!(all[1].resource_id.as_deref(), Some(bo.as_str()), "a create records the new id");
+    assert_eq!(all[0].resource_id.as_deref(), Some("nope"));
+
+    // Filters: refused only, by person; B's never appear in A's.
+    let failed =
+        activity_of(s, &s.org_a, ActivityQuery { failed_only: true, limit: 100, ..ActivityQuery::default() }, 2).await;
+    assert_eq!(failed.len(), 2);
+    let ana = ActivityQuery { subject: Some("ANA@contoso.com".into()), limit: 10, ..ActivityQuery::default() };
+    assert_eq!(activity_of(s, &s.org_a, ana, 1).await.len(), 1);
+    assert!(all.iter().all(|r| r.organization_id == s.org_a));
+    let b = activity_of(s, &s.org_b, ActivityQuery { limit: 10, ..ActivityQuery::default() }, 1).await;
+    assert_eq!((b.len(), b[0].key_label.as_str()), (1, "Okta"));
+}
+on_both!(a_refused_request_is_recorded_with_the_error_the_idp_got);
