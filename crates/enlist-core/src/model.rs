@@ -327,6 +327,19 @@ pub struct RoleUpdate<'a> {
     pub source: RoleSource,
 }
 
+/// A signed-in console session of an organization's Admin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSession {
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The Admin.
+    pub user_id: UserId,
+    /// The token every form of the session carries.
+    pub csrf: String,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// One provisioning request as the organization's admin sees it in the
 /// activity log: what was asked, by which key, and what the identity
 /// provider was told. Never a secret, a password or a token.

@@ -226,6 +226,29 @@ pub trait WebhookRepo: Send {
     fn disable(&mut self, id: &str, at: DateTime<Utc>, reason: &str) -> RepoResult<()>;
 }
 
+/// Console sign-in links and sessions, stored by the SHA-256 of their
+/// tokens only.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ConsoleRepo: Send {
+    /// Stores a one-time sign-in link.
+    fn insert_link(
+        &mut self,
+        hash: &str,
+        org: &OrganizationId,
+        user: &UserId,
+        expires_at: DateTime<Utc>,
+    ) -> RepoResult<()>;
+    /// Uses a link: the first use before it expires returns its Admin and
+    /// marks it used; any other returns `None`.
+    fn take_link(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<(OrganizationId, UserId)>>;
+    /// Stores a session.
+    fn insert_session(&mut self, hash: &str, session: &ConsoleSession) -> RepoResult<()>;
+    /// A session not yet expired at `now`.
+    fn session(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<ConsoleSession>>;
+    /// Ends a session.
+    fn delete_session(&mut self, hash: &str) -> RepoResult<()>;
+}
+
 /// One database transaction: every repository, on one connection.
 pub trait Transaction: Send {
     /// Organizations.
@@ -246,6 +269,8 @@ pub trait Transaction: Send {
     fn events(&mut self) -> &mut dyn EventLog;
     /// Webhook endpoints.
     fn webhooks(&mut self) -> &mut dyn WebhookRepo;
+    /// Console links and sessions.
+    fn console(&mut self) -> &mut dyn ConsoleRepo;
 }
 
 /// A unit of work: runs on a blocking thread, inside one transaction.

@@ -826,3 +826,18 @@ async fn pruned_events_never_reuse_a_number(env: Env) {
     assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [3], "[{}]", env.name);
 }
 on_both!(pruned_events_never_reuse_a_number);
+
+/// Console links through the real SQL: two concurrent uses of one link,
+/// one session; the session reads back; signing out ends it.
+async fn a_console_link_signs_in_once_even_when_raced(env: Env) {
+    let o = org(&env, "A", "boss@a.com").await;
+    let op = operator(&o.id);
+    let token = env.enlist.console.link(&op, &enlist_core::Email::parse("boss@a.com").unwrap()).await.unwrap();
+    let (one, two) = tokio::join!(env.enlist.console.sign_in(&token), env.enlist.console.sign_in(&token));
+    assert_eq!(u8::from(one.is_ok()) + u8::from(two.is_ok()), 1, "[{}] exactly one sign-in", env.name);
+    let (session_token, session) = one.or(two).unwrap();
+    assert_eq!(env.enlist.console.session(&session_token).await.unwrap(), session);
+    env.enlist.console.sign_out(&session_token).await.unwrap();
+    assert!(env.enlist.console.session(&session_token).await.is_err(), "[{}] signed out", env.name);
+}
+on_both!(a_console_link_signs_in_once_even_when_raced);

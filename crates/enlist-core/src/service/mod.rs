@@ -1,6 +1,7 @@
 //! The use cases adapters call. One service per aggregate; each runs its
 //! rules inside one unit of work of the [`Store`].
 
+mod console;
 mod events;
 mod groups;
 mod keys;
@@ -8,6 +9,7 @@ mod orgs;
 mod users;
 mod webhooks;
 
+pub use console::{Console, LINK_MINUTES, SESSION_HOURS};
 pub use events::{Events, MAX_EVENTS_PER_READ};
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
@@ -51,6 +53,8 @@ pub struct Enlist {
     pub events: Events,
     /// Webhook endpoints.
     pub webhooks: Webhooks,
+    /// Console sign-in and sessions.
+    pub console: Console,
 }
 
 impl Enlist {
@@ -62,7 +66,8 @@ impl Enlist {
             organizations: Organizations::new(deps.clone()),
             api_keys: ApiKeys::new(deps.clone()),
             events: Events::new(deps.clone()),
-            webhooks: Webhooks::new(deps),
+            webhooks: Webhooks::new(deps.clone()),
+            console: Console::new(deps),
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct Memory {
     outbox: Vec<Notification>,
     events: Vec<Event>,
     webhooks: Vec<Webhook>,
+    /// (hash, org, user, expires, used)
+    links: Vec<(String, OrganizationId, UserId, DateTime<Utc>, bool)>,
+    sessions: Vec<(String, ConsoleSession)>,
 }
 
 impl Memory {
@@ -502,6 +505,36 @@ impl WebhookRepo for Memory {
     }
 }
 
+impl ConsoleRepo for Memory {
+    fn insert_link(
+        &mut self,
+        hash: &str,
+        org: &OrganizationId,
+        user: &UserId,
+        expires_at: DateTime<Utc>,
+    ) -> RepoResult<()> {
+        self.links.push((hash.to_owned(), org.clone(), user.clone(), expires_at, false));
+        Ok(())
+    }
+    fn take_link(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<(OrganizationId, UserId)>> {
+        Ok(self.links.iter_mut().find(|l| l.0 == hash && !l.4 && l.3 > now).map(|l| {
+            l.4 = true;
+            (l.1.clone(), l.2.clone())
+        }))
+    }
+    fn insert_session(&mut self, hash: &str, session: &ConsoleSession) -> RepoResult<()> {
+        self.sessions.push((hash.to_owned(), session.clone()));
+        Ok(())
+    }
+    fn session(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<ConsoleSession>> {
+        Ok(self.sessions.iter().find(|s| s.0 == hash && s.1.expires_at > now).map(|s| s.1.clone()))
+    }
+    fn delete_session(&mut self, hash: &str) -> RepoResult<()> {
+        self.sessions.retain(|s| s.0 != hash);
+        Ok(())
+    }
+}
+
 impl Transaction for Memory {
     fn organizations(&mut self) -> &mut dyn OrganizationRepo {
         self
@@ -528,6 +561,9 @@ impl Transaction for Memory {
         self
     }
     fn webhooks(&mut self) -> &mut dyn WebhookRepo {
+        self
+    }
+    fn console(&mut self) -> &mut dyn ConsoleRepo {
         self
     }
 }

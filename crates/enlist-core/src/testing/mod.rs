@@ -63,6 +63,8 @@ pub struct MockTx {
     pub events: MockEventLog,
     /// Webhook endpoints.
     pub webhooks: MockWebhookRepo,
+    /// Console links and sessions.
+    pub console: MockConsoleRepo,
 }
 
 impl Transaction for MockTx {
@@ -89,6 +91,9 @@ impl Transaction for MockTx {
     }
     fn webhooks(&mut self) -> &mut dyn WebhookRepo {
         &mut self.webhooks
+    }
+    fn console(&mut self) -> &mut dyn ConsoleRepo {
+        &mut self.console
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
         &mut self.outbox

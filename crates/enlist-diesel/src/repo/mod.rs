@@ -6,6 +6,7 @@
 mod accounts;
 mod activity;
 mod audit;
+mod console;
 mod consumers;
 mod events;
 mod groups;
@@ -144,6 +145,9 @@ impl Transaction for DieselTx<'_> {
         self
     }
     fn webhooks(&mut self) -> &mut dyn WebhookRepo {
+        self
+    }
+    fn console(&mut self) -> &mut dyn ConsoleRepo {
         self
     }
 }

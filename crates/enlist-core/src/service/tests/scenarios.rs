@@ -245,3 +245,33 @@ fn an_email_change_names_the_old_and_new_address() {
         matches!(&changed[0].data, EventData::EmailChanged { user, old } if old == "p@a.com" && user.email == "q@a.com")
     );
 }
+
+/// Console sign-in: a link for an active Admin works once; a non-admin
+/// gets none; a suspended Admin's session stops working at once.
+#[test]
+fn console_links_are_single_use_and_for_active_admins_only() {
+    let e = env();
+    let o = org_named(&e, "Contoso", "boss@contoso.com", &[]);
+    block_on(e.enlist.users.create(&key(&o), new_user("ana@contoso.com", &["FullMember"]))).unwrap();
+    let boss = Email::parse("BOSS@contoso.com").unwrap();
+    let token = block_on(e.enlist.console.link(&op(&o), &boss)).unwrap();
+    assert!(
+        matches!(block_on(e.enlist.console.link(&key(&o), &boss)), Err(Error::Forbidden { .. })),
+        "only the operator"
+    );
+    let err = block_on(e.enlist.console.link(&op(&o), &Email::parse("ana@contoso.com").unwrap())).unwrap_err();
+    assert!(detail(&err).contains("not an active Admin"), "{err}");
+
+    let (session_token, session) = block_on(e.enlist.console.sign_in(&token)).unwrap();
+    assert_eq!(session.organization_id, o.id);
+    assert!(matches!(block_on(e.enlist.console.sign_in(&token)), Err(Error::Unauthorized { .. })), "single use");
+    assert!(matches!(block_on(e.enlist.console.sign_in("forged")), Err(Error::Unauthorized { .. })));
+    assert_eq!(block_on(e.enlist.console.session(&session_token)).unwrap().csrf, session.csrf);
+
+    // Another Admin exists, so the boss can be suspended; the session ends.
+    block_on(e.enlist.users.create(&key(&o), new_user("ada@contoso.com", &["Admin"]))).unwrap();
+    let off = patch(vec![op_(PatchKind::Replace, path("active", None), Some(Value::Bool(false)))]);
+    block_on(e.enlist.users.change(&key(&o), &session.user_id, off, None)).unwrap();
+    assert!(matches!(block_on(e.enlist.console.session(&session_token)), Err(Error::Unauthorized { .. })));
+    block_on(e.enlist.console.sign_out(&session_token)).unwrap();
+}
