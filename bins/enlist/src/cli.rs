@@ -56,6 +56,18 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A one-time console sign-in link (15 minutes) for an active Admin.
+    #[command(name = "console-link")]
+    ConsoleLink {
+        /// Organization id or name.
+        org: String,
+        /// The Admin's email.
+        #[arg(long)]
+        email: String,
+        /// Where `enlist serve` is reached (its --public-url).
+        #[arg(long, env = "ENLIST_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        base: String,
+    },
     /// Webhook endpoints that receive an organization's change events.
     #[command(subcommand)]
     Webhook(WebhookCmd),

@@ -108,6 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(UsersCmd::List { org, filter, json }) => users_cmd(e, &org, filter.as_deref(), json).await,
         Command::Outbox { cmd, json } => outbox_cmd(&db, cmd, json).await,
         Command::Webhook(cmd) => webhook_cmd(&enlist, cmd).await,
+        Command::ConsoleLink { org, email, base } => console_link_cmd(e, &org, &email, &base).await,
         Command::Activity { org, failed, since, user, limit, json } => {
             activity_cmd(&enlist, &org, failed, since, user, limit, json).await
         }

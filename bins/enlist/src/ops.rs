@@ -442,3 +442,17 @@ pub(crate) async fn activity_cmd(
     eprintln!("{} request(s); --json for what was sent and the request ids", records.len());
     Ok(())
 }
+
+/// `enlist console-link ORG --email ADMIN`: the link, on its own line.
+pub(crate) async fn console_link_cmd(e: &Enlist, org: &str, email: &str, base: &str) -> anyhow::Result<()> {
+    let o = find_org(e, org).await?;
+    let email = Email::parse(email).map_err(|err| anyhow!("{err}"))?;
+    let token = e.console.link(&operator(&o), &email).await?;
+    eprintln!(
+        "A one-time console link for {email} in {} (valid {} minutes, single use):",
+        o.name,
+        enlist_core::service::LINK_MINUTES
+    );
+    println!("{}/console/login?token={token}", base.trim_end_matches('/'));
+    Ok(())
+}

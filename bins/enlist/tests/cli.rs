@@ -166,6 +166,23 @@ fn operator_commands() {
         let c = Client::new(&s.addr, Some(&format!("Bearer {token}")));
         let r = futures_lite(c.post("/scim/v2/Groups", &json!({"displayName": "Staff"})));
         assert_eq!(r.status, 201);
+        // The console: a link for the Admin signs in once, on the server.
+        let link = ok(
+            db,
+            &["console-link", "Contoso", "--email", "boss@contoso.com", "--base", &format!("http://{}", s.addr)],
+        );
+        let path = link.trim().split(&s.addr).nth(1).unwrap().to_owned();
+        let anon = Client::new(&s.addr, None);
+        let r = futures_lite(anon.get(&path));
+        assert_eq!(r.status, 303, "[{}] {}", t.name, r.text);
+        let cookie = r.header("set-cookie").unwrap_or_default().to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert_eq!(futures_lite(anon.get(&path)).status, 401, "[{}] a link works once", t.name);
+        let (success, _, err) = enlist(db, &["console-link", "Contoso", "--email", "nobody@contoso.com"]);
+        assert!(!success && err.contains("not an active Admin"), "[{}] {err}", t.name);
         s.stop();
         ok(db, &["group-role", "set", "Contoso", "staff", "FullMember"]);
         ok(db, &["group-role", "clear", "Contoso", "Staff"]);

@@ -286,8 +286,39 @@ impl Enlist {
         enlist_actix::configure(self.state.clone())
     }
 
-    /// A standalone HTTP server of [`Enlist::configure`] (what `enlist
-    /// serve` runs): `workers` threads on `bind`; signals are the caller's.
+    /// The admin console under `/console` (mount it at the app's root: its
+    /// pages link to `/console/…`). Organization Admins sign in with a link
+    /// from `enlist console-link` or a session from
+    /// [`Enlist::console_session_for`].
+    pub fn configure_console(&self) -> impl FnOnce(&mut web::ServiceConfig) {
+        let scim_base = self
+            .state
+            .config
+            .public_url
+            .as_ref()
+            .map(|u| format!("{}{}", u.trim_end_matches('/'), self.state.config.base_path.trim_end_matches('/')));
+        enlist_console::configure(web::Data::new(enlist_console::ConsoleState {
+            enlist: self.services.clone(),
+            activity: Arc::new(self.db.clone()),
+            scim_base,
+            secure_cookies: true,
+        }))
+    }
+
+    /// A console session for the host's own signed-in Admin (`caller` is
+    /// `Actor::Member`): set the returned token as the
+    /// [`enlist_console::COOKIE`] cookie (Secure, HttpOnly,
+    /// SameSite=Strict, path `/console`) and send the person to `/console/`.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the caller is an active Admin.
+    pub async fn console_session_for(&self, caller: &enlist_core::Caller) -> Result<String, enlist_core::Error> {
+        Ok(self.services.console.start_for(caller).await?.0)
+    }
+
+    /// A standalone HTTP server of [`Enlist::configure`] and the console
+    /// (what `enlist serve` runs): `workers` threads on `bind`, a 30 s grace
+    /// period on stop; signals are the caller's.
     ///
     /// # Errors
     /// When `bind` cannot be listened on.
@@ -296,7 +327,16 @@ impl Enlist {
         workers: usize,
         bind: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
-        enlist_actix::http_server(self.state.clone(), workers, bind)
+        let this = self.clone();
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new().configure(this.configure_console()).configure(this.configure())
+        })
+        .workers(workers.max(1))
+        .shutdown_timeout(30)
+        .disable_signals()
+        .bind(bind)?;
+        let addrs = server.addrs();
+        Ok((server.run(), addrs))
     }
 
     /// Reads for the host: members with their effective role, lists by

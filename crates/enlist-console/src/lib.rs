@@ -1,0 +1,300 @@
+//! Enlist's admin console for an organization's Admins, served under
+//! `/console`: server-rendered HTML (maud), no JavaScript build chain.
+//! Sign-in is a one-time link (`enlist console-link ORG --email ADMIN`) or a
+//! session the host starts for its own Admin; the session cookie is
+//! `Secure` (unless disabled for plain-HTTP development), `HttpOnly` and
+//! `SameSite=Strict`, and every form carries the session's CSRF token.
+//!
+//! Pages: Integrations (the SCIM URL, set-up checklists, API keys:
+//! generate with the secret shown once, revoke), People (the roster with
+//! effective roles and their sources, search by text or SCIM filter,
+//! paged), Activity (what the identity provider sent and was told, with
+//! the fix in the admin's terms).
+
+#![warn(missing_docs)]
+
+mod pages;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use enlist_core::ports::ActivityLog;
+use enlist_core::{Actor, ApiKeyId, Caller, ConsoleSession, Error};
+use serde::Deserialize;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "enlist_console";
+
+/// What the console needs.
+pub struct ConsoleState {
+    /// The services.
+    pub enlist: enlist_core::Enlist,
+    /// The activity log (read).
+    pub activity: Arc<dyn ActivityLog>,
+    /// The SCIM base URL shown on Integrations (`https://host/scim/v2`);
+    /// derived from the request when `None`.
+    pub scim_base: Option<String>,
+    /// Mark the cookie `Secure` (leave on except for plain-HTTP development).
+    pub secure_cookies: bool,
+}
+
+/// Registers the console under `/console` on an app or scope.
+pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("/console")
+                .app_data(state)
+                .route("/login", web::get().to(login))
+                .route("", web::get().to(integrations))
+                .route("/", web::get().to(integrations))
+                .route("/keys", web::post().to(generate_key))
+                .route("/keys/{id}/revoke", web::post().to(revoke_key))
+                .route("/people", web::get().to(people))
+                .route("/activity", web::get().to(activity))
+                .route("/logout", web::post().to(logout)),
+        );
+    }
+}
+
+fn html(status: actix_web::http::StatusCode, body: maud::Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header(("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"))
+        .body(body.into_string())
+}
+
+fn refusal(status: u16, message: &str) -> HttpResponse {
+    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
+    html(code, pages::refused(message))
+}
+
+/// The signed-in Admin, or the page that says how to sign in.
+async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSession, Caller), HttpResponse> {
+    let Some(cookie) = req.cookie(COOKIE) else {
+        return Err(refusal(
+            401,
+            "Sign in with a console link: ask the operator to run `enlist console-link ORG --email YOU`.",
+        ));
+    };
+    match state.enlist.console.session(cookie.value()).await {
+        Ok(s) => {
+            let caller =
+                Caller { organization_id: s.organization_id.clone(), actor: Actor::Member { user: s.user_id.clone() } };
+            Ok((s, caller))
+        }
+        Err(e) => Err(refusal(401, &detail(&e))),
+    }
+}
+
+fn detail(e: &Error) -> String {
+    match e {
+        Error::Unexpected(_) => "Enlist failed unexpectedly; nothing was changed. Try again.".into(),
+        other => other.to_string(),
+    }
+}
+
+fn csrf_ok(session: &ConsoleSession, sent: &str) -> bool {
+    bool::from(session.csrf.as_bytes().ct_eq(sent.as_bytes()))
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    token: String,
+}
+
+async fn login(req: HttpRequest, q: web::Query<LoginQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
+    match state.enlist.console.sign_in(&q.token).await {
+        Ok((token, _)) => {
+            let cookie = Cookie::build(COOKIE, token)
+                .path("/console")
+                .http_only(true)
+                .secure(state.secure_cookies)
+                .same_site(SameSite::Strict)
+                .finish();
+            let to = format!("{}/", req.path().trim_end_matches("/login"));
+            HttpResponse::SeeOther().cookie(cookie).insert_header((header::LOCATION, to)).finish()
+        }
+        Err(e) => refusal(401, &detail(&e)),
+    }
+}
+
+fn scim_base(req: &HttpRequest, state: &ConsoleState) -> String {
+    state.scim_base.clone().unwrap_or_else(|| {
+        let info = req.connection_info();
+        format!("{}://{}/scim/v2", info.scheme(), info.host())
+    })
+}
+
+async fn integrations(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let keys = match state.enlist.api_keys.list(&caller).await {
+        Ok(k) => k,
+        Err(e) => return refusal(403, &detail(&e)),
+    };
+    html(actix_web::http::StatusCode::OK, pages::integrations(&session, &scim_base(&req, &state), &keys, None))
+}
+
+#[derive(Deserialize)]
+struct KeyForm {
+    csrf: String,
+    label: String,
+}
+
+async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+    }
+    let created = state.enlist.api_keys.create(&caller, &form.label).await;
+    let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
+    match created {
+        Ok(k) => html(
+            actix_web::http::StatusCode::OK,
+            pages::integrations(&session, &scim_base(&req, &state), &keys, Some(Ok((k.key.label, k.token)))),
+        ),
+        Err(e) => html(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            pages::integrations(&session, &scim_base(&req, &state), &keys, Some(Err(detail(&e)))),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn revoke_key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<ConsoleState>,
+) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+    }
+    match state.enlist.api_keys.revoke(&caller, &ApiKeyId::new(path.into_inner())).await {
+        Ok(()) => HttpResponse::SeeOther().insert_header((header::LOCATION, "/console/")).finish(),
+        Err(e) => refusal(400, &detail(&e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct PeopleQuery {
+    q: Option<String>,
+    filter: Option<String>,
+    page: Option<u64>,
+}
+
+/// Members per page.
+const PAGE: u64 = 50;
+
+async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // Text search is a filter the database evaluates, like any other.
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let filter_src = match (q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()), text) {
+        (Some(f), _) => Some(f.to_owned()),
+        (None, Some(t)) => {
+            let t = t.replace('\\', "\\\\").replace('"', "\\\"");
+            Some(format!(r#"userName co "{t}" or displayName co "{t}" or emails.value co "{t}""#))
+        }
+        (None, None) => None,
+    };
+    let filter = match filter_src.as_deref().map(|f| enlist_scim::parse_filter(&enlist_core::schema::USER_RESOURCE, f))
+    {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            return html(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                pages::people(&session, &q_state(&q), None, Some(&e.detail)),
+            )
+        }
+        None => None,
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let query = enlist_core::query::ListQuery {
+        filter,
+        sort: None,
+        page: enlist_core::query::Page::Index { start_index: (page - 1) * PAGE + 1, count: PAGE },
+    };
+    match state.enlist.users.list(&caller, query, true).await {
+        Ok(list) => html(
+            actix_web::http::StatusCode::OK,
+            pages::people(&session, &q_state(&q), Some((&list, page, PAGE)), None),
+        ),
+        Err(e) => html(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            pages::people(&session, &q_state(&q), None, Some(&detail(&e))),
+        ),
+    }
+}
+
+fn q_state(q: &PeopleQuery) -> pages::PeopleSearch {
+    pages::PeopleSearch { q: q.q.clone().unwrap_or_default(), filter: q.filter.clone().unwrap_or_default() }
+}
+
+#[derive(Deserialize)]
+struct ActivityQuery {
+    failed: Option<String>,
+    user: Option<String>,
+}
+
+async fn activity(req: HttpRequest, q: web::Query<ActivityQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let org = match state.enlist.organizations.find(caller.organization_id.as_str()).await {
+        Ok(o) => o,
+        Err(e) => return refusal(400, &detail(&e)),
+    };
+    let failed = q.failed.is_some();
+    let user = q.user.clone().filter(|u| !u.trim().is_empty());
+    let query = enlist_core::ActivityQuery {
+        failed_only: failed,
+        since: None,
+        subject: user.clone(),
+        key_label: None,
+        limit: 200,
+    };
+    match state.activity.list(&caller.organization_id, query).await {
+        Ok(records) => {
+            html(actix_web::http::StatusCode::OK, pages::activity(&session, &org, &records, failed, user.as_deref()))
+        }
+        Err(e) => refusal(500, &detail(&e)),
+    }
+}
+
+async fn logout(req: HttpRequest, form: web::Form<CsrfForm>, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, _) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return refusal(403, "This form is out of date; reload the page and try again.");
+    }
+    if let Some(c) = req.cookie(COOKIE) {
+        let _ = state.enlist.console.sign_out(c.value()).await;
+    }
+    let mut gone = Cookie::build(COOKIE, "").path("/console").finish();
+    gone.make_removal();
+    HttpResponse::Ok().cookie(gone).content_type("text/html; charset=utf-8").body(pages::signed_out().into_string())
+}

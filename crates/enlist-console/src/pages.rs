@@ -1,0 +1,250 @@
+//! The console's pages (maud): one layout, labelled forms, readable on a
+//! phone, and for every refused request the fix in the admin's terms.
+
+use enlist_core::query::ListPage;
+use enlist_core::service::UserView;
+use enlist_core::{ActivityRecord, ApiKey, ConsoleSession, Organization};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
+header{background:#0b3d91;color:#fff;padding:.75rem 1rem}header a{color:#fff;margin-right:1rem}\
+main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc;vertical-align:top}\
+.fix{background:#fff4ce;padding:.25rem .5rem}.secret{font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}\
+.err{color:#a4000f}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
+@media(max-width:40rem){td,th{display:block}}";
+
+const COPY: &str = "function copy(id){navigator.clipboard.writeText(document.getElementById(id).textContent)}";
+
+fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Enlist" }
+                style { (PreEscaped(STYLE)) }
+                script { (PreEscaped(COPY)) }
+            }
+            body {
+                header {
+                    nav aria-label="Console" {
+                        a href="/console/" { "Integrations" }
+                        a href="/console/people" { "People" }
+                        a href="/console/activity" { "Activity" }
+                        @if let Some(s) = session {
+                            form method="post" action="/console/logout" style="display:inline" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// A refusal: why, and what to do.
+pub(crate) fn refused(message: &str) -> Markup {
+    layout("Not signed in", None, html! { p role="alert" class="err" { (message) } })
+}
+
+pub(crate) fn signed_out() -> Markup {
+    layout("Signed out", None, html! { p { "You are signed out. A new console link signs you in again." } })
+}
+
+/// Integrations: the SCIM URL, set-up checklists, the keys.
+pub(crate) fn integrations(
+    s: &ConsoleSession,
+    scim_base: &str,
+    keys: &[ApiKey],
+    created: Option<Result<(String, String), String>>,
+) -> Markup {
+    layout(
+        "Integrations",
+        Some(s),
+        html! {
+            h2 { "SCIM endpoint" }
+            p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" onclick="copy('scim-url')" { "Copy" } }
+            details {
+                summary { "Microsoft Entra ID checklist" }
+                ol {
+                    li { "Enterprise applications → New application → Create your own (non-gallery)." }
+                    li { "App roles: Admin, FullMember, FreeMember, Guest (exactly these values)." }
+                    li { "Provisioning → Automatic: the Tenant URL above, a Secret Token generated below." }
+                    li { "Test Connection, map userName and emails, assign users and groups, start provisioning." }
+                }
+            }
+            details {
+                summary { "Okta checklist" }
+                ol {
+                    li { "SCIM 2.0 app: SCIM connector base URL above, unique identifier userName, HTTP Header authentication with a key below." }
+                    li { "Provisioning → To App: Create, Update and Deactivate Users; leave Sync Password off." }
+                    li { "Add a 'roles' attribute with the four role values; push groups to link them." }
+                }
+            }
+            h2 { "API keys" }
+            @match &created {
+                Some(Ok((label, token))) => {
+                    div role="status" {
+                        p { strong { "Key “" (label) "” created." } " Copy it now: it is shown only once." }
+                        p class="secret" id="new-key" { (token) }
+                        button type="button" onclick="copy('new-key')" { "Copy key" }
+                        p { "People provisioned with this key see its label, “" (label) "”, in their notification email." }
+                    }
+                }
+                Some(Err(e)) => { p role="alert" class="err" { (e) } }
+                None => {}
+            }
+            form method="post" action="/console/keys" {
+                input type="hidden" name="csrf" value=(s.csrf);
+                label for="label" { "Label (what provisioned people see, e.g. “Entra ID provisioning”)" }
+                input id="label" name="label" required maxlength="100";
+                " " button type="submit" { "Generate API key" }
+            }
+            p { "To rotate a key, generate a new one, put it in the identity provider, then revoke the old one." }
+            table {
+                thead { tr { th { "Label" } th { "Created" } th { "Last used" } th { "State" } } }
+                tbody {
+                    @for k in keys {
+                        tr {
+                            td { (k.label) }
+                            td { (k.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                            td { @match k.last_used_at { Some(t) => (t.format("%Y-%m-%d %H:%M UTC")), None => "never" } }
+                            td {
+                                @if let Some(r) = k.revoked_at {
+                                    "revoked " (r.format("%Y-%m-%d"))
+                                } @else {
+                                    form method="post" action={ "/console/keys/" (k.id) "/revoke" }
+                                        onsubmit="return confirm('Revoke this key? Requests with it fail at once.')" {
+                                        input type="hidden" name="csrf" value=(s.csrf);
+                                        button type="submit" aria-label={ "Revoke " (k.label) } { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// What the People page was asked.
+pub(crate) struct PeopleSearch {
+    pub(crate) q: String,
+    pub(crate) filter: String,
+}
+
+pub(crate) fn people(
+    s: &ConsoleSession,
+    search: &PeopleSearch,
+    list: Option<(&ListPage<UserView>, u64, u64)>,
+    error: Option<&str>,
+) -> Markup {
+    layout(
+        "People",
+        Some(s),
+        html! {
+            form method="get" action="/console/people" {
+                label for="q" { "Search (name, userName or email)" }
+                input id="q" name="q" value=(search.q);
+                label for="filter" { "or a SCIM filter, e.g. " code { "urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole eq \"Admin\"" } }
+                input id="filter" name="filter" value=(search.filter) size="60";
+                " " button type="submit" { "Search" }
+            }
+            @if let Some(e) = error { p role="alert" class="err" { (e) } }
+            @if let Some((page, n, per)) = list {
+                p { (page.total) " people" }
+                table {
+                    thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Source" } th { "State" } th { "Groups" } th { "Last change" } } }
+                    tbody {
+                        @for v in &page.items {
+                            tr {
+                                td { (v.user.profile.email().as_str()) }
+                                td { (v.user.profile.display_name().unwrap_or(v.user.profile.user_name().as_str())) }
+                                td { (v.user.effective_role.as_str()) }
+                                td { (v.user.role_source.as_str()) }
+                                td { @if v.user.profile.active() { "active" } @else { "suspended" } }
+                                td { @for g in v.groups.iter().flatten() { (g.display_name) " " } }
+                                td { (v.user.updated_at.format("%Y-%m-%d %H:%M")) }
+                            }
+                        }
+                    }
+                }
+                nav aria-label="Pages" {
+                    @if n > 1 { a href={ "/console/people?page=" (n - 1) } { "Previous" } " " }
+                    @if n * per < page.total { a href={ "/console/people?page=" (n + 1) } { "Next" } }
+                }
+            }
+        },
+    )
+}
+
+/// The fix for a refused request, in the admin's terms, where there is one.
+pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> {
+    let d = r.detail.as_deref()?;
+    let quoted = |prefix: &str| d.split(prefix).nth(1).and_then(|rest| rest.split('\'').nth(1)).map(str::to_owned);
+    Some(if d.contains("Unknown role") {
+        let role = quoted("Unknown role").unwrap_or_else(|| "the role".into());
+        format!("Add the app role '{role}' in Entra ID (or the role value in Okta), or fix the role mapping: Enlist's roles are Admin, FullMember, FreeMember and Guest.")
+    } else if d.contains("Email change refused") {
+        let domains = if org.domains.is_empty() { "none".to_owned() } else { org.domain_list() };
+        format!("Email changes are allowed only inside this organization's registered domains ({domains}). Registering another domain is the operator's act (enlist domain add), or yours with a DNS TXT proof.")
+    } else if d.contains("last active Admin") {
+        "Give another person the Admin role first, then retry in the identity provider.".to_owned()
+    } else if d.contains("does not accept passwords") {
+        "Turn off password sync (Okta: Provisioning → To App → Sync Password).".to_owned()
+    } else if r.scim_type.as_deref() == Some("uniqueness") {
+        "Two people share this userName or email: correct the source data in the identity provider.".to_owned()
+    } else if d.contains("no email address") {
+        "Map the user's mail to emails[type eq \"work\"].value in the attribute mappings.".to_owned()
+    } else {
+        return None;
+    })
+}
+
+pub(crate) fn activity(
+    s: &ConsoleSession,
+    org: &Organization,
+    records: &[ActivityRecord],
+    failed: bool,
+    user: Option<&str>,
+) -> Markup {
+    layout(
+        "Activity",
+        Some(s),
+        html! {
+            form method="get" action="/console/activity" {
+                label { input type="checkbox" name="failed" value="1" checked[failed]; " Refused requests only" }
+                label for="user" { "Person or group (userName or displayName)" }
+                input id="user" name="user" value=(user.unwrap_or(""));
+                " " button type="submit" { "Filter" }
+            }
+            table {
+                thead { tr { th { "When" } th { "Request" } th { "About" } th { "Key" } th { "Outcome" } } }
+                tbody {
+                    @for r in records {
+                        tr {
+                            td { (r.at.format("%Y-%m-%d %H:%M:%S")) }
+                            td { (r.method) " " (r.route) }
+                            td { (r.subject.as_deref().unwrap_or("-")) }
+                            td { (r.key_label) }
+                            td {
+                                (r.status)
+                                @if let Some(d) = &r.detail {
+                                    p { "The identity provider was told: " q { (d) } }
+                                    @if let Some(fix) = fix_for(r, org) { p class="fix" { strong { "Fix: " } (fix) } }
+                                    p { small { "Request id " code { (r.request_id) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if records.is_empty() { p { "Nothing recorded yet for this selection." } }
+        },
+    )
+}

@@ -1,0 +1,143 @@
+//! The console over HTTP (actix's test service, the real services on a
+//! SQLite test database): sign in with a link once, generate a key and see its
+//! secret once, revoke it, read people and activity with the fix in the
+//! admin's terms; refusals for a reused link, a forged form, no session
+//! and a non-admin.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use actix_web::{test, web, App};
+use enlist_console::{ConsoleState, COOKIE};
+use enlist_core::ports::ActivityLog;
+use enlist_core::service::NewUser;
+use enlist_core::testing::{FakeDns, SeqIds, TickClock};
+use enlist_core::value::{Complex, Value};
+use enlist_core::{ActivityRecord, Actor, Caller, Deps, Email, Enlist};
+use std::sync::Arc;
+
+fn user(name: &str, roles: &[&str]) -> NewUser {
+    let mut a = Complex::from([("userName".to_owned(), Value::String(name.into()))]);
+    let roles = roles.iter().map(|r| Value::Complex(Complex::from([("value".to_owned(), Value::String((*r).into()))])));
+    a.insert("roles".into(), Value::Multi(roles.collect()));
+    NewUser { attrs: a, password: false }
+}
+
+#[actix_web::test]
+async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
+    let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
+    let enlist = Enlist::new(Deps {
+        store: Arc::new(t.db.clone()),
+        clock: Arc::new(TickClock::default()),
+        ids: Arc::new(SeqIds::default()),
+        dns: Arc::new(FakeDns::default()),
+    });
+    let org = enlist
+        .organizations
+        .create(&Actor::Operator, "Contoso", Some(Email::parse("boss@contoso.com").unwrap()), true)
+        .await
+        .unwrap();
+    let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+    enlist.users.create(&op, user("ana@contoso.com", &["FullMember"])).await.unwrap();
+    let refused = ActivityRecord {
+        id: "a1".into(),
+        organization_id: org.id.clone(),
+        at: chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+        key_label: "Entra ID provisioning".into(),
+        method: "POST".into(),
+        route: "/Users".into(),
+        resource_id: None,
+        subject: Some("x@contoso.com".into()),
+        status: 400,
+        scim_type: Some("invalidValue".into()),
+        detail: Some("Unknown role 'Owner' in roles. Allowed values: Admin, FullMember, FreeMember, Guest.".into()),
+        latency_ms: 3,
+        request_id: "req-7".into(),
+        summary: "{}".into(),
+    };
+    t.db.append(vec![refused]).await.unwrap();
+    let state = web::Data::new(ConsoleState {
+        enlist: enlist.clone(),
+        activity: Arc::new(t.db.clone()),
+        scim_base: Some("https://enlist.example.com/scim/v2".into()),
+        secure_cookies: true,
+    });
+    let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
+
+    // No session: told how to get one.
+    let r = test::call_service(&app, test::TestRequest::get().uri("/console/").to_request()).await;
+    assert_eq!(r.status(), 401);
+    let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+    assert!(body.contains("enlist console-link"), "{body}");
+
+    // A non-admin gets no link; the Admin's link works once.
+    assert!(enlist.console.link(&op, &Email::parse("ana@contoso.com").unwrap()).await.is_err());
+    let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
+    let r =
+        test::call_service(&app, test::TestRequest::get().uri(&format!("/console/login?token={link}")).to_request())
+            .await;
+    assert_eq!(r.status(), 303);
+    let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    assert!(cookie.http_only() == Some(true) && cookie.secure() == Some(true), "{cookie}");
+    assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Strict));
+    let again =
+        test::call_service(&app, test::TestRequest::get().uri(&format!("/console/login?token={link}")).to_request())
+            .await;
+    assert_eq!(again.status(), 401, "a link works once");
+
+    let get = |uri: &str| test::TestRequest::get().uri(uri).cookie(cookie.clone()).to_request();
+    let page = |r| async move { String::from_utf8(test::read_body(r).await.to_vec()).unwrap() };
+    let r = test::call_service(&app, get("/console/")).await;
+    assert_eq!(r.status(), 200);
+    let body = page(r).await;
+    assert!(body.contains("https://enlist.example.com/scim/v2") && body.contains("Generate API key"), "{body}");
+    let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    // A forged form changes nothing.
+    let forged = test::TestRequest::post()
+        .uri("/console/keys")
+        .cookie(cookie.clone())
+        .set_form([("csrf", "forged"), ("label", "Evil")]);
+    assert_eq!(test::call_service(&app, forged.to_request()).await.status(), 403);
+    assert!(enlist.api_keys.list(&op).await.unwrap().is_empty());
+
+    // Generate: the secret once, with the label's note.
+    let make = test::TestRequest::post()
+        .uri("/console/keys")
+        .cookie(cookie.clone())
+        .set_form([("csrf", csrf.as_str()), ("label", "Entra ID provisioning")]);
+    let body = page(test::call_service(&app, make.to_request()).await).await;
+    let keys = enlist.api_keys.list(&op).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(body.contains("shown only once") && body.contains("enlist_"), "{body}");
+    assert!(enlist
+        .api_keys
+        .authenticate(body.split("id=\"new-key\">").nth(1).unwrap().split('<').next().unwrap())
+        .await
+        .is_ok());
+    let listing = page(test::call_service(&app, get("/console/")).await).await;
+    assert!(!listing.contains("id=\"new-key\""), "the secret is not shown again");
+
+    // Revoke.
+    let revoke = test::TestRequest::post()
+        .uri(&format!("/console/keys/{}/revoke", keys[0].id))
+        .cookie(cookie.clone())
+        .set_form([("csrf", csrf.as_str())]);
+    assert_eq!(test::call_service(&app, revoke.to_request()).await.status(), 303);
+    assert!(enlist.api_keys.list(&op).await.unwrap()[0].revoked_at.is_some());
+
+    // People: roles and their source; a bad filter says what is wrong.
+    let body = page(test::call_service(&app, get("/console/people?q=ana")).await).await;
+    assert!(body.contains("ana@contoso.com") && body.contains("FullMember") && body.contains("assigned"), "{body}");
+    assert!(!body.contains("boss@contoso.com"), "the search narrows");
+    let r = test::call_service(&app, get("/console/people?filter=nope%20eq%20%27x%27")).await;
+    assert_eq!(r.status(), 400);
+
+    // Activity: what Entra was told, and the fix.
+    let body = page(test::call_service(&app, get("/console/activity?failed=1")).await).await;
+    assert!(body.contains("Unknown role &#39;Owner&#39;") || body.contains("Unknown role 'Owner'"), "{body}");
+    assert!(
+        body.contains("Add the app role 'Owner' in Entra ID") || body.contains("Add the app role &#39;Owner&#39;"),
+        "{body}"
+    );
+    assert!(body.contains("req-7"));
+}
