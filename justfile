@@ -34,5 +34,5 @@ ci:
 
 # Every library crate packages and builds as crates.io would see it.
 publish-check:
-    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/enlist*-0.* target/package
-    cargo publish --workspace --dry-run
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/enlist*-0.* target/publish-check
+    CARGO_TARGET_DIR=target/publish-check cargo publish --workspace --dry-run
