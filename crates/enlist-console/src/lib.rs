@@ -53,6 +53,9 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .route("/keys/{id}/revoke", web::post().to(revoke_key))
                 .route("/people", web::get().to(people))
                 .route("/activity", web::get().to(activity))
+                .route("/groups", web::get().to(groups))
+                .route("/groups/{id}/role", web::post().to(set_group_role))
+                .route("/domains", web::get().to(domains))
                 .route("/logout", web::post().to(logout)),
         );
     }
@@ -280,6 +283,76 @@ async fn activity(req: HttpRequest, q: web::Query<ActivityQuery>, state: web::Da
             html(actix_web::http::StatusCode::OK, pages::activity(&session, &org, &records, failed, user.as_deref()))
         }
         Err(e) => refusal(500, &detail(&e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct GroupsQuery {
+    page: Option<u64>,
+}
+
+async fn groups(req: HttpRequest, q: web::Query<GroupsQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let query = enlist_core::query::ListQuery {
+        filter: None,
+        sort: None,
+        page: enlist_core::query::Page::Index { start_index: (page - 1) * PAGE + 1, count: PAGE },
+    };
+    // Never reads members: a count per group, in one query.
+    let list = match state.enlist.groups.list(&caller, query, false).await {
+        Ok(l) => l,
+        Err(e) => return refusal(400, &detail(&e)),
+    };
+    let ids: Vec<_> = list.items.iter().map(|v| v.group.id.clone()).collect();
+    let counts = state.enlist.groups.member_counts(&caller, &ids).await.unwrap_or_default();
+    html(actix_web::http::StatusCode::OK, pages::groups(&session, &list, &counts, page, PAGE, None))
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+async fn set_group_role(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<RoleForm>,
+    state: web::Data<ConsoleState>,
+) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+    }
+    let role = match form.role.as_str() {
+        "" => None,
+        r => match enlist_core::Role::parse(r) {
+            Ok(r) => Some(r),
+            Err(e) => return refusal(400, &detail(&e)),
+        },
+    };
+    // Audited by the service, like every change.
+    match state.enlist.groups.set_role(&caller, &enlist_core::GroupId::new(path.into_inner()), role).await {
+        Ok(_) => HttpResponse::SeeOther().insert_header((header::LOCATION, "/console/groups")).finish(),
+        Err(e) => refusal(409, &detail(&e)),
+    }
+}
+
+async fn domains(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match state.enlist.organizations.find(caller.organization_id.as_str()).await {
+        Ok(org) => html(actix_web::http::StatusCode::OK, pages::domains(&session, &org)),
+        Err(e) => refusal(400, &detail(&e)),
     }
 }
 

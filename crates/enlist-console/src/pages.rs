@@ -10,7 +10,7 @@ const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1
 header{background:#0b3d91;color:#fff;padding:.75rem 1rem}header a{color:#fff;margin-right:1rem}\
 main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc;vertical-align:top}\
 .fix{background:#fff4ce;padding:.25rem .5rem}.secret{font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}\
-.err{color:#a4000f}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
+.err{color:#a4000f}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
 @media(max-width:40rem){td,th{display:block}}";
 
 const COPY: &str = "function copy(id){navigator.clipboard.writeText(document.getElementById(id).textContent)}";
@@ -31,7 +31,9 @@ fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup
                     nav aria-label="Console" {
                         a href="/console/" { "Integrations" }
                         a href="/console/people" { "People" }
+                        a href="/console/groups" { "Groups" }
                         a href="/console/activity" { "Activity" }
+                        a href="/console/domains" { "Domains" }
                         @if let Some(s) = session {
                             form method="post" action="/console/logout" style="display:inline" {
                                 input type="hidden" name="csrf" value=(s.csrf);
@@ -245,6 +247,71 @@ pub(crate) fn activity(
                 }
             }
             @if records.is_empty() { p { "Nothing recorded yet for this selection." } }
+        },
+    )
+}
+
+pub(crate) fn groups(
+    s: &ConsoleSession,
+    list: &ListPage<enlist_core::service::GroupView>,
+    counts: &[(enlist_core::GroupId, u64)],
+    page: u64,
+    per: u64,
+    error: Option<&str>,
+) -> Markup {
+    let count = |id: &enlist_core::GroupId| counts.iter().find(|(g, _)| g == id).map_or(0, |(_, n)| *n);
+    layout(
+        "Groups",
+        Some(s),
+        html! {
+            p { "A group mapped to a role gives every member at least that role. Changes are recorded in the audit log." }
+            @if let Some(e) = error { p role="alert" class="err" { (e) } }
+            table {
+                thead { tr { th { "Group" } th { "Members" } th { "Role" } } }
+                tbody {
+                    @for v in &list.items {
+                        tr {
+                            td { (v.group.display_name) }
+                            td { (count(&v.group.id)) }
+                            td {
+                                form method="post" action={ "/console/groups/" (v.group.id) "/role" } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    label for={ "role-" (v.group.id) } class="visually-hidden" { "Role of " (v.group.display_name) }
+                                    select id={ "role-" (v.group.id) } name="role" {
+                                        option value="" selected[v.group.role.is_none()] { "none" }
+                                        @for r in enlist_core::Role::ALL {
+                                            option value=(r.as_str()) selected[v.group.role == Some(r)] { (r.as_str()) }
+                                        }
+                                    }
+                                    " " button type="submit" { "Set" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            nav aria-label="Pages" {
+                @if page > 1 { a href={ "/console/groups?page=" (page - 1) } { "Previous" } " " }
+                @if page * per < list.total { a href={ "/console/groups?page=" (page + 1) } { "Next" } }
+            }
+        },
+    )
+}
+
+pub(crate) fn domains(s: &ConsoleSession, org: &Organization) -> Markup {
+    layout(
+        "Domains",
+        Some(s),
+        html! {
+            p { "People's email addresses may change only inside these domains, and only when both the old and the new address are in them." }
+            @if org.domains.is_empty() {
+                p { "No domain is registered: email changes are refused." }
+            } @else {
+                ul { @for d in &org.domains { li { (d.as_str()) } } }
+            }
+            h2 { "Registering a domain" }
+            p { "The operator registers domains: " code { "enlist domain add " (org.name) " example.com" } ". "
+                "An Admin may register one after proving control of it with a DNS TXT record; ask the operator, or use your product's admin screen." }
         },
     )
 }

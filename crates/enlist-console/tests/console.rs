@@ -140,4 +140,45 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
         "{body}"
     );
     assert!(body.contains("req-7"));
+
+    // Groups: member counts, and a role set through the console is applied
+    // and audited.
+    let g = enlist
+        .groups
+        .create(
+            &op,
+            enlist_core::service::NewGroup {
+                display_name: enlist_core::DisplayName::parse("Staff").unwrap(),
+                external_id: None,
+                members: vec![],
+            },
+        )
+        .await
+        .unwrap()
+        .group;
+    let ana = enlist.users.by_email(&op, &Email::parse("ana@contoso.com").unwrap()).await.unwrap().user.id;
+    enlist
+        .groups
+        .change(&op, &g.id, vec![enlist_core::change::GroupChange::AddMembers(vec![ana])], None)
+        .await
+        .unwrap();
+    let body = page(test::call_service(&app, get("/console/groups")).await).await;
+    assert!(body.contains("Staff</td><td>1</td>"), "{body}");
+    let set = test::TestRequest::post()
+        .uri(&format!("/console/groups/{}/role", g.id))
+        .cookie(cookie.clone())
+        .set_form([("csrf", csrf.as_str()), ("role", "FullMember")]);
+    assert_eq!(test::call_service(&app, set.to_request()).await.status(), 303);
+    assert_eq!(enlist.groups.get(&op, &g.id, false).await.unwrap().group.role, Some(enlist_core::Role::FullMember));
+    let audit = enlist.organizations.audit(&op, None, 100).await.unwrap();
+    assert!(audit.iter().any(|a| a.changes.iter().any(|c| c.attribute == "role")), "recorded in the audit");
+    let forged = test::TestRequest::post()
+        .uri(&format!("/console/groups/{}/role", g.id))
+        .cookie(cookie.clone())
+        .set_form([("csrf", "x"), ("role", "Admin")]);
+    assert_eq!(test::call_service(&app, forged.to_request()).await.status(), 403);
+
+    // Domains: what they allow and who registers them.
+    let body = page(test::call_service(&app, get("/console/domains")).await).await;
+    assert!(body.contains("enlist domain add Contoso"), "{body}");
 }

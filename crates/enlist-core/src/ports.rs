@@ -153,6 +153,9 @@ pub trait GroupRepo: Send {
         after: Option<&'a UserId>,
         limit: u64,
     ) -> RepoResult<Vec<MemberRef>>;
+    /// How many members each of `groups` has (groups without members may
+    /// be left out): one query for a page of groups.
+    fn member_counts(&mut self, org: &OrganizationId, groups: &[GroupId]) -> RepoResult<Vec<(GroupId, u64)>>;
     /// For each of `users` in any role-mapped group: the highest group role.
     fn group_role_floor(&mut self, org: &OrganizationId, users: &[UserId]) -> RepoResult<Vec<(UserId, Role)>>;
 }

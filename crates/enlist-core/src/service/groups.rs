@@ -202,6 +202,21 @@ impl Groups {
         .await
     }
 
+    /// How many members each of the caller's organization's `groups` has
+    /// (zero included), in one query.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn member_counts(&self, caller: &Caller, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>> {
+        let (org, ids) = (caller.organization_id.clone(), groups.to_vec());
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            let counts: std::collections::HashMap<GroupId, u64> =
+                tx.groups().member_counts(&org, &ids)?.into_iter().collect();
+            Ok(ids.iter().map(|g| (g.clone(), counts.get(g).copied().unwrap_or(0))).collect())
+        })
+        .await
+    }
+
     /// Maps the group to a role (or clears it); every member's role is
     /// recomputed. Only the operator or an Admin.
     ///

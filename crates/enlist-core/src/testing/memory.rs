@@ -393,6 +393,13 @@ impl GroupRepo for Memory {
             .map(|u| MemberRef { id: u.id.clone(), user_name: u.profile.user_name().as_str().to_owned() })
             .collect())
     }
+    fn member_counts(&mut self, org: &OrganizationId, groups: &[GroupId]) -> RepoResult<Vec<(GroupId, u64)>> {
+        Ok(groups
+            .iter()
+            .filter(|g| self.group_of(org, g))
+            .map(|g| (g.clone(), self.members.iter().filter(|(x, _)| x == g).count() as u64))
+            .collect())
+    }
     fn group_role_floor(&mut self, org: &OrganizationId, users: &[UserId]) -> RepoResult<Vec<(UserId, Role)>> {
         let mut out = Vec::new();
         for u in users {

@@ -62,6 +62,14 @@ struct MemberRow {
 }
 
 #[derive(QueryableByName)]
+struct GroupCount {
+    #[diesel(sql_type = Text)]
+    group_id: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
 struct FloorRow {
     #[diesel(sql_type = Text)]
     user_id: String,
@@ -268,6 +276,26 @@ impl GroupRepo for DieselTx<'_> {
             )
             .map_err(other)?;
         Ok(rows.into_iter().map(|r| MemberRef { id: UserId::new(r.id), user_name: r.user_name }).collect())
+    }
+    fn member_counts(&mut self, org: &OrganizationId, groups: &[GroupId]) -> RepoResult<Vec<(GroupId, u64)>> {
+        let mut out = Vec::new();
+        for chunk in groups.chunks(CHUNK) {
+            let mut b = binds![org.as_str()];
+            b.extend(chunk.iter().map(|g| Bind::Text(g.as_str().to_owned())));
+            let rows: Vec<GroupCount> = self
+                .db
+                .load(
+                    &format!(
+                        "SELECT gm.group_id, COUNT(*) AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                         WHERE g.organization_id = $1 AND gm.group_id IN ({}) GROUP BY gm.group_id",
+                        placeholders(2, chunk.len())
+                    ),
+                    b,
+                )
+                .map_err(other)?;
+            out.extend(rows.into_iter().map(|r| (GroupId::new(r.group_id), r.n.max(0) as u64)));
+        }
+        Ok(out)
     }
     fn group_role_floor(&mut self, org: &OrganizationId, users: &[UserId]) -> RepoResult<Vec<(UserId, Role)>> {
         let mut best: std::collections::HashMap<String, Role> = std::collections::HashMap::new();
