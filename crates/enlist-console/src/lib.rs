@@ -51,6 +51,7 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .route("/", web::get().to(integrations))
                 .route("/keys", web::post().to(generate_key))
                 .route("/keys/{id}/revoke", web::post().to(revoke_key))
+                .route("/keys/{id}/rotate", web::post().to(rotate_key))
                 .route("/people", web::get().to(people))
                 .route("/activity", web::get().to(activity))
                 .route("/groups", web::get().to(groups))
@@ -194,6 +195,31 @@ async fn revoke_key(
         Ok(()) => HttpResponse::SeeOther().insert_header((header::LOCATION, "/console/")).finish(),
         Err(e) => refusal(400, &detail(&e)),
     }
+}
+
+/// A new key with the same label; the old one keeps working until it is
+/// revoked, so the identity provider can be switched over without a gap.
+async fn rotate_key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<ConsoleState>,
+) -> HttpResponse {
+    let (session, caller) = match signed_in(&req, &state).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+    }
+    let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
+    let Some(old) = keys.iter().find(|k| k.id.as_str() == path.as_str() && k.revoked_at.is_none()) else {
+        return refusal(404, "No active key with that id in this organization; reload the page.");
+    };
+    let created = state.enlist.api_keys.create(&caller, &old.label).await;
+    let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
+    let shown = created.map(|k| (k.key.label, k.token)).map_err(|e| detail(&e));
+    html(actix_web::http::StatusCode::OK, pages::integrations(&session, &scim_base(&req, &state), &keys, Some(shown)))
 }
 
 #[derive(Deserialize)]

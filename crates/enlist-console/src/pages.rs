@@ -106,7 +106,7 @@ pub(crate) fn integrations(
                 input id="label" name="label" required maxlength="100";
                 " " button type="submit" { "Generate API key" }
             }
-            p { "To rotate a key, generate a new one, put it in the identity provider, then revoke the old one." }
+            p { "Rotate gives a new key with the same label while the old one keeps working: put the new one in the identity provider, then revoke the old one." }
             table {
                 thead { tr { th { "Label" } th { "Created" } th { "Last used" } th { "State" } } }
                 tbody {
@@ -123,6 +123,10 @@ pub(crate) fn integrations(
                                         onsubmit="return confirm('Revoke this key? Requests with it fail at once.')" {
                                         input type="hidden" name="csrf" value=(s.csrf);
                                         button type="submit" aria-label={ "Revoke " (k.label) } { "Revoke" }
+                                    }
+                                    form method="post" action={ "/console/keys/" (k.id) "/rotate" } {
+                                        input type="hidden" name="csrf" value=(s.csrf);
+                                        button type="submit" aria-label={ "Rotate " (k.label) } { "Rotate" }
                                     }
                                 }
                             }

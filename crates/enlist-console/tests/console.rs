@@ -117,13 +117,30 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     let listing = page(test::call_service(&app, get("/console/")).await).await;
     assert!(!listing.contains("id=\"new-key\""), "the secret is not shown again");
 
+    // Rotate: a second key with the same label; the first still works.
+    let rotate = test::TestRequest::post()
+        .uri(&format!("/console/keys/{}/rotate", keys[0].id))
+        .cookie(cookie.clone())
+        .set_form([("csrf", csrf.as_str())]);
+    let body = page(test::call_service(&app, rotate.to_request()).await).await;
+    let rotated = body.split("id=\"new-key\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(enlist.api_keys.authenticate(&rotated).await.is_ok());
+    let after = enlist.api_keys.list(&op).await.unwrap();
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.iter().all(|k| k.label == "Entra ID provisioning" && k.revoked_at.is_none()),
+        "the old key still works"
+    );
+
     // Revoke.
     let revoke = test::TestRequest::post()
         .uri(&format!("/console/keys/{}/revoke", keys[0].id))
         .cookie(cookie.clone())
         .set_form([("csrf", csrf.as_str())]);
     assert_eq!(test::call_service(&app, revoke.to_request()).await.status(), 303);
-    assert!(enlist.api_keys.list(&op).await.unwrap()[0].revoked_at.is_some());
+    let after = enlist.api_keys.list(&op).await.unwrap();
+    assert!(after.iter().find(|k| k.id == keys[0].id).unwrap().revoked_at.is_some());
+    assert!(enlist.api_keys.authenticate(&rotated).await.is_ok(), "the new key is untouched");
 
     // People: roles and their source; a bad filter says what is wrong.
     let body = page(test::call_service(&app, get("/console/people?q=ana")).await).await;
