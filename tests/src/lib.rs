@@ -5,6 +5,8 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod webdriver;
+
 use enlist_actix::{Config, Health, Scim};
 use enlist_core::testing::{SeqIds, TickClock};
 use enlist_core::{Actor, Caller, Deps, Email, Enlist, OrganizationId};

@@ -1,0 +1,170 @@
+//! A minimal W3C WebDriver client for the console's end-to-end tests:
+//! Debian's `chromedriver` driving headless `chromium` on 127.0.0.1, over
+//! plain blocking HTTP (one request per connection, bounded reads).
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A running chromedriver with one headless Chromium session.
+pub struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    profile: std::path::PathBuf,
+}
+
+fn call(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("chromedriver: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    // chromedriver keeps the connection open: read the head, then exactly
+    // Content-Length bytes (bounded).
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let (head_end, len) = loop {
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("chromedriver closed the connection".into());
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                .unwrap_or(0);
+            break (i + 4, len.min(64 * 1024 * 1024));
+        }
+    };
+    while raw.len() < head_end + len {
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&raw[head_end..]).into_owned();
+    let v: Value =
+        serde_json::from_str(&body).map_err(|e| format!("{e}: {}", body.chars().take(200).collect::<String>()))?;
+    if let Some(err) = v["value"]["error"].as_str() {
+        return Err(format!("{err}: {}", v["value"]["message"].as_str().unwrap_or_default()));
+    }
+    Ok(v["value"].clone())
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless session; `None` when the machine
+    /// has no chromedriver (the caller decides whether that is a failure).
+    pub fn start() -> Option<Self> {
+        let driver_bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        for _ in 0..100 {
+            if call(port, "GET", "/status", None).is_ok_and(|v| v["ready"] == true) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = std::env::temp_dir().join(format!("enlist-chromium-{}-{port}", std::process::id()));
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]}}}});
+        let session = call(port, "POST", "/session", Some(&caps)).ok()?["sessionId"].as_str()?.to_owned();
+        Some(Self { driver, port, session, profile })
+    }
+
+    fn at(&self, path: &str) -> String {
+        format!("/session/{}{path}", self.session)
+    }
+
+    /// Opens a URL.
+    pub fn go(&self, url: &str) {
+        call(self.port, "POST", &self.at("/url"), Some(&json!({"url": url}))).unwrap();
+    }
+
+    /// The page's HTML.
+    pub fn source(&self) -> String {
+        call(self.port, "GET", &self.at("/source"), None).unwrap().as_str().unwrap_or_default().to_owned()
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = call(self.port, "POST", &self.at("/element"), Some(&json!({"using": "css selector", "value": css})))
+            .unwrap_or_else(|e| panic!("no element {css}: {e}\n{}", self.source()));
+        v[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    /// Types into the element `css`.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        call(self.port, "POST", &self.at(&format!("/element/{id}/value")), Some(&json!({"text": text}))).unwrap();
+    }
+
+    /// Clicks the element `css`.
+    pub fn click(&self, css: &str) {
+        let id = self.find(css);
+        call(self.port, "POST", &self.at(&format!("/element/{id}/click")), Some(&json!({}))).unwrap();
+    }
+
+    /// The visible text of the element `css`.
+    pub fn text(&self, css: &str) -> String {
+        let id = self.find(css);
+        call(self.port, "GET", &self.at(&format!("/element/{id}/text")), None)
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The value of the cookie `name`, if the browser holds it.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        call(self.port, "GET", &self.at(&format!("/cookie/{name}")), None).ok()?["value"].as_str().map(str::to_owned)
+    }
+
+    /// Accepts a `confirm()` dialog.
+    pub fn accept_dialog(&self) {
+        for _ in 0..50 {
+            if call(self.port, "POST", &self.at("/alert/accept"), Some(&json!({}))).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no dialog to accept");
+    }
+
+    /// Saves a PNG screenshot of the page to `path`.
+    pub fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let b64 = call(self.port, "GET", &self.at("/screenshot"), None).unwrap();
+        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default()).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = call(self.port, "DELETE", &self.at(""), None);
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
