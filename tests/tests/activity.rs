@@ -73,3 +73,27 @@ async fn a_refused_request_is_recorded_with_the_error_the_idp_got(s: &TestServer
     assert_eq!((b.len(), b[0].key_label.as_str()), (1, "Okta"));
 }
 on_both!(a_refused_request_is_recorded_with_the_error_the_idp_got);
+
+/// A real key refused (SCIM switched off, then the key revoked) is
+/// recorded for its organization; a made-up token is not anyone's.
+async fn refused_keys_are_attributed_to_their_organization(s: &TestServer) {
+    use enlist_core::{Actor, Caller};
+    let op = Caller { organization_id: s.org_b.clone(), actor: Actor::Operator };
+    s.enlist.organizations.set_scim(&op, false).await.unwrap();
+    s.b().get("/scim/v2/Users").await.scim_error(403, None);
+    s.enlist.organizations.add_domain(&op, enlist_core::DomainName::parse("fabrikam.com").unwrap()).await.unwrap();
+    s.enlist.organizations.set_scim(&op, true).await.unwrap();
+    let keys = s.enlist.api_keys.list(&op).await.unwrap();
+    s.enlist.api_keys.revoke(&op, &keys[0].id).await.unwrap();
+    s.b().get("/scim/v2/Users").await.scim_error(401, None);
+    s.with_auth(Some("Bearer enlist_nobody.nothing")).get("/scim/v2/Users").await.scim_error(401, None);
+    let got =
+        activity_of(s, &s.org_b, ActivityQuery { failed_only: true, limit: 10, ..ActivityQuery::default() }, 2).await;
+    let seen: Vec<(u16, bool)> =
+        got.iter().map(|r| (r.status, r.detail.as_deref().unwrap_or_default().contains("revoked"))).collect();
+    assert_eq!(seen, [(401, true), (403, false)], "[{:?}] {got:?}", s.backend);
+    assert!(got.iter().all(|r| r.key_label == "Okta"));
+    let a = activity_of(s, &s.org_a, ActivityQuery { limit: 10, ..ActivityQuery::default() }, 0).await;
+    assert!(a.is_empty(), "a made-up token is recorded for no one: {a:?}");
+}
+on_both!(refused_keys_are_attributed_to_their_organization);

@@ -159,7 +159,21 @@ async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimErr
         }
         None => header,
     };
-    let caller = state.enlist.api_keys.authenticate(token).await?;
+    let caller = match state.enlist.api_keys.authenticate(token).await {
+        Ok(c) => c,
+        Err(e) => {
+            // A real key refused (revoked, SCIM switched off) is the
+            // organization's to see in its activity log.
+            if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
+                req.extensions_mut().insert(Draft {
+                    org: Some(c.organization_id.clone()),
+                    key_label: c.actor.label(),
+                    ..Draft::default()
+                });
+            }
+            return Err(e.into());
+        }
+    };
     req.extensions_mut().insert(Draft {
         org: Some(caller.organization_id.clone()),
         key_label: caller.actor.label(),

@@ -205,6 +205,11 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
         "Turn off password sync (Okta: Provisioning → To App → Sync Password).".to_owned()
     } else if r.scim_type.as_deref() == Some("uniqueness") {
         "Two people share this userName or email: correct the source data in the identity provider.".to_owned()
+    } else if d.contains("not enabled for organization") {
+        "SCIM is switched off for this organization: ask the operator to switch it on (enlist org scim ORG on)."
+            .to_owned()
+    } else if d.contains("API key was revoked") {
+        "The identity provider still uses a revoked key: generate a new one on Integrations and put it in the identity provider.".to_owned()
     } else if d.contains("no email address") {
         "Map the user's mail to emails[type eq \"work\"].value in the attribute mappings.".to_owned()
     } else {
@@ -318,4 +323,50 @@ pub(crate) fn domains(s: &ConsoleSession, org: &Organization) -> Markup {
                 "An Admin may register one after proving control of it with a DNS TXT record; ask the operator, or use your product's admin screen." }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_known_refusal_has_a_fix_in_the_admins_terms() {
+        let org = Organization {
+            id: enlist_core::OrganizationId::new("o"),
+            name: "Contoso".into(),
+            domains: vec![enlist_core::DomainName::parse("contoso.com").unwrap_or_else(|_| unreachable!())],
+            scim_enabled: true,
+            default_role: enlist_core::Role::FreeMember,
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
+        };
+        let record = |detail: &str, scim_type: Option<&str>| ActivityRecord {
+            id: "a".into(),
+            organization_id: org.id.clone(),
+            at: org.created_at,
+            key_label: "k".into(),
+            method: "POST".into(),
+            route: "/Users".into(),
+            resource_id: None,
+            subject: None,
+            status: 400,
+            scim_type: scim_type.map(str::to_owned),
+            detail: Some(detail.into()),
+            latency_ms: 0,
+            request_id: "r".into(),
+            summary: String::new(),
+        };
+        for (detail, scim_type, words) in [
+            ("Unknown role 'Owner' in roles.", None, "Add the app role 'Owner'"),
+            ("Email change refused for a -> b", None, "contoso.com"),
+            ("Cannot deactivate x: they are the last active Admin", None, "another person the Admin role"),
+            ("Enlist does not accept passwords: …", Some("mutability"), "Sync Password"),
+            ("userName taken", Some("uniqueness"), "source data"),
+            ("SCIM provisioning … is not enabled for organization 'Contoso'", None, "enlist org scim ORG on"),
+            ("This API key was revoked: …", None, "generate a new one"),
+        ] {
+            let fix = fix_for(&record(detail, scim_type), &org).unwrap_or_default();
+            assert!(fix.contains(words), "{detail}: {fix}");
+        }
+        assert_eq!(fix_for(&record("something else", None), &org), None);
+    }
 }

@@ -175,6 +175,28 @@ impl ApiKeys {
         }
         Ok(caller)
     }
+
+    /// Whose a refused token is, for the activity log: a key whose secret
+    /// matches (revoked or not, its organization's SCIM on or off). `None`
+    /// for anything else. Never a reason to let the request through.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn attribute(&self, token: &str) -> Result<Option<Caller>> {
+        let Some((id, secret)) = split_token(token.trim()) else { return Ok(None) };
+        let (id, presented) = (ApiKeyId::new(id), hash_secret(secret));
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            Ok(tx
+                .api_keys()
+                .get(&id)?
+                .filter(|k| bool::from(k.secret_hash.as_slice().ct_eq(presented.as_slice())))
+                .map(|k| Caller {
+                    organization_id: k.organization_id,
+                    actor: Actor::ApiKey { id: k.id, label: k.label },
+                }))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
