@@ -138,6 +138,7 @@ async fn main() {
             ("people", "/console/people"),
             ("people page 1000", "/console/people?page=1000"),
             ("people search", "/console/people?q=user4242"),
+            ("people search broad", "/console/people?q=user1"),
             ("people filter", "/console/people?filter=userName%20eq%20%22user4242%40contoso.com%22"),
             ("groups", "/console/groups"),
             ("activity", "/console/activity"),

@@ -48,7 +48,7 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .app_data(state)
                 .route("/login", web::get().to(login))
                 .route("", web::get().to(integrations))
-                .route("/", web::get().to(integrations))
+                .service(web::resource("/").name(HOME).route(web::get().to(integrations)))
                 .route("/keys", web::post().to(generate_key))
                 .route("/keys/{id}/revoke", web::post().to(revoke_key))
                 .route("/keys/{id}/rotate", web::post().to(rotate_key))
@@ -71,15 +71,33 @@ fn html(status: actix_web::http::StatusCode, body: maud::Markup) -> HttpResponse
         .body(body.into_string())
 }
 
-fn refusal(status: u16, message: &str) -> HttpResponse {
+/// The resource whose URL tells where the console is mounted.
+const HOME: &str = "enlist_console_home";
+
+/// The console's path as the browser addressed it (`/console`, or under the
+/// prefix a host mounted it at), read from the request so links, redirects
+/// and the cookie's path follow any mount point.
+fn base(req: &HttpRequest) -> String {
+    match req.url_for_static(HOME) {
+        Ok(url) => url.path().trim_end_matches('/').to_owned(),
+        Err(_) => "/console".to_owned(),
+    }
+}
+
+fn ctx<'a>(req: &HttpRequest, s: &'a ConsoleSession) -> pages::Ctx<'a> {
+    pages::Ctx { base: base(req), s }
+}
+
+fn refusal(req: &HttpRequest, status: u16, message: &str) -> HttpResponse {
     let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
-    html(code, pages::refused(message))
+    html(code, pages::refused(&base(req), message))
 }
 
 /// The signed-in Admin, or the page that says how to sign in.
 async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSession, Caller), HttpResponse> {
     let Some(cookie) = req.cookie(COOKIE) else {
         return Err(refusal(
+            req,
             401,
             "Sign in with a console link: ask the operator to run `enlist console-link ORG --email YOU`.",
         ));
@@ -90,7 +108,7 @@ async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSe
                 Caller { organization_id: s.organization_id.clone(), actor: Actor::Member { user: s.user_id.clone() } };
             Ok((s, caller))
         }
-        Err(e) => Err(refusal(401, &detail(&e))),
+        Err(e) => Err(refusal(req, 401, &detail(&e))),
     }
 }
 
@@ -114,7 +132,7 @@ async fn login(req: HttpRequest, q: web::Query<LoginQuery>, state: web::Data<Con
     match state.enlist.console.sign_in(&q.token).await {
         Ok((token, _)) => {
             let cookie = Cookie::build(COOKIE, token)
-                .path("/console")
+                .path(base(&req))
                 .http_only(true)
                 .secure(state.secure_cookies)
                 .same_site(SameSite::Strict)
@@ -122,7 +140,7 @@ async fn login(req: HttpRequest, q: web::Query<LoginQuery>, state: web::Data<Con
             let to = format!("{}/", req.path().trim_end_matches("/login"));
             HttpResponse::SeeOther().cookie(cookie).insert_header((header::LOCATION, to)).finish()
         }
-        Err(e) => refusal(401, &detail(&e)),
+        Err(e) => refusal(&req, 401, &detail(&e)),
     }
 }
 
@@ -140,9 +158,12 @@ async fn integrations(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpR
     };
     let keys = match state.enlist.api_keys.list(&caller).await {
         Ok(k) => k,
-        Err(e) => return refusal(403, &detail(&e)),
+        Err(e) => return refusal(&req, 403, &detail(&e)),
     };
-    html(actix_web::http::StatusCode::OK, pages::integrations(&session, &scim_base(&req, &state), &keys, None))
+    html(
+        actix_web::http::StatusCode::OK,
+        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, None),
+    )
 }
 
 #[derive(Deserialize)]
@@ -157,18 +178,27 @@ async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Da
         Err(r) => return r,
     };
     if !csrf_ok(&session, &form.csrf) {
-        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+        return refusal(
+            &req,
+            403,
+            "This form is out of date or was not sent by the console; reload the page and try again.",
+        );
     }
     let created = state.enlist.api_keys.create(&caller, &form.label).await;
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
     match created {
         Ok(k) => html(
             actix_web::http::StatusCode::OK,
-            pages::integrations(&session, &scim_base(&req, &state), &keys, Some(Ok((k.key.label, k.token)))),
+            pages::integrations(
+                &ctx(&req, &session),
+                &scim_base(&req, &state),
+                &keys,
+                Some(Ok((k.key.label, k.token))),
+            ),
         ),
         Err(e) => html(
             actix_web::http::StatusCode::BAD_REQUEST,
-            pages::integrations(&session, &scim_base(&req, &state), &keys, Some(Err(detail(&e)))),
+            pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, Some(Err(detail(&e)))),
         ),
     }
 }
@@ -189,11 +219,15 @@ async fn revoke_key(
         Err(r) => return r,
     };
     if !csrf_ok(&session, &form.csrf) {
-        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+        return refusal(
+            &req,
+            403,
+            "This form is out of date or was not sent by the console; reload the page and try again.",
+        );
     }
     match state.enlist.api_keys.revoke(&caller, &ApiKeyId::new(path.into_inner())).await {
-        Ok(()) => HttpResponse::SeeOther().insert_header((header::LOCATION, "/console/")).finish(),
-        Err(e) => refusal(400, &detail(&e)),
+        Ok(()) => HttpResponse::SeeOther().insert_header((header::LOCATION, format!("{}/", base(&req)))).finish(),
+        Err(e) => refusal(&req, 400, &detail(&e)),
     }
 }
 
@@ -210,16 +244,23 @@ async fn rotate_key(
         Err(r) => return r,
     };
     if !csrf_ok(&session, &form.csrf) {
-        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+        return refusal(
+            &req,
+            403,
+            "This form is out of date or was not sent by the console; reload the page and try again.",
+        );
     }
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
     let Some(old) = keys.iter().find(|k| k.id.as_str() == path.as_str() && k.revoked_at.is_none()) else {
-        return refusal(404, "No active key with that id in this organization; reload the page.");
+        return refusal(&req, 404, "No active key with that id in this organization; reload the page.");
     };
     let created = state.enlist.api_keys.create(&caller, &old.label).await;
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
     let shown = created.map(|k| (k.key.label, k.token)).map_err(|e| detail(&e));
-    html(actix_web::http::StatusCode::OK, pages::integrations(&session, &scim_base(&req, &state), &keys, Some(shown)))
+    html(
+        actix_web::http::StatusCode::OK,
+        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, Some(shown)),
+    )
 }
 
 #[derive(Deserialize)]
@@ -237,13 +278,17 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
         Ok(s) => s,
         Err(r) => return r,
     };
-    // Text search is a filter the database evaluates, like any other.
+    // Text search is a filter the database evaluates, like any other: the
+    // start of any name or address, which indexes serve at any roster size
+    // (a substring match would read every person).
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let filter_src = match (q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()), text) {
         (Some(f), _) => Some(f.to_owned()),
         (None, Some(t)) => {
             let t = t.replace('\\', "\\\\").replace('"', "\\\"");
-            Some(format!(r#"userName co "{t}" or displayName co "{t}" or emails.value co "{t}""#))
+            Some(format!(
+                r#"userName sw "{t}" or emails.value sw "{t}" or displayName sw "{t}" or name.givenName sw "{t}" or name.familyName sw "{t}""#
+            ))
         }
         (None, None) => None,
     };
@@ -253,7 +298,7 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
         Some(Err(e)) => {
             return html(
                 actix_web::http::StatusCode::BAD_REQUEST,
-                pages::people(&session, &q_state(&q), None, Some(&e.detail)),
+                pages::people(&ctx(&req, &session), &q_state(&q), None, Some(&e.detail)),
             )
         }
         None => None,
@@ -267,11 +312,11 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
     match state.enlist.users.list(&caller, query, true).await {
         Ok(list) => html(
             actix_web::http::StatusCode::OK,
-            pages::people(&session, &q_state(&q), Some((&list, page, PAGE)), None),
+            pages::people(&ctx(&req, &session), &q_state(&q), Some((&list, page, PAGE)), None),
         ),
         Err(e) => html(
             actix_web::http::StatusCode::BAD_REQUEST,
-            pages::people(&session, &q_state(&q), None, Some(&detail(&e))),
+            pages::people(&ctx(&req, &session), &q_state(&q), None, Some(&detail(&e))),
         ),
     }
 }
@@ -293,7 +338,7 @@ async fn activity(req: HttpRequest, q: web::Query<ActivityQuery>, state: web::Da
     };
     let org = match state.enlist.organizations.find(caller.organization_id.as_str()).await {
         Ok(o) => o,
-        Err(e) => return refusal(400, &detail(&e)),
+        Err(e) => return refusal(&req, 400, &detail(&e)),
     };
     let failed = q.failed.is_some();
     let user = q.user.clone().filter(|u| !u.trim().is_empty());
@@ -305,10 +350,11 @@ async fn activity(req: HttpRequest, q: web::Query<ActivityQuery>, state: web::Da
         limit: 200,
     };
     match state.activity.list(&caller.organization_id, query).await {
-        Ok(records) => {
-            html(actix_web::http::StatusCode::OK, pages::activity(&session, &org, &records, failed, user.as_deref()))
-        }
-        Err(e) => refusal(500, &detail(&e)),
+        Ok(records) => html(
+            actix_web::http::StatusCode::OK,
+            pages::activity(&ctx(&req, &session), &org, &records, failed, user.as_deref()),
+        ),
+        Err(e) => refusal(&req, 500, &detail(&e)),
     }
 }
 
@@ -331,11 +377,11 @@ async fn groups(req: HttpRequest, q: web::Query<GroupsQuery>, state: web::Data<C
     // Never reads members: a count per group, in one query.
     let list = match state.enlist.groups.list(&caller, query, false).await {
         Ok(l) => l,
-        Err(e) => return refusal(400, &detail(&e)),
+        Err(e) => return refusal(&req, 400, &detail(&e)),
     };
     let ids: Vec<_> = list.items.iter().map(|v| v.group.id.clone()).collect();
     let counts = state.enlist.groups.member_counts(&caller, &ids).await.unwrap_or_default();
-    html(actix_web::http::StatusCode::OK, pages::groups(&session, &list, &counts, page, PAGE, None))
+    html(actix_web::http::StatusCode::OK, pages::groups(&ctx(&req, &session), &list, &counts, page, PAGE, None))
 }
 
 #[derive(Deserialize)]
@@ -355,19 +401,23 @@ async fn set_group_role(
         Err(r) => return r,
     };
     if !csrf_ok(&session, &form.csrf) {
-        return refusal(403, "This form is out of date or was not sent by the console; reload the page and try again.");
+        return refusal(
+            &req,
+            403,
+            "This form is out of date or was not sent by the console; reload the page and try again.",
+        );
     }
     let role = match form.role.as_str() {
         "" => None,
         r => match enlist_core::Role::parse(r) {
             Ok(r) => Some(r),
-            Err(e) => return refusal(400, &detail(&e)),
+            Err(e) => return refusal(&req, 400, &detail(&e)),
         },
     };
     // Audited by the service, like every change.
     match state.enlist.groups.set_role(&caller, &enlist_core::GroupId::new(path.into_inner()), role).await {
-        Ok(_) => HttpResponse::SeeOther().insert_header((header::LOCATION, "/console/groups")).finish(),
-        Err(e) => refusal(409, &detail(&e)),
+        Ok(_) => HttpResponse::SeeOther().insert_header((header::LOCATION, format!("{}/groups", base(&req)))).finish(),
+        Err(e) => refusal(&req, 409, &detail(&e)),
     }
 }
 
@@ -377,8 +427,8 @@ async fn domains(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpRespon
         Err(r) => return r,
     };
     match state.enlist.organizations.find(caller.organization_id.as_str()).await {
-        Ok(org) => html(actix_web::http::StatusCode::OK, pages::domains(&session, &org)),
-        Err(e) => refusal(400, &detail(&e)),
+        Ok(org) => html(actix_web::http::StatusCode::OK, pages::domains(&ctx(&req, &session), &org)),
+        Err(e) => refusal(&req, 400, &detail(&e)),
     }
 }
 
@@ -388,12 +438,15 @@ async fn logout(req: HttpRequest, form: web::Form<CsrfForm>, state: web::Data<Co
         Err(r) => return r,
     };
     if !csrf_ok(&session, &form.csrf) {
-        return refusal(403, "This form is out of date; reload the page and try again.");
+        return refusal(&req, 403, "This form is out of date; reload the page and try again.");
     }
     if let Some(c) = req.cookie(COOKIE) {
         let _ = state.enlist.console.sign_out(c.value()).await;
     }
-    let mut gone = Cookie::build(COOKIE, "").path("/console").finish();
+    let mut gone = Cookie::build(COOKIE, "").path(base(&req)).finish();
     gone.make_removal();
-    HttpResponse::Ok().cookie(gone).content_type("text/html; charset=utf-8").body(pages::signed_out().into_string())
+    HttpResponse::Ok()
+        .cookie(gone)
+        .content_type("text/html; charset=utf-8")
+        .body(pages::signed_out(&base(&req)).into_string())
 }

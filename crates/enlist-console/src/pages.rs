@@ -15,7 +15,14 @@ main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,t
 
 const COPY: &str = "function copy(id){navigator.clipboard.writeText(document.getElementById(id).textContent)}";
 
-fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
+/// Where the console is mounted (`/console`, or under a host's prefix) and
+/// who is signed in: every link and form is built from it.
+pub(crate) struct Ctx<'a> {
+    pub(crate) base: String,
+    pub(crate) s: &'a ConsoleSession,
+}
+
+fn layout(title: &str, base: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -29,13 +36,13 @@ fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup
             body {
                 header {
                     nav aria-label="Console" {
-                        a href="/console/" { "Integrations" }
-                        a href="/console/people" { "People" }
-                        a href="/console/groups" { "Groups" }
-                        a href="/console/activity" { "Activity" }
-                        a href="/console/domains" { "Domains" }
+                        a href={ (base) "/" } { "Integrations" }
+                        a href={ (base) "/people" } { "People" }
+                        a href={ (base) "/groups" } { "Groups" }
+                        a href={ (base) "/activity" } { "Activity" }
+                        a href={ (base) "/domains" } { "Domains" }
                         @if let Some(s) = session {
-                            form method="post" action="/console/logout" style="display:inline" {
+                            form method="post" action={ (base) "/logout" } style="display:inline" {
                                 input type="hidden" name="csrf" value=(s.csrf);
                                 button type="submit" { "Sign out" }
                             }
@@ -49,24 +56,25 @@ fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup
 }
 
 /// A refusal: why, and what to do.
-pub(crate) fn refused(message: &str) -> Markup {
-    layout("Not signed in", None, html! { p role="alert" class="err" { (message) } })
+pub(crate) fn refused(base: &str, message: &str) -> Markup {
+    layout("Not signed in", base, None, html! { p role="alert" class="err" { (message) } })
 }
 
-pub(crate) fn signed_out() -> Markup {
-    layout("Signed out", None, html! { p { "You are signed out. A new console link signs you in again." } })
+pub(crate) fn signed_out(base: &str) -> Markup {
+    layout("Signed out", base, None, html! { p { "You are signed out. A new console link signs you in again." } })
 }
 
 /// Integrations: the SCIM URL, set-up checklists, the keys.
 pub(crate) fn integrations(
-    s: &ConsoleSession,
+    c: &Ctx,
     scim_base: &str,
     keys: &[ApiKey],
     created: Option<Result<(String, String), String>>,
 ) -> Markup {
     layout(
         "Integrations",
-        Some(s),
+        &c.base,
+        Some(c.s),
         html! {
             h2 { "SCIM endpoint" }
             p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" onclick="copy('scim-url')" { "Copy" } }
@@ -100,8 +108,8 @@ pub(crate) fn integrations(
                 Some(Err(e)) => { p role="alert" class="err" { (e) } }
                 None => {}
             }
-            form method="post" action="/console/keys" {
-                input type="hidden" name="csrf" value=(s.csrf);
+            form method="post" action={ (c.base) "/keys" } {
+                input type="hidden" name="csrf" value=(c.s.csrf);
                 label for="label" { "Label (what provisioned people see, e.g. “Entra ID provisioning”)" }
                 input id="label" name="label" required maxlength="100";
                 " " button type="submit" { "Generate API key" }
@@ -119,13 +127,13 @@ pub(crate) fn integrations(
                                 @if let Some(r) = k.revoked_at {
                                     "revoked " (r.format("%Y-%m-%d"))
                                 } @else {
-                                    form method="post" action={ "/console/keys/" (k.id) "/revoke" }
+                                    form method="post" action={ (c.base) "/keys/" (k.id) "/revoke" }
                                         onsubmit="return confirm('Revoke this key? Requests with it fail at once.')" {
-                                        input type="hidden" name="csrf" value=(s.csrf);
+                                        input type="hidden" name="csrf" value=(c.s.csrf);
                                         button type="submit" aria-label={ "Revoke " (k.label) } { "Revoke" }
                                     }
-                                    form method="post" action={ "/console/keys/" (k.id) "/rotate" } {
-                                        input type="hidden" name="csrf" value=(s.csrf);
+                                    form method="post" action={ (c.base) "/keys/" (k.id) "/rotate" } {
+                                        input type="hidden" name="csrf" value=(c.s.csrf);
                                         button type="submit" aria-label={ "Rotate " (k.label) } { "Rotate" }
                                     }
                                 }
@@ -144,18 +152,45 @@ pub(crate) struct PeopleSearch {
     pub(crate) filter: String,
 }
 
+impl PeopleSearch {
+    /// The query string of page `n` of this search, so paging keeps it.
+    fn query(&self, n: u64) -> String {
+        let mut out = format!("page={n}");
+        for (name, value) in [("q", &self.q), ("filter", &self.filter)] {
+            if !value.is_empty() {
+                out.push_str(&format!("&{name}={}", percent(value)));
+            }
+        }
+        out
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub(crate) fn people(
-    s: &ConsoleSession,
+    c: &Ctx,
     search: &PeopleSearch,
     list: Option<(&ListPage<UserView>, u64, u64)>,
     error: Option<&str>,
 ) -> Markup {
     layout(
         "People",
-        Some(s),
+        &c.base,
+        Some(c.s),
         html! {
-            form method="get" action="/console/people" {
-                label for="q" { "Search (name, userName or email)" }
+            form method="get" action={ (c.base) "/people" } {
+                label for="q" { "Search: the start of a name, userName or email (e.g. " code { "jo" } " finds Joan Smith and jo@contoso.com)" }
                 input id="q" name="q" value=(search.q);
                 label for="filter" { "or a SCIM filter, e.g. " code { "urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole eq \"Admin\"" } }
                 input id="filter" name="filter" value=(search.filter) size="60";
@@ -163,7 +198,7 @@ pub(crate) fn people(
             }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
             @if let Some((page, n, per)) = list {
-                p { (page.total) " people" }
+                p { (page.total) @if page.total == 1 { " person" } @else { " people" } }
                 table {
                     thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Source" } th { "State" } th { "Groups" } th { "Last change" } } }
                     tbody {
@@ -181,8 +216,8 @@ pub(crate) fn people(
                     }
                 }
                 nav aria-label="Pages" {
-                    @if n > 1 { a href={ "/console/people?page=" (n - 1) } { "Previous" } " " }
-                    @if n * per < page.total { a href={ "/console/people?page=" (n + 1) } { "Next" } }
+                    @if n > 1 { a href={ (c.base) "/people?" (search.query(n - 1)) } { "Previous" } " " }
+                    @if n * per < page.total { a href={ (c.base) "/people?" (search.query(n + 1)) } { "Next" } }
                 }
             }
         },
@@ -218,7 +253,7 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
 }
 
 pub(crate) fn activity(
-    s: &ConsoleSession,
+    c: &Ctx,
     org: &Organization,
     records: &[ActivityRecord],
     failed: bool,
@@ -226,9 +261,10 @@ pub(crate) fn activity(
 ) -> Markup {
     layout(
         "Activity",
-        Some(s),
+        &c.base,
+        Some(c.s),
         html! {
-            form method="get" action="/console/activity" {
+            form method="get" action={ (c.base) "/activity" } {
                 label { input type="checkbox" name="failed" value="1" checked[failed]; " Refused requests only" }
                 label for="user" { "Person or group (userName or displayName)" }
                 input id="user" name="user" value=(user.unwrap_or(""));
@@ -261,7 +297,7 @@ pub(crate) fn activity(
 }
 
 pub(crate) fn groups(
-    s: &ConsoleSession,
+    c: &Ctx,
     list: &ListPage<enlist_core::service::GroupView>,
     counts: &[(enlist_core::GroupId, u64)],
     page: u64,
@@ -271,7 +307,8 @@ pub(crate) fn groups(
     let count = |id: &enlist_core::GroupId| counts.iter().find(|(g, _)| g == id).map_or(0, |(_, n)| *n);
     layout(
         "Groups",
-        Some(s),
+        &c.base,
+        Some(c.s),
         html! {
             p { "A group mapped to a role gives every member at least that role. Changes are recorded in the audit log." }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
@@ -283,8 +320,8 @@ pub(crate) fn groups(
                             td { (v.group.display_name) }
                             td { (count(&v.group.id)) }
                             td {
-                                form method="post" action={ "/console/groups/" (v.group.id) "/role" } {
-                                    input type="hidden" name="csrf" value=(s.csrf);
+                                form method="post" action={ (c.base) "/groups/" (v.group.id) "/role" } {
+                                    input type="hidden" name="csrf" value=(c.s.csrf);
                                     label for={ "role-" (v.group.id) } class="visually-hidden" { "Role of " (v.group.display_name) }
                                     select id={ "role-" (v.group.id) } name="role" {
                                         option value="" selected[v.group.role.is_none()] { "none" }
@@ -300,17 +337,18 @@ pub(crate) fn groups(
                 }
             }
             nav aria-label="Pages" {
-                @if page > 1 { a href={ "/console/groups?page=" (page - 1) } { "Previous" } " " }
-                @if page * per < list.total { a href={ "/console/groups?page=" (page + 1) } { "Next" } }
+                @if page > 1 { a href={ (c.base) "/groups?page=" (page - 1) } { "Previous" } " " }
+                @if page * per < list.total { a href={ (c.base) "/groups?page=" (page + 1) } { "Next" } }
             }
         },
     )
 }
 
-pub(crate) fn domains(s: &ConsoleSession, org: &Organization) -> Markup {
+pub(crate) fn domains(c: &Ctx, org: &Organization) -> Markup {
     layout(
         "Domains",
-        Some(s),
+        &c.base,
+        Some(c.s),
         html! {
             p { "People's email addresses may change only inside these domains, and only when both the old and the new address are in them." }
             @if org.domains.is_empty() {

@@ -199,3 +199,78 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     let body = page(test::call_service(&app, get("/console/domains")).await).await;
     assert!(body.contains("enlist domain add Contoso"), "{body}");
 }
+
+#[actix_web::test]
+async fn mounted_under_a_prefix_every_link_form_redirect_and_cookie_follows() {
+    let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
+    let enlist = Enlist::new(Deps {
+        store: Arc::new(t.db.clone()),
+        clock: Arc::new(TickClock::default()),
+        ids: Arc::new(SeqIds::default()),
+        dns: Arc::new(FakeDns::default()),
+    });
+    let org = enlist
+        .organizations
+        .create(&Actor::Operator, "Contoso", Some(Email::parse("boss@contoso.com").unwrap()), true)
+        .await
+        .unwrap();
+    let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+    // 55 people whose family name starts "Smi": more than one page.
+    for i in 0..55 {
+        let mut u = user(&format!("p{i:02}@contoso.com"), &[]);
+        u.attrs.insert(
+            "name".into(),
+            Value::Complex(Complex::from([
+                ("givenName".to_owned(), Value::String(format!("Joan{i:02}"))),
+                ("familyName".to_owned(), Value::String("Smith".into())),
+            ])),
+        );
+        enlist.users.create(&op, u).await.unwrap();
+    }
+    let state = web::Data::new(ConsoleState {
+        enlist: enlist.clone(),
+        activity: Arc::new(t.db.clone()),
+        scim_base: None,
+        secure_cookies: true,
+    });
+    let app =
+        test::init_service(App::new().service(web::scope("/admin/enlist").configure(enlist_console::configure(state))))
+            .await;
+
+    let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get().uri(&format!("/admin/enlist/console/login?token={link}")).to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers().get("location").unwrap(), "/admin/enlist/console/");
+    let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    assert_eq!(cookie.path(), Some("/admin/enlist/console"), "the browser sends it to the console only");
+
+    let get = |uri: &str| test::TestRequest::get().uri(uri).cookie(cookie.clone()).to_request();
+    let page = |r| async move { String::from_utf8(test::read_body(r).await.to_vec()).unwrap() };
+    let body = page(test::call_service(&app, get("/admin/enlist/console/")).await).await;
+    for target in [
+        "href=\"/admin/enlist/console/people\"",
+        "action=\"/admin/enlist/console/keys\"",
+        "action=\"/admin/enlist/console/logout\"",
+    ] {
+        assert!(body.contains(target), "{target} in {body}");
+    }
+    assert!(!body.contains("\"/console/"), "no link assumes the app root: {body}");
+
+    // A prefix of the family name finds them; the next page keeps the search.
+    let body = page(test::call_service(&app, get("/admin/enlist/console/people?q=smi")).await).await;
+    assert!(body.contains("55 people"), "{body}");
+    assert!(body.contains("href=\"/admin/enlist/console/people?page=2&amp;q=smi\""), "{body}");
+    let second = page(test::call_service(&app, get("/admin/enlist/console/people?page=2&q=smi")).await).await;
+    assert!(second.contains("55 people") && second.contains("p5"), "{second}");
+    // A prefix of the given name or the address too; not the middle of a word.
+    let body = page(test::call_service(&app, get("/admin/enlist/console/people?q=joan07")).await).await;
+    assert!(body.contains(">1 person<") && body.contains("p07@contoso.com"), "{body}");
+    let body = page(test::call_service(&app, get("/admin/enlist/console/people?q=p1")).await).await;
+    assert!(body.contains("10 people"), "{body}");
+    let body = page(test::call_service(&app, get("/admin/enlist/console/people?q=mith")).await).await;
+    assert!(body.contains("0 people"), "{body}");
+}

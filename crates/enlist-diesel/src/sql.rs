@@ -16,6 +16,10 @@ pub(crate) struct Sql {
     pub(crate) backend: Backend,
     pub(crate) binds: Vec<Bind>,
     aliases: usize,
+    /// The placeholder of the organization a user list is scoped to, when
+    /// the caller has one: an `or` of indexed terms becomes a union of id
+    /// lookups within it.
+    pub(crate) org: Option<String>,
 }
 
 /// How a column compares.
@@ -73,9 +77,38 @@ pub(crate) fn like_escape(s: &str) -> String {
     out
 }
 
+/// The terms of an `or` chain, in order.
+fn or_leaves<'f>(f: &'f Filter, out: &mut Vec<&'f Filter>) {
+    match f {
+        Filter::Or(a, b) => {
+            or_leaves(a, out);
+            or_leaves(b, out);
+        }
+        leaf => out.push(leaf),
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`
+/// (bytewise, which is code-point order in UTF-8); `None` when there is
+/// none (the prefix is empty or all U+10FFFF).
+pub(crate) fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 {
+            0xD7FF => Some('\u{E000}'),
+            c => char::from_u32(c + 1),
+        };
+        if let Some(n) = next {
+            chars.push(n);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 impl Sql {
     pub(crate) fn new(backend: Backend) -> Self {
-        Self { backend, binds: Vec::new(), aliases: 0 }
+        Self { backend, binds: Vec::new(), aliases: 0, org: None }
     }
 
     /// Adds a parameter; its placeholder.
@@ -174,6 +207,19 @@ impl Sql {
             (Kind::Exact | Kind::Folded, Literal::DateTime(d)) => Bind::Text(d.to_rfc3339()),
             _ => return Err(RepoError::Unsupported(format!("cannot compare {expr} with {lit:?}"))),
         };
+        if let (CompareOp::Sw, Backend::Sqlite, Bind::Text(prefix)) = (op, self.backend, &bind) {
+            // A prefix as a bytewise range: SQLite serves it from the
+            // column's index whatever its LIKE optimisation decides about a
+            // bound pattern, so a text search stays fast at any roster size.
+            let lo = self.param(prefix.clone());
+            let mut cond = format!("({expr} >= {lo}");
+            if let Some(hi) = prefix_successor(prefix) {
+                let hi = self.param(hi);
+                cond.push_str(&format!(" AND {expr} < {hi}"));
+            }
+            cond.push(')');
+            return Ok(cond);
+        }
         let bind = match (pattern, bind) {
             (Some(f), Bind::Text(s)) => Bind::Text(f(&s)),
             (Some(_), _) => return Err(RepoError::Unsupported(format!("{} applies to text only", op.as_str()))),
@@ -197,12 +243,83 @@ impl Sql {
     fn node(&mut self, r: Resource, f: &Filter, elem: Option<&Elem>) -> Result<String, RepoError> {
         Ok(match f {
             Filter::And(a, b) => format!("({} AND {})", self.node(r, a, elem)?, self.node(r, b, elem)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.node(r, a, elem)?, self.node(r, b, elem)?),
+            Filter::Or(a, b) => match (r, elem, self.org.clone()) {
+                (Resource::User, None, Some(org)) if self.is_id_set(r, a) && self.is_id_set(r, b) => {
+                    // `a OR b OR …` over indexed terms as one union of id
+                    // lookups: the database reads the matches through the
+                    // indexes instead of testing every user of the
+                    // organization (what made a text search grow with the
+                    // roster).
+                    let mut leaves = Vec::new();
+                    or_leaves(f, &mut leaves);
+                    let mut sets = Vec::with_capacity(leaves.len());
+                    for leaf in leaves {
+                        sets.push(self.id_set(r, leaf, &org)?);
+                    }
+                    format!("u.id IN ({})", sets.join(" UNION "))
+                }
+                _ => format!("({} OR {})", self.node(r, a, elem)?, self.node(r, b, elem)?),
+            },
             Filter::Not(a) => format!("NOT ({})", self.node(r, a, elem)?),
             Filter::Present(p) => self.leaf(r, p, None, elem)?,
             Filter::Compare { path, op, value } => self.leaf(r, path, Some((*op, value)), elem)?,
             Filter::ValuePath { attr, filter } => self.value_path(r, attr, filter)?,
         })
+    }
+
+    /// Whether `f` (an `or` chain, or one comparison) can be read as a set
+    /// of user ids through an index: `eq` or `sw` on an indexed text column
+    /// or on profile values.
+    fn is_id_set(&self, r: Resource, f: &Filter) -> bool {
+        match f {
+            Filter::Or(a, b) => self.is_id_set(r, a) && self.is_id_set(r, b),
+            Filter::Compare { path, op: CompareOp::Eq | CompareOp::Sw, value: Literal::String(_) } => {
+                matches!(
+                    self.target(r, path),
+                    Ok(Target::Column(_, Kind::Exact | Kind::Folded)) | Ok(Target::Values { .. })
+                ) && path.attr.name != "id"
+            }
+            _ => false,
+        }
+    }
+
+    /// The ids of the organization's users a comparison accepted by
+    /// [`Sql::is_id_set`] matches, as a `SELECT`.
+    fn id_set(&mut self, r: Resource, f: &Filter, org: &str) -> Result<String, RepoError> {
+        let Filter::Compare { path, op, value } = f else {
+            return Err(RepoError::Unsupported("not a comparison".into()));
+        };
+        match self.target(r, path)? {
+            Target::Column(expr, kind) => {
+                let c = self.compare(&expr, kind, *op, value)?;
+                Ok(format!("SELECT u.id FROM users u WHERE u.organization_id = {org} AND {c}"))
+            }
+            Target::Values { attr, sub, exact } => self.values_ids(attr, sub, exact, *op, value),
+            _ => Err(unsupported(path)),
+        }
+    }
+
+    /// `SELECT user_id` of the profile values of `attr`(`.sub`) that
+    /// compare true.
+    fn values_ids(
+        &mut self,
+        attr: String,
+        sub: Option<String>,
+        exact: bool,
+        op: CompareOp,
+        lit: &Literal,
+    ) -> Result<String, RepoError> {
+        let v = self.alias("v");
+        let a = self.param(attr);
+        let mut of_attr = format!("{v}.attr = {a}");
+        if let Some(sub) = sub {
+            let s = self.param(sub);
+            of_attr.push_str(&format!(" AND {v}.sub = {s}"));
+        }
+        let (expr, kind) =
+            if exact { (format!("{v}.value"), Kind::Exact) } else { (format!("{v}.folded"), Kind::Folded) };
+        let c = self.compare(&expr, kind, op, lit)?;
+        Ok(format!("SELECT {v}.user_id FROM user_values {v} WHERE {of_attr} AND {c}"))
     }
 
     fn value_path(&mut self, r: Resource, attr: &AttrPath, inner: &Filter) -> Result<String, RepoError> {
@@ -276,16 +393,23 @@ impl Sql {
         match self.target(r, p)? {
             Target::Column(expr, kind) => self.present_or_compare(&expr, kind, cmp),
             Target::Constant(c) => self.constant(c, cmp),
-            Target::Values { attr, sub, exact } => {
-                let v = self.alias("v");
-                let a = self.param(attr);
-                let mut head = format!("SELECT 1 FROM user_values {v} WHERE {v}.user_id = u.id AND {v}.attr = {a}");
-                if let Some(sub) = sub {
-                    let s = self.param(sub);
-                    head.push_str(&format!(" AND {v}.sub = {s}"));
+            Target::Values { attr, sub, exact } => match cmp {
+                // A positive comparison as `u.id IN (…)`: the values index
+                // finds the matching users directly.
+                Some((op, lit)) if op != CompareOp::Ne && *lit != Literal::Null => {
+                    Ok(format!("u.id IN ({})", self.values_ids(attr, sub, exact, op, lit)?))
                 }
-                self.exists(&head, &v, exact, cmp)
-            }
+                _ => {
+                    let v = self.alias("v");
+                    let a = self.param(attr);
+                    let mut head = format!("SELECT 1 FROM user_values {v} WHERE {v}.user_id = u.id AND {v}.attr = {a}");
+                    if let Some(sub) = sub {
+                        let s = self.param(sub);
+                        head.push_str(&format!(" AND {v}.sub = {s}"));
+                    }
+                    self.exists(&head, &v, exact, cmp)
+                }
+            },
             Target::UserGroups(sub) => {
                 let a = self.alias("gm");
                 let g = self.alias("ug");
@@ -469,6 +593,22 @@ fn role_rank_sql(expr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_successor_bounds_every_string_with_that_prefix() {
+        assert_eq!(prefix_successor("co").as_deref(), Some("cp"));
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        assert_eq!(prefix_successor(""), None);
+        for (prefix, s) in
+            [("co", "contoso"), ("co", "co"), ("é", "éa\u{10FFFF}"), ("a\u{10FFFF}", "a\u{10FFFF}\u{10FFFF}z")]
+        {
+            let hi = prefix_successor(prefix).unwrap_or_else(|| unreachable!());
+            assert!(s >= prefix && s < hi.as_str(), "{s:?} in [{prefix:?}, {hi:?})");
+        }
+        assert!("cp" >= prefix_successor("co").unwrap_or_default().as_str());
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

@@ -91,6 +91,7 @@ impl DieselTx<'_> {
         let alias = if r == Resource::User { "u" } else { "g" };
         let mut sql = Sql::new(self.db.backend());
         let o = sql.param(org.as_str());
+        sql.org = Some(o.clone());
         let parts = sql.list_parts(r, query)?;
         let count: Option<Count> = self
             .db
