@@ -29,6 +29,10 @@ fn open(s: &config::Settings) -> anyhow::Result<Database> {
         max_size: s.pool_size,
         connection_timeout: Duration::from_secs(s.pool_timeout_secs),
         statement_timeout: Duration::from_secs(s.statement_timeout_secs),
+        // A write ends (committed or rolled back) well before the request's
+        // deadline, so a timed-out request never hides a later commit.
+        write_deadline: Duration::from_secs(s.request_timeout_secs).mul_f64(2.0 / 3.0),
+        write_wait: Duration::from_secs(s.request_timeout_secs).mul_f64(1.0 / 3.0),
     };
     Ok(Database::open(&s.database, &opts)?)
 }

@@ -230,10 +230,13 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
         }
         Err(_) => (
             "timeout",
+            // The store rolls back a write whose caller stopped waiting
+            // and ends every write before its own, shorter deadline, so
+            // this answer means nothing changed.
             error_response(&ScimError::status(
-                500,
+                503,
                 format!(
-                    "the request took longer than {} s and was abandoned; it may or may not have been applied. Retry it.",
+                    "the request took longer than {} s and was abandoned; nothing was changed. Retry after the Retry-After delay.",
                     state.config.request_timeout.as_secs()
                 ),
             )),

@@ -112,6 +112,14 @@ pub enum Error {
     /// and callers see this only from a port.
     #[error("a concurrent change won the race; retry")]
     Retry,
+    /// Enlist cannot take this request now (the database is busy with
+    /// other writes, or the work ran past its deadline). Nothing was
+    /// changed; the same request may be sent again.
+    #[error("{detail}")]
+    Unavailable {
+        /// Says what happened and when to retry.
+        detail: String,
+    },
     /// Storage or another dependency failed; not the caller's fault.
     #[error("unexpected failure: {0}")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),

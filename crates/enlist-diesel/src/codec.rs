@@ -58,12 +58,17 @@ pub(crate) fn text(v: &Value) -> Option<String> {
 
 /// One `user_values` row: attribute key, element index, sub-attribute
 /// ("" for simple attributes), value, folded value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, diesel::QueryableByName)]
 pub(crate) struct ValueRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub(crate) attr: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub(crate) idx: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub(crate) sub: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub(crate) value: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub(crate) folded: String,
 }
 

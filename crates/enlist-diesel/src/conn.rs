@@ -80,39 +80,84 @@ pub(crate) enum Db<'c> {
     Pg(&'c mut PgConnection),
 }
 
-/// SQLite reads `?NNN` as "parameter NNN"; PostgreSQL reads `$NNN`. The SQL
-/// is written with `$NNN` and rewritten here for SQLite.
-pub(crate) fn dialect(sql: &str, backend: Backend) -> std::borrow::Cow<'_, str> {
-    if backend == Backend::Postgres || !sql.contains('$') {
-        return sql.into();
-    }
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
+/// A statement and its parameters. Diesel caches a prepared statement by
+/// its SQL text only when told it is safe; a `&'static str` statement is a
+/// fixed text, so a cached statement is reused for every call (SQLite then
+/// skips parsing and planning); dynamic text (filters, lists of
+/// placeholders) is prepared each time, so the per-connection cache stays
+/// bounded by the program's own statements.
+struct Stmt {
+    sql: String,
+    binds: Vec<Bind>,
+    cache: bool,
 }
 
-macro_rules! boxed {
-    ($db:ty, $sql:expr, $binds:expr) => {{
-        let mut q = diesel::sql_query($sql).into_boxed::<$db>();
-        for b in $binds {
-            q = match b {
-                Bind::Text(s) => q.bind::<Text, _>(s),
-                Bind::OptText(s) => q.bind::<Nullable<Text>, _>(s),
-                Bind::Int(i) => q.bind::<BigInt, _>(i),
-                Bind::OptInt(i) => q.bind::<Nullable<BigInt>, _>(i),
-                Bind::Bool(v) => q.bind::<Bool, _>(v),
-            };
-        }
-        q
-    }};
+impl diesel::query_builder::QueryId for Stmt {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
+
+impl diesel::query_builder::Query for Stmt {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<C> RunQueryDsl<C> for Stmt {}
+
+macro_rules! stmt_fragment {
+    ($db:ty) => {
+        impl diesel::query_builder::QueryFragment<$db> for Stmt {
+            fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, $db>) -> QueryResult<()> {
+                if !self.cache {
+                    out.unsafe_to_cache_prepared();
+                }
+                // Diesel writes each bind's placeholder itself (`$n` or
+                // `?`), so the text is pushed in pieces and every `$N` of
+                // the source becomes the N-th parameter, in order of
+                // appearance (a parameter used twice is bound twice).
+                let mut rest = self.sql.as_str();
+                while let Some((before, n, after)) = next_placeholder(rest) {
+                    out.push_sql(before);
+                    let Some(b) = n.checked_sub(1).and_then(|i| self.binds.get(i)) else {
+                        return Err(diesel::result::Error::QueryBuilderError(
+                            format!("placeholder ${n} has no parameter").into(),
+                        ));
+                    };
+                    match b {
+                        Bind::Text(s) => out.push_bind_param::<Text, _>(s)?,
+                        Bind::OptText(s) => out.push_bind_param::<Nullable<Text>, _>(s)?,
+                        Bind::Int(i) => out.push_bind_param::<BigInt, _>(i)?,
+                        Bind::OptInt(i) => out.push_bind_param::<Nullable<BigInt>, _>(i)?,
+                        Bind::Bool(v) => out.push_bind_param::<Bool, _>(v)?,
+                    }
+                    rest = after;
+                }
+                out.push_sql(rest);
+                Ok(())
+            }
+        }
+    };
+}
+stmt_fragment!(Sqlite);
+stmt_fragment!(Pg);
+
+/// The text before the first `$N`, N, and the text after it.
+fn next_placeholder(sql: &str) -> Option<(&str, usize, &str)> {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while let Some(off) = sql[i..].find('$') {
+        let at = i + off;
+        let digits = bytes[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 {
+            let n = sql[at + 1..at + 1 + digits].parse().ok()?;
+            return Some((&sql[..at], n, &sql[at + 1 + digits..]));
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// SQL text: fixed (`&'static str`, cached prepared) or built at run time.
+pub(crate) type SqlText = std::borrow::Cow<'static, str>;
 
 impl Db<'_> {
     pub(crate) fn backend(&self) -> Backend {
@@ -122,31 +167,35 @@ impl Db<'_> {
         }
     }
 
+    fn stmt(&self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> Stmt {
+        let sql = sql.into();
+        let cache = matches!(sql, std::borrow::Cow::Borrowed(_));
+        Stmt { sql: sql.into_owned(), binds, cache }
+    }
+
     /// Runs a statement; the number of rows it touched.
-    pub(crate) fn exec(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<usize> {
-        let backend = self.backend();
-        let sql = dialect(sql, backend).into_owned();
+    pub(crate) fn exec(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<usize> {
+        let q = self.stmt(sql, binds);
         match self {
-            Db::Sqlite(c) => boxed!(Sqlite, sql, binds).execute(*c),
-            Db::Pg(c) => boxed!(Pg, sql, binds).execute(*c),
+            Db::Sqlite(c) => q.execute(*c),
+            Db::Pg(c) => q.execute(*c),
         }
     }
 
     /// Runs a query.
-    pub(crate) fn load<T>(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<Vec<T>>
+    pub(crate) fn load<T>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Vec<T>>
     where
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
-        let backend = self.backend();
-        let sql = dialect(sql, backend).into_owned();
+        let q = self.stmt(sql, binds);
         match self {
-            Db::Sqlite(c) => boxed!(Sqlite, sql, binds).load(*c),
-            Db::Pg(c) => boxed!(Pg, sql, binds).load(*c),
+            Db::Sqlite(c) => q.load(*c),
+            Db::Pg(c) => q.load(*c),
         }
     }
 
     /// Runs a query expected to return at most one row.
-    pub(crate) fn first<T>(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<Option<T>>
+    pub(crate) fn first<T>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Option<T>>
     where
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
@@ -178,8 +227,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_placeholders_are_numbered_question_marks() {
-        assert_eq!(dialect("a = $1 AND b = $12 AND c = '$x'", Backend::Sqlite), "a = ?1 AND b = ?12 AND c = '$x'");
-        assert_eq!(dialect("a = $1", Backend::Postgres), "a = $1");
+    fn placeholders_are_found_in_order_with_their_numbers() {
+        let sql = "a = $1 AND b = $12 AND c = '$x' AND d = $1";
+        let (before, n, rest) = next_placeholder(sql).unwrap_or_else(|| unreachable!());
+        assert_eq!((before, n), ("a = ", 1));
+        let (before, n, rest) = next_placeholder(rest).unwrap_or_else(|| unreachable!());
+        assert_eq!((before, n), (" AND b = ", 12));
+        let (before, n, rest) = next_placeholder(rest).unwrap_or_else(|| unreachable!());
+        assert_eq!((before, n, rest), (" AND c = '$x' AND d = ", 1, ""));
+        assert!(next_placeholder("no parameters, $ alone").is_none());
     }
 }

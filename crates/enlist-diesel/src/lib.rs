@@ -14,6 +14,7 @@ mod conn;
 mod repo;
 mod sql;
 pub mod testing;
+mod writer;
 
 pub use conn::Backend;
 
@@ -46,6 +47,9 @@ pub enum OpenError {
         /// Why.
         source: diesel::r2d2::PoolError,
     },
+    /// SQLite's write connection could not be opened.
+    #[error("cannot open the SQLite write connection: {0}. Check that the file's directory is writable")]
+    Writer(String),
     /// A migration failed.
     #[error("migration failed: {0}. The database was left at the last successful migration; fix the cause and run `enlist migrate` again")]
     Migration(String),
@@ -61,11 +65,25 @@ pub struct PoolOptions {
     /// SQLite `busy_timeout`; PostgreSQL `statement_timeout` uses the same
     /// figure so a stuck statement fails the request cleanly.
     pub statement_timeout: Duration,
+    /// SQLite: how long a write waits for the one writer before it is
+    /// refused as unavailable (503, nothing changed).
+    pub write_wait: Duration,
+    /// A write unit of work that has not finished this long after it was
+    /// asked for is rolled back instead of committed (503, nothing
+    /// changed). Keep it under the HTTP request deadline, so a client is
+    /// never told "failed" about a change that commits later.
+    pub write_deadline: Duration,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_size: 8, connection_timeout: Duration::from_secs(30), statement_timeout: Duration::from_secs(20) }
+        Self {
+            max_size: 8,
+            connection_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(20),
+            write_wait: Duration::from_secs(10),
+            write_deadline: Duration::from_secs(20),
+        }
     }
 }
 
@@ -79,6 +97,39 @@ enum Pools {
 #[derive(Clone)]
 pub struct Database {
     pools: Arc<Pools>,
+    /// SQLite has one writer: write units of work queue for it instead of
+    /// holding pooled connections while they sleep in SQLite's busy
+    /// handler (which starved reads and made writes race). See `writer.rs`.
+    writer: Option<writer::Writer>,
+    write_wait: Duration,
+    write_deadline: Duration,
+}
+
+/// Whether a write's outcome is still open. A queued unit starts only if it
+/// moves `QUEUED → RUNNING`, and commits only if it moves `RUNNING →
+/// COMMITTING`; a caller that stops waiting moves it from `QUEUED` or
+/// `RUNNING` to `ABANDONED`. So a unit is either saved and its caller told
+/// so, or rolled back: never committed after its caller gave up.
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const ABANDONED: u8 = 2;
+const QUEUED: u8 = 3;
+
+struct AbandonOnDrop(Arc<std::sync::atomic::AtomicU8>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        for from in [QUEUED, RUNNING] {
+            if self.0.compare_exchange(from, ABANDONED, SeqCst, SeqCst).is_ok() {
+                return;
+            }
+        }
+    }
+}
+
+fn busy(detail: &str) -> Error {
+    Error::Unavailable { detail: format!("{detail}; nothing was changed. Retry after the Retry-After delay.") }
 }
 
 #[derive(Debug)]
@@ -97,6 +148,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             "PRAGMA synchronous = NORMAL".to_owned(),
             "PRAGMA foreign_keys = ON".to_owned(),
             "PRAGMA case_sensitive_like = ON".to_owned(),
+            // The writer runs each unit of work in a savepoint; keep their
+            // journals in memory, not in temporary files.
+            "PRAGMA temp_store = MEMORY".to_owned(),
         ] {
             conn.batch_execute(&pragma).map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -189,7 +243,16 @@ impl Database {
         } else {
             return Err(OpenError::Scheme(url.to_owned()));
         };
-        Ok(Self { pools: Arc::new(pools) })
+        let writer = match (&pools, url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))) {
+            (Pools::Sqlite(_), Some(path)) => {
+                let pragmas = SqlitePragmas { busy_ms: opts.statement_timeout.as_millis() };
+                let w = writer::Writer::start(path, |c| pragmas.on_acquire(c).map_err(|e| e.to_string()))
+                    .map_err(OpenError::Writer)?;
+                Some(w)
+            }
+            _ => None,
+        };
+        Ok(Self { pools: Arc::new(pools), writer, write_wait: opts.write_wait, write_deadline: opts.write_deadline })
     }
 
     /// Which backend.
@@ -270,10 +333,75 @@ impl Database {
         R: Send + 'static,
         F: FnOnce(Db<'_>) -> Result<R, TxError> + Send + 'static,
     {
-        let pools = self.pools.clone();
-        // The blocking thread runs inside the caller's span, so what a unit
-        // of work logs carries the request id.
+        use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+        let asked = std::time::Instant::now();
+        let queued = self.writer.is_some() && write;
+        let state = Arc::new(AtomicU8::new(if queued { QUEUED } else { RUNNING }));
+        let _abandon = AbandonOnDrop(state.clone());
+        let (start_state, wait_state) = (state.clone(), state.clone());
+        let deadline = self.write_deadline;
+        // Called last inside the unit's transaction (or savepoint): it
+        // commits only if nobody gave up on it and it is within its deadline.
+        let may_commit = move || -> Result<(), TxError> {
+            if !write {
+                return Ok(());
+            }
+            if asked.elapsed() > deadline {
+                return Err(TxError::Core(busy(&format!("the change took longer than {} s", deadline.as_secs()))));
+            }
+            match state.compare_exchange(RUNNING, COMMITTING, SeqCst, SeqCst) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(TxError::Core(busy("the request was abandoned before its change was saved"))),
+            }
+        };
+        // What a unit of work logs carries the caller's span (request id).
         let span = tracing::Span::current();
+        if let (Some(writer), true) = (&self.writer, write) {
+            let wait = self.write_wait;
+            let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
+            let job: writer::Job = Box::new(move |c: &mut SqliteConnection| -> writer::Finish {
+                let _entered = span.enter();
+                let result = if start_state.compare_exchange(QUEUED, RUNNING, SeqCst, SeqCst).is_err() {
+                    // Its caller stopped waiting: it is not run at all.
+                    Err(busy("the request was abandoned before its change was made"))
+                } else {
+                    // A savepoint inside the writer's batch transaction; a
+                    // panic rolls back this unit only.
+                    c.transaction(|c| {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(Db::Sqlite(c))))
+                            .map_err(|_| TxError::Core(Error::Unexpected("a unit of work panicked".into())))??;
+                        may_commit()?;
+                        Ok(r)
+                    })
+                    .map_err(to_core)
+                };
+                Box::new(move |committed: Result<(), String>| {
+                    let _ = reply.send(match (result, committed) {
+                        (Ok(r), Ok(())) => Ok(r),
+                        (Ok(_), Err(e)) => Err(Error::Unexpected(format!("the commit failed: {e}").into())),
+                        (Err(e), _) => Err(e),
+                    });
+                })
+            });
+            if !writer.submit(job) {
+                return Err(Error::Unexpected("the SQLite writer has stopped".into()));
+            }
+            let mut answer = answer;
+            let answered = match tokio::time::timeout(wait, &mut answer).await {
+                Ok(a) => a,
+                // Not started in time: withdraw it and say so at once. One
+                // that has started is waited for: it may commit.
+                Err(_) if wait_state.compare_exchange(QUEUED, ABANDONED, SeqCst, SeqCst).is_ok() => {
+                    return Err(busy(&format!("the database is busy with other writes (waited {} s)", wait.as_secs())))
+                }
+                Err(_) => answer.await,
+            };
+            return match answered {
+                Ok(r) => r,
+                Err(_) => Err(busy("the database could not start a write")),
+            };
+        }
+        let pools = self.pools.clone();
         let joined = tokio::task::spawn_blocking(move || -> Result<R, Error> {
             let _entered = span.enter();
             let pool_err = |e: diesel::r2d2::PoolError| Error::Unexpected(Box::new(e));
@@ -281,13 +409,21 @@ impl Database {
                 Pools::Sqlite(p) => {
                     let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
                     let c: &mut SqliteConnection = &mut pooled;
-                    let run = |c: &mut SqliteConnection| f(Db::Sqlite(c));
+                    let run = |c: &mut SqliteConnection| {
+                        let r = f(Db::Sqlite(c))?;
+                        may_commit()?;
+                        Ok(r)
+                    };
                     if write { c.immediate_transaction(run) } else { c.transaction(run) }.map_err(to_core)
                 }
                 Pools::Pg(p) => {
                     let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
                     let c: &mut PgConnection = &mut pooled;
-                    let run = |c: &mut PgConnection| f(Db::Pg(c));
+                    let run = |c: &mut PgConnection| {
+                        let r = f(Db::Pg(c))?;
+                        may_commit()?;
+                        Ok(r)
+                    };
                     if write { c.build_transaction().run(run) } else { c.build_transaction().read_only().run(run) }
                         .map_err(to_core)
                 }

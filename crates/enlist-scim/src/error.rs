@@ -88,6 +88,7 @@ impl From<Error> for ScimError {
             Error::Unauthorized { detail } => Self::status(401, detail),
             Error::Forbidden { detail } => Self::status(403, detail),
             Error::Retry => Self::status(409, "a concurrent change won the race; retry the request"),
+            Error::Unavailable { detail } => Self::status(503, detail),
             // No internals in the detail: they go to the log, keyed by the
             // request id the HTTP front adds.
             Error::Unexpected(cause) => Self {

@@ -83,7 +83,7 @@ impl ActivityLog for Database {
                         r.subject.as_deref().map(fold)
                     ]);
                 }
-                db.exec(&sql, b)?;
+                db.exec(sql, b)?;
             }
             Ok(())
         })
@@ -112,7 +112,7 @@ impl ActivityLog for Database {
             }
             b.push(Bind::Int(q.limit.clamp(1, 10_000) as i64));
             sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ${}", b.len()));
-            let rows: Vec<Row> = db.load(&sql, b)?;
+            let rows: Vec<Row> = db.load(sql, b)?;
             Ok(rows
                 .into_iter()
                 .map(|r| ActivityRecord {

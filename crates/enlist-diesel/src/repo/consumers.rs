@@ -57,7 +57,7 @@ impl EventFeed for Database {
             )?;
             let lock = if backend == Backend::Postgres { " FOR UPDATE OF c SKIP LOCKED" } else { "" };
             let picked: Option<Str> = db.first(
-                &format!(
+                format!(
                     "SELECT c.organization_id AS s FROM event_consumers c JOIN organizations o ON o.id = c.organization_id \
                      WHERE c.consumer = $1 AND ($3 = '' OR c.organization_id = $3) AND o.event_seq > c.position \
                      AND (c.lease_token IS NULL OR c.leased_until <= $2) AND c.retry_at <= $2 \

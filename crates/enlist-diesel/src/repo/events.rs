@@ -97,7 +97,7 @@ impl DieselTx<'_> {
                         encode(&e.data.to_value())
                     ]);
                 }
-                self.db.exec(&sql, b)?;
+                self.db.exec(sql, b)?;
             }
         }
         Ok(())

@@ -92,7 +92,7 @@ impl DieselTx<'_> {
             let q = sql.replace("{ids}", &placeholders(3, chunk.len()));
             let mut b = binds![group.as_str(), org.as_str()];
             b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
-            let rows: Vec<Str> = self.db.load(&q, b).map_err(|e| db_err(e, |_| Uniqueness::Membership))?;
+            let rows: Vec<Str> = self.db.load(q, b).map_err(|e| db_err(e, |_| Uniqueness::Membership))?;
             out.extend(rows.into_iter().map(|r| UserId::new(r.s)));
         }
         Ok(out)
@@ -104,7 +104,7 @@ impl GroupRepo for DieselTx<'_> {
         let row: Option<GroupRow> = self
             .db
             .first(
-                &format!("SELECT {GROUP_COLS} FROM groups g WHERE g.organization_id = $1 AND g.id = $2"),
+                format!("SELECT {GROUP_COLS} FROM groups g WHERE g.organization_id = $1 AND g.id = $2"),
                 binds![org.as_str(), id.as_str()],
             )
             .map_err(other)?;
@@ -114,7 +114,7 @@ impl GroupRepo for DieselTx<'_> {
         let row: Option<GroupRow> = self
             .db
             .first(
-                &format!(
+                format!(
                     "SELECT {GROUP_COLS} FROM groups g WHERE g.organization_id = $1 AND g.display_name_folded = $2"
                 ),
                 binds![org.as_str(), fold(name)],
@@ -225,7 +225,7 @@ impl GroupRepo for DieselTx<'_> {
             let b = chunk.iter().map(|u| Bind::Text(u.as_str().to_owned())).collect();
             self.db
                 .exec(
-                    &format!("INSERT INTO member_push (user_id) VALUES {} ON CONFLICT DO NOTHING", values.join(", ")),
+                    format!("INSERT INTO member_push (user_id) VALUES {} ON CONFLICT DO NOTHING", values.join(", ")),
                     b,
                 )
                 .map_err(other)?;
@@ -285,7 +285,7 @@ impl GroupRepo for DieselTx<'_> {
             let rows: Vec<GroupCount> = self
                 .db
                 .load(
-                    &format!(
+                    format!(
                         "SELECT gm.group_id, COUNT(*) AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id \
                          WHERE g.organization_id = $1 AND gm.group_id IN ({}) GROUP BY gm.group_id",
                         placeholders(2, chunk.len())
@@ -305,7 +305,7 @@ impl GroupRepo for DieselTx<'_> {
             let rows: Vec<FloorRow> = self
                 .db
                 .load(
-                    &format!(
+                    format!(
                         "SELECT gm.user_id, g.role FROM group_members gm JOIN groups g ON g.id = gm.group_id \
                          WHERE g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({})",
                         placeholders(2, chunk.len())

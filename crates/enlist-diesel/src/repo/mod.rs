@@ -96,14 +96,14 @@ impl DieselTx<'_> {
         let count: Option<Count> = self
             .db
             .first(
-                &format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter),
+                format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter),
                 sql.binds[..parts.filter_binds].to_vec(),
             )
             .map_err(other)?;
         let rows: Vec<R> = self
             .db
             .load(
-                &format!(
+                format!(
                     "SELECT {cols} FROM {from} WHERE {alias}.organization_id = {o}{}{} {} {}",
                     parts.filter, parts.cursor, parts.order, parts.limit
                 ),

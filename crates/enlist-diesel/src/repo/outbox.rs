@@ -105,7 +105,7 @@ impl OutboxQueue for Database {
             };
             let sql = format!("UPDATE outbox SET next_attempt_at = $3 WHERE id IN ({pick}) RETURNING {OUTBOX_COLS}");
             let n = micros(now);
-            let mut rows: Vec<OutboxRow> = db.load(&sql, binds![n, i64::from(limit), n + CLAIM_LEASE_MICROS])?;
+            let mut rows: Vec<OutboxRow> = db.load(sql, binds![n, i64::from(limit), n + CLAIM_LEASE_MICROS])?;
             // RETURNING has no order: oldest first, as queued.
             rows.sort_by_key(|r| r.seq);
             Ok(rows.into_iter().map(OutboxRow::into_queued).collect())
@@ -174,7 +174,7 @@ impl OutboxQueue for Database {
     async fn set_aside_list(&self, limit: u64) -> Result<Vec<SetAside>, Error> {
         self.blocking(false, move |mut db| {
             let rows: Vec<OutboxRow> = db.load(
-                &format!(
+                format!(
                     "SELECT {OUTBOX_COLS} FROM outbox WHERE set_aside_at IS NOT NULL \
                      ORDER BY set_aside_at DESC, seq DESC LIMIT $1"
                 ),
@@ -200,7 +200,7 @@ impl OutboxQueue for Database {
         self.blocking(false, |mut db| {
             let count = |db: &mut crate::conn::Db<'_>, cond: &str| -> Result<u64, diesel::result::Error> {
                 let c: Option<Count> =
-                    db.first(&format!("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND {cond}"), vec![])?;
+                    db.first(format!("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND {cond}"), vec![])?;
                 Ok(c.map_or(0, |c| c.n as u64))
             };
             Ok(OutboxStats {

@@ -72,14 +72,42 @@ struct UserGroupRow {
 impl DieselTx<'_> {
     fn users_where(&mut self, cond: &str, binds: Vec<Bind>) -> Result<Vec<User>, RepoError> {
         let rows: Vec<UserRow> =
-            self.db.load(&format!("SELECT {USER_COLS} FROM users u WHERE {cond}"), binds).map_err(other)?;
+            self.db.load(format!("SELECT {USER_COLS} FROM users u WHERE {cond}"), binds).map_err(other)?;
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    /// Writes the profile's flattened values.
-    fn write_values(&mut self, user: &User) -> Result<(), RepoError> {
-        self.db.exec("DELETE FROM user_values WHERE user_id = $1", binds![user.id.as_str()]).map_err(other)?;
-        let rows = flatten(user.profile.attrs());
+    /// Writes the profile's flattened values. For a stored user only the
+    /// rows that changed are written: rewriting every row (and its four
+    /// index entries) made a PATCH of one attribute cost as much as a
+    /// create, under SQLite's one write lock.
+    fn write_values(&mut self, user: &User, stored: bool) -> Result<(), RepoError> {
+        let mut rows = flatten(user.profile.attrs());
+        if stored {
+            let old: Vec<crate::codec::ValueRow> = self
+                .db
+                .load(
+                    "SELECT attr, CAST(idx AS BIGINT) AS idx, sub, value, folded FROM user_values WHERE user_id = $1",
+                    binds![user.id.as_str()],
+                )
+                .map_err(other)?;
+            let new: std::collections::HashSet<&crate::codec::ValueRow> = rows.iter().collect();
+            let gone: Vec<&crate::codec::ValueRow> = old.iter().filter(|r| !new.contains(r)).collect();
+            if gone.len() > rows.len() / 2 {
+                // Most of it changed: one statement beats many.
+                self.db.exec("DELETE FROM user_values WHERE user_id = $1", binds![user.id.as_str()]).map_err(other)?;
+            } else {
+                for r in gone {
+                    self.db
+                        .exec(
+                            "DELETE FROM user_values WHERE user_id = $1 AND attr = $2 AND idx = $3 AND sub = $4",
+                            binds![user.id.as_str(), r.attr.as_str(), r.idx, r.sub.as_str()],
+                        )
+                        .map_err(other)?;
+                }
+                let kept: std::collections::HashSet<&crate::codec::ValueRow> = old.iter().collect();
+                rows.retain(|r| !kept.contains(r));
+            }
+        }
         for chunk in rows.chunks(CHUNK / 5) {
             let mut sql = String::from("INSERT INTO user_values (user_id, attr, idx, sub, value, folded) VALUES ");
             let mut b = Vec::with_capacity(chunk.len() * 6);
@@ -97,7 +125,7 @@ impl DieselTx<'_> {
                     r.folded.as_str()
                 ]);
             }
-            self.db.exec(&sql, b).map_err(other)?;
+            self.db.exec(sql, b).map_err(other)?;
         }
         Ok(())
     }
@@ -142,7 +170,7 @@ impl UserRepo for DieselTx<'_> {
             let _: Vec<Str> = self
                 .db
                 .load(
-                    &format!(
+                    format!(
                         "SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
                         placeholders(2, chunk.len())
                     ),
@@ -181,7 +209,7 @@ impl UserRepo for DieselTx<'_> {
                 b,
             )
             .map_err(|e| db_err(e, |w| if w.contains("user_name") { Uniqueness::UserName } else { Uniqueness::Membership }))?;
-        self.write_values(user)
+        self.write_values(user, false)
     }
     fn update(&mut self, user: &User, expected_version: u64) -> RepoResult<()> {
         let mut b = Self::user_columns(user);
@@ -198,7 +226,7 @@ impl UserRepo for DieselTx<'_> {
         if n == 0 {
             return Err(RepoError::VersionConflict);
         }
-        self.write_values(user)
+        self.write_values(user, true)
     }
     fn delete(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<bool> {
         // Side rows and memberships go by ON DELETE CASCADE.
@@ -240,7 +268,7 @@ impl UserRepo for DieselTx<'_> {
             let rows: Vec<UserGroupRow> = self
                 .db
                 .load(
-                    &format!(
+                    format!(
                         "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
                          WHERE g.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.seq",
                         placeholders(2, chunk.len())

@@ -49,7 +49,7 @@ impl WebhookRepo for DieselTx<'_> {
     fn insert(&mut self, w: &Webhook) -> RepoResult<()> {
         self.db
             .exec(
-                &format!("INSERT INTO webhooks ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+                format!("INSERT INTO webhooks ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
                 binds![
                     w.id.as_str(),
                     w.organization_id.as_ref().map(|o| o.as_str().to_owned()),
@@ -66,17 +66,17 @@ impl WebhookRepo for DieselTx<'_> {
     }
     fn get(&mut self, id: &str) -> RepoResult<Option<Webhook>> {
         let row: Option<WebhookRow> =
-            self.db.first(&format!("SELECT {COLS} FROM webhooks WHERE id = $1"), binds![id]).map_err(other)?;
+            self.db.first(format!("SELECT {COLS} FROM webhooks WHERE id = $1"), binds![id]).map_err(other)?;
         Ok(row.map(WebhookRow::into_webhook))
     }
     fn list(&mut self, org: Option<&OrganizationId>) -> RepoResult<Vec<Webhook>> {
         let rows: Vec<WebhookRow> = match org {
             Some(o) => self.db.load(
-                &format!("SELECT {COLS} FROM webhooks WHERE organization_id = $1 ORDER BY created_at, id"),
+                format!("SELECT {COLS} FROM webhooks WHERE organization_id = $1 ORDER BY created_at, id"),
                 binds![o.as_str()],
             ),
             None => self.db.load(
-                &format!("SELECT {COLS} FROM webhooks WHERE organization_id IS NULL ORDER BY created_at, id"),
+                format!("SELECT {COLS} FROM webhooks WHERE organization_id IS NULL ORDER BY created_at, id"),
                 vec![],
             ),
         }
@@ -86,7 +86,7 @@ impl WebhookRepo for DieselTx<'_> {
     fn enabled(&mut self) -> RepoResult<Vec<Webhook>> {
         let rows: Vec<WebhookRow> = self
             .db
-            .load(&format!("SELECT {COLS} FROM webhooks WHERE disabled_at IS NULL ORDER BY created_at, id"), vec![])
+            .load(format!("SELECT {COLS} FROM webhooks WHERE disabled_at IS NULL ORDER BY created_at, id"), vec![])
             .map_err(other)?;
         Ok(rows.into_iter().map(WebhookRow::into_webhook).collect())
     }

@@ -1,0 +1,83 @@
+//! SQLite's one writer. SQLite lets one connection write at a time; eight
+//! pooled connections racing for that lock slept in its busy handler while
+//! holding connections readers needed. Instead, one thread owns the write
+//! connection and runs the queued units of work back to back: it takes
+//! every unit waiting (up to [`BATCH`]) into one transaction, each unit in
+//! its own savepoint, so a unit that fails rolls back alone and the batch
+//! pays for one commit. Units that wait see the same database a serial
+//! run would: each runs after the one before it in the same transaction.
+
+use diesel::connection::{Connection, SimpleConnection};
+use diesel::SqliteConnection;
+use std::sync::mpsc;
+
+/// A unit of work as the writer runs it: inside the batch's transaction,
+/// it returns what to do once the batch's commit has succeeded or failed.
+pub(crate) type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Finish + Send>;
+/// Called with the batch's commit outcome.
+pub(crate) type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Most units in one transaction: enough to amortise the commit under a
+/// burst, few enough that one failed commit costs little.
+const BATCH: usize = 64;
+
+/// The queue in front of the writer thread. The thread ends when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Opens the write connection on `path`, prepared by `prepare` (the
+    /// pool's pragmas), and starts the thread.
+    pub(crate) fn start(
+        path: &str,
+        prepare: impl FnOnce(&mut SqliteConnection) -> Result<(), String>,
+    ) -> Result<Self, String> {
+        let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
+        prepare(&mut conn)?;
+        let (queue, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("enlist-sqlite-writer".into())
+            .spawn(move || run(conn, jobs))
+            .map_err(|e| e.to_string())?;
+        Ok(Self { queue })
+    }
+
+    /// Queues a unit of work; `false` when the writer has stopped.
+    pub(crate) fn submit(&self, job: Job) -> bool {
+        self.queue.send(job).is_ok()
+    }
+}
+
+fn run(mut conn: SqliteConnection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+        let committed = conn.immediate_transaction::<_, diesel::result::Error, _>(|c| {
+            for job in batch.drain(..) {
+                finishes.push(job(c));
+            }
+            Ok(())
+        });
+        if committed.is_err() {
+            // A failed BEGIN or COMMIT leaves nothing half-done: make sure
+            // no transaction stays open on the connection.
+            let _ = conn.batch_execute("ROLLBACK");
+        }
+        let outcome = committed.map_err(|e| e.to_string());
+        // Units never run (BEGIN failed) are dropped with `batch`: their
+        // callers see the reply channel close and answer "unavailable".
+        drop(batch);
+        for finish in finishes {
+            finish(outcome.clone());
+        }
+    }
+}
