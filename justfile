@@ -22,6 +22,11 @@ check-deps:
 bench:
     cargo bench --workspace
 
+# Load a fresh release server over HTTP with enlist-bench (SQLite, then
+# PostgreSQL when reachable); see docs/performance.md.
+bench-scim:
+    bash bins/enlist-bench/run.sh
+
 # Fuzz a target (filter or patch) for SECONDS. Needs `cargo install cargo-fuzz`;
 # RUSTC_BOOTSTRAP lets the stable toolchain take the sanitizer flags.
 fuzz TARGET="filter" SECONDS="60":

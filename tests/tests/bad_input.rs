@@ -78,6 +78,15 @@ async fn malformed_bodies_change_nothing(s: &TestServer) {
     a.patch(&gp, &json!([{"op": "replace", "path": "displayName", "value": ""}]))
         .await
         .scim_error(400, Some("invalidValue"));
+    // Bounded input: values per multi-valued attribute, operations per PATCH.
+    let emails: Vec<_> = (0..101).map(|i| json!({"value": format!("e{i}@contoso.com")})).collect();
+    a.post(U, &json!({"userName": "many@contoso.com", "emails": emails})).await.scim_error(400, Some("invalidValue"));
+    let many: Vec<_> = (0..1_000).map(|i| json!({"value": format!("e{i}@contoso.com")})).collect();
+    let t = std::time::Instant::now();
+    a.patch(&up, &json!([{"op": "add", "path": "emails", "value": many}])).await.scim_error(400, Some("invalidValue"));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "refused in {:?}", t.elapsed());
+    let ops: Vec<_> = (0..1001).map(|i| json!({"op": "replace", "path": "title", "value": format!("t{i}")})).collect();
+    a.patch(&up, &json!(ops)).await.scim_error(400, Some("invalidValue"));
     assert_eq!(roster(s).await, before, "nothing changed");
     // Unknown schema URNs and attributes are not bad input.
     let r = a.post(U, &json!({"schemas": ["urn:bogus"], "userName": "w@contoso.com", "bogus": 1, "urn:ietf:params:scim:schemas:extension:Custom:2.0:User:x": "y"})).await;

@@ -490,7 +490,12 @@ async fn mixed(ctx: &Arc<Ctx>, tenants: &std::path::Path, per_tenant: f64, secon
             let mut ids: Vec<String> = Vec::new();
             // Tenants start spread over one interval, not all at once.
             let offset = interval.mul_f64(k as f64 / 101.0);
+            // A server that falls far behind ends the run at twice its length.
+            let hard_stop = started + Duration::from_secs(seconds * 2);
             for n in 0..per {
+                if Instant::now() > hard_stop {
+                    break;
+                }
                 let due = started + offset + interval.mul_f64(n as f64);
                 tokio::time::sleep_until(due.into()).await;
                 let name = format!("{prefix}-m{n}@{domain}");

@@ -196,6 +196,9 @@ fn apply_in(slot: &mut Complex, op: &PatchOp) -> Result<()> {
             if op.kind == PatchKind::Remove && target.attr.multi_valued && !is_clear(&op.value) {
                 // Remove only the listed elements.
                 let listed: Vec<Value> = op.value.as_ref().map(|v| v.elements().to_vec()).unwrap_or_default();
+                if listed.len() > crate::model::MAX_VALUES {
+                    return Err(crate::model::too_many_values(&target.dotted(), listed.len()));
+                }
                 let exact = value_case_exact(&target);
                 if let Some(Value::Multi(existing)) = slot.get_mut(name) {
                     existing.retain(|e| !listed.iter().any(|l| same_element(e, l, exact)));
@@ -206,7 +209,7 @@ fn apply_in(slot: &mut Complex, op: &PatchOp) -> Result<()> {
             } else if clear {
                 slot.remove(name);
             } else if let Some(value) = &op.value {
-                set_whole(slot, &target, op.kind, value);
+                set_whole(slot, &target, op.kind, value)?;
             }
         }
         (None, Some(sub)) => {
@@ -339,10 +342,17 @@ fn set_sub(c: &mut Complex, sub: &str, value: Option<Value>) {
     }
 }
 
-fn set_whole(slot: &mut Complex, target: &AttrPath, kind: PatchKind, value: &Value) {
+fn set_whole(slot: &mut Complex, target: &AttrPath, kind: PatchKind, value: &Value) -> Result<()> {
     let name = target.attr.name;
     if target.attr.multi_valued {
-        let given: Vec<Value> = value.elements().iter().filter(|e| !e.is_empty()).cloned().collect();
+        // Bounded before any pass over the values: each added value is
+        // compared with those present, so an unbounded list would cost its
+        // square (60,000 emails in one PATCH once held the write lock 30 s).
+        let sent = value.elements();
+        if sent.len() > crate::model::MAX_VALUES {
+            return Err(crate::model::too_many_values(&target.dotted(), sent.len()));
+        }
+        let given: Vec<Value> = sent.iter().filter(|e| !e.is_empty()).cloned().collect();
         let exact = value_case_exact(target);
         let mut elements = match (kind, slot.remove(name)) {
             (PatchKind::Add, Some(Value::Multi(v))) => v,
@@ -352,6 +362,9 @@ fn set_whole(slot: &mut Complex, target: &AttrPath, kind: PatchKind, value: &Val
             if kind == PatchKind::Add && elements.iter().any(|e| same_element(e, &g, exact)) {
                 // Adding a value already present is a no-op.
                 continue;
+            }
+            if elements.len() >= crate::model::MAX_VALUES {
+                return Err(crate::model::too_many_values(&target.dotted(), elements.len() + 1));
             }
             elements.push(g);
             let last = elements.len() - 1;
@@ -374,6 +387,7 @@ fn set_whole(slot: &mut Complex, target: &AttrPath, kind: PatchKind, value: &Val
     } else {
         slot.insert(name.to_owned(), value.clone());
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -562,6 +576,32 @@ mod tests {
         let eff = USER_RESOURCE.resolve(Some(crate::schema::ENLIST_USER), "effectiveRole", None).unwrap();
         let err = apply_patch(&base(), &[op(PatchKind::Replace, eff, None, Some(s("Admin")))]).unwrap_err();
         assert!(err.to_string().contains("read-only"), "{err}");
+    }
+
+    #[test]
+    fn multi_valued_attributes_are_bounded_in_every_shape_of_patch() {
+        let emails = |from: usize, n: usize| {
+            Value::Multi((from..from + n).map(|i| obj(&[("value", s(&format!("e{i}@x.com")))])).collect())
+        };
+        let path = || p(None, "emails", None);
+        let too_many =
+            |r: Result<Complex>| matches!(r, Err(Error::InvalidValue { detail }) if detail.contains("at most 100"));
+        // One operation sending too many, whatever is stored.
+        assert!(too_many(apply_patch(&base(), &[op(PatchKind::Add, path(), None, Some(emails(0, 101)))])));
+        assert!(too_many(apply_patch(&base(), &[op(PatchKind::Replace, path(), None, Some(emails(0, 60_000)))])));
+        assert!(too_many(apply_patch(&base(), &[op(PatchKind::Remove, path(), None, Some(emails(0, 101)))])));
+        // Operations that together pass the bound.
+        let two = [
+            op(PatchKind::Add, path(), None, Some(emails(0, 60))),
+            op(PatchKind::Add, path(), None, Some(emails(60, 60))),
+        ];
+        assert!(too_many(apply_patch(&base(), &two)));
+        // Up to the bound is fine, and re-adding present values adds nothing.
+        let out =
+            apply_patch(&Complex::new(), &[op(PatchKind::Add, path(), None, Some(emails(0, 100)))]).unwrap_or_default();
+        assert_eq!(out["emails"].elements().len(), 100);
+        let again = apply_patch(&out, &[op(PatchKind::Add, path(), None, Some(emails(0, 100)))]).unwrap_or_default();
+        assert_eq!(again["emails"].elements().len(), 100);
     }
 
     #[test]

@@ -56,6 +56,18 @@ pub struct Account {
 /// limit index entries in bytes, not characters.
 pub const MAX_INDEXED_BYTES: usize = 1024;
 
+/// The most values one multi-valued attribute of a user may hold (emails,
+/// phoneNumbers, roles, …). Identity providers send a handful; the bound
+/// keeps every pass over a profile's values small.
+pub const MAX_VALUES: usize = 100;
+
+/// The refusal for a multi-valued attribute over [`MAX_VALUES`].
+pub(crate) fn too_many_values(name: &str, n: usize) -> Error {
+    Error::invalid(format!(
+        "{name} has {n} values; Enlist keeps at most {MAX_VALUES} per attribute. Send fewer values, or remove some first"
+    ))
+}
+
 /// Refuses an indexed value longer than [`MAX_INDEXED_BYTES`].
 ///
 /// # Errors
@@ -110,6 +122,9 @@ impl Profile {
         attrs.insert("active".into(), Value::Bool(active));
         for (name, value) in &attrs {
             if let Value::Multi(elements) = value {
+                if elements.len() > MAX_VALUES {
+                    return Err(too_many_values(name, elements.len()));
+                }
                 let primaries = elements
                     .iter()
                     .filter(|e| e.as_complex().and_then(|c| c.get("primary")).and_then(Value::as_bool) == Some(true))

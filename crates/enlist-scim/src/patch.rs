@@ -37,7 +37,10 @@ fn raw_ops(body: &Json) -> Result<Vec<RawOp<'_>>, ScimError> {
         ScimError::syntax(format!("a PATCH body needs an Operations array (schemas: [\"{PATCH_URN}\"])"))
     })?;
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::syntax(format!("{} operations in one PATCH; at most {MAX_OPERATIONS}", ops.len())));
+        return Err(ScimError::value(format!(
+            "{} operations in one PATCH; Enlist accepts at most {MAX_OPERATIONS}. Split the change into several PATCH requests",
+            ops.len()
+        )));
     }
     let mut out = Vec::with_capacity(ops.len());
     for (index, op) in ops.iter().enumerate() {
