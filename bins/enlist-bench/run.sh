@@ -3,16 +3,26 @@
 # file, and on PostgreSQL when one answers at ENLIST_BENCH_PG (default
 # postgres://postgres@127.0.0.1:5432), each loaded with enlist-bench at
 # fixed sizes. Loopback only; every scenario is bounded by its work and by
-# --max-seconds. USERS, MEMBERS and TENANTS change the sizes.
+# --max-seconds. USERS, MEMBERS, GROUP_COUNT and TENANTS change the sizes;
+# BACKENDS=sqlite skips PostgreSQL, TENANTS=0 skips `mixed`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 USERS="${USERS:-10000}"
 MEMBERS="${MEMBERS:-10000}"
 TENANTS="${TENANTS:-100}"
+GROUP_COUNT="${GROUP_COUNT:-1}"
+BACKENDS="${BACKENDS:-sqlite postgres}"
 PORT="${PORT:-18181}"
 cargo build --release --bin enlist --bin enlist-bench
 enlist=target/release/enlist
-bench() { target/release/enlist-bench --url "http://127.0.0.1:$PORT/scim/v2" --max-seconds 120 "$@"; }
+bench() { target/release/enlist-bench --url "http://127.0.0.1:$PORT/scim/v2" --max-seconds 300 "$@"; }
+rss() { echo "$1 $(( $(ps -o rss= -p "$server") / 1024 )) MiB"; }
+start() {
+    "$enlist" --database "$1" serve --bind "127.0.0.1:$PORT" >"$work/serve.out" 2>&1 &
+    server=$!
+    for _ in $(seq 1 1000); do grep -q '^Ready' "$work/serve.out" 2>/dev/null && return; sleep 0.01; done
+    cat "$work/serve.out"; echo "the server did not become ready"; exit 1
+}
 work="$(mktemp -d)"
 server=""
 stop() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=""; }
@@ -21,20 +31,30 @@ trap 'stop; rm -rf "$work"' EXIT
 run_on() {
     local name="$1" url="$2"
     echo "== $name ($url)"
-    "$enlist" --database "$url" serve --bind "127.0.0.1:$PORT" >"$work/serve.out" 2>&1 &
-    server=$!
-    for _ in $(seq 1 100); do grep -q '^Ready' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+    start "$url"
     local key
     key="$(sed -n 's/^API key: //p' "$work/serve.out")"
     [ -n "$key" ] || { cat "$work/serve.out"; echo "no API key printed: is the database fresh?"; exit 1; }
     export ENLIST_BENCH_TOKEN="$key"
     bench provision --users "$USERS"
+    rss rss.after_provision
     bench lookup --users "$USERS" --requests 30000
     bench page --requests 1000
+    rss rss.after_page
     bench deactivate --users "$USERS" --requests 20000
-    bench group-build --members "$MEMBERS" --groups 1
-    bench group-query --groups 1 --requests 20000
-    echo "rss.after_load $(( $(ps -o rss= -p "$server") / 1024 )) MiB"
+    rss rss.after_deactivate
+    bench group-build --members "$MEMBERS" --groups "$GROUP_COUNT"
+    bench group-query --groups "$GROUP_COUNT" --requests 20000
+    rss rss.after_groups
+    # Cold start on the loaded database, then memory across paging.
+    stop
+    local t0 t1
+    t0=$(date +%s%N); start "$url"; t1=$(date +%s%N)
+    echo "cold_start $(( (t1 - t0) / 1000000 )) ms"
+    rss rss.cold
+    bench page --requests 1000 >/dev/null
+    rss rss.cold_after_page
+    [ "$TENANTS" -gt 0 ] || { stop; return; }
     # Tenants for `mixed`: an organization, a domain and a key each.
     : >"$work/tenants"
     for t in $(seq 1 "$TENANTS"); do
@@ -48,7 +68,8 @@ run_on() {
     stop
 }
 
-run_on sqlite "sqlite://$work/bench.db"
+case " $BACKENDS " in *" sqlite "*) run_on sqlite "sqlite://$work/bench.db" ;; esac
+case " $BACKENDS " in *" postgres "*) ;; *) exit 0 ;; esac
 pg="${ENLIST_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 if command -v psql >/dev/null && psql "$pg/postgres" -qAtc 'select 1' >/dev/null 2>&1; then
     db="enlist_bench_$$"

@@ -148,9 +148,6 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             "PRAGMA synchronous = NORMAL".to_owned(),
             "PRAGMA foreign_keys = ON".to_owned(),
             "PRAGMA case_sensitive_like = ON".to_owned(),
-            // The writer runs each unit of work in a savepoint; keep their
-            // journals in memory, not in temporary files.
-            "PRAGMA temp_store = MEMORY".to_owned(),
         ] {
             conn.batch_execute(&pragma).map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -227,6 +224,11 @@ impl Database {
             }
             let pool = Pool::builder()
                 .max_size(opts.max_size.max(1))
+                // r2d2 would run `SELECT 1` before handing out every
+                // connection: a round trip per unit of work. A broken
+                // connection is found by the statement that fails on it,
+                // and Diesel tells the pool to drop it.
+                .test_on_check_out(false)
                 .connection_timeout(opts.connection_timeout)
                 .connection_customizer(Box::new(SqlitePragmas { busy_ms: opts.statement_timeout.as_millis() }))
                 .build(ConnectionManager::<SqliteConnection>::new(path))
@@ -235,6 +237,11 @@ impl Database {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = Pool::builder()
                 .max_size(opts.max_size.max(1))
+                // r2d2 would run `SELECT 1` before handing out every
+                // connection: a round trip per unit of work. A broken
+                // connection is found by the statement that fails on it,
+                // and Diesel tells the pool to drop it.
+                .test_on_check_out(false)
                 .connection_timeout(opts.connection_timeout)
                 .connection_customizer(Box::new(PgSettings { statement_ms: opts.statement_timeout.as_millis() }))
                 .build(ConnectionManager::<PgConnection>::new(url))
@@ -424,8 +431,15 @@ impl Database {
                         may_commit()?;
                         Ok(r)
                     };
-                    if write { c.build_transaction().run(run) } else { c.build_transaction().read_only().run(run) }
-                        .map_err(to_core)
+                    if write {
+                        c.build_transaction().run(run).map_err(to_core)
+                    } else {
+                        // No BEGIN/COMMIT around reads: under READ COMMITTED
+                        // every statement takes its own snapshot inside a
+                        // transaction too, so the wrapper only cost two
+                        // round trips per read.
+                        run(c).map_err(to_core)
+                    }
                 }
             }
         })

@@ -103,9 +103,14 @@ impl DieselTx<'_> {
         let rows: Vec<R> = self
             .db
             .load(
+                // The page's sequence numbers first, then its rows: the
+                // database sorts and skips narrow keys, not whole profiles
+                // (a broad filter on 100,000 users sorted every matching
+                // profile in memory to return 100 of them).
                 format!(
-                    "SELECT {cols} FROM {from} WHERE {alias}.organization_id = {o}{}{} {} {}",
-                    parts.filter, parts.cursor, parts.order, parts.limit
+                    "SELECT {cols} FROM {from} WHERE {alias}.seq IN (SELECT {alias}.seq FROM {from} \
+                     WHERE {alias}.organization_id = {o}{}{} {} {}) {}",
+                    parts.filter, parts.cursor, parts.order, parts.limit, parts.order
                 ),
                 sql.binds,
             )

@@ -24,6 +24,15 @@ struct OrgRow {
     created_at: i64,
 }
 
+/// An organization joined with one of its domains (none: `NULL`).
+#[derive(QueryableByName)]
+struct OrgDomainRow {
+    #[diesel(embed)]
+    org: OrgRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    domain: Option<String>,
+}
+
 impl DieselTx<'_> {
     fn orgs_with_domains(&mut self, rows: Vec<OrgRow>) -> Result<Vec<Organization>, RepoError> {
         let mut out = Vec::with_capacity(rows.len());
@@ -48,9 +57,31 @@ impl DieselTx<'_> {
 
 impl OrganizationRepo for DieselTx<'_> {
     fn get(&mut self, id: &OrganizationId) -> RepoResult<Option<Organization>> {
-        let rows: Vec<OrgRow> =
-            self.db.load("SELECT * FROM organizations WHERE id = $1", binds![id.as_str()]).map_err(other)?;
-        Ok(self.orgs_with_domains(rows)?.pop())
+        // One statement: every use case and every authentication reads its
+        // organization, so a second round trip for the domains adds up.
+        let rows: Vec<OrgDomainRow> = self
+            .db
+            .load(
+                "SELECT o.id, o.name, o.scim_enabled, o.default_role, o.created_at, d.domain                  FROM organizations o LEFT JOIN domains d ON d.organization_id = o.id WHERE o.id = $1 ORDER BY d.domain",
+                binds![id.as_str()],
+            )
+            .map_err(other)?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else { return Ok(None) };
+        let domains: Vec<DomainName> = std::iter::once(first.domain)
+            .chain(rows.map(|r| r.domain))
+            .flatten()
+            .filter_map(|d| DomainName::parse(&d).ok())
+            .collect();
+        let r = first.org;
+        Ok(Some(Organization {
+            id: OrganizationId::new(r.id.clone()),
+            name: r.name,
+            domains,
+            scim_enabled: r.scim_enabled,
+            default_role: Role::parse(&r.default_role).map_err(|_| corrupt("organizations", &r.id, "default_role"))?,
+            created_at: time(r.created_at),
+        }))
     }
     fn by_name(&mut self, name: &str) -> RepoResult<Option<Organization>> {
         let rows: Vec<OrgRow> =
