@@ -1,0 +1,150 @@
+//! Races over a real socket, on both backends: concurrent requests give the
+//! result of some serial order. One userName raced 32 times gives one
+//! user; 32 member additions to one group all land; concurrent changes to
+//! one user lose nothing and every write gets its own version; concurrent
+//! demotions never remove the last active Admin.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use enlist_tests::{on_both, Response, TestServer};
+use serde_json::json;
+
+const U: &str = "/scim/v2/Users";
+const G: &str = "/scim/v2/Groups";
+
+/// Sends all at once and waits for every answer.
+async fn together<F>(requests: Vec<F>) -> Vec<Response>
+where
+    F: std::future::Future<Output = Response> + 'static,
+{
+    let handles: Vec<_> = requests.into_iter().map(actix_web::rt::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+async fn one_user_name_raced_gives_one_user(s: &TestServer) {
+    let body = json!({"userName": "race@contoso.com", "roles": [{"value": "Guest"}]});
+    let answers = together(
+        (0..32)
+            .map(|_| {
+                let (a, body) = (s.a(), body.clone());
+                async move { a.post(U, &body).await }
+            })
+            .collect(),
+    )
+    .await;
+    let created = answers.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1, "[{:?}] statuses {:?}", s.backend, answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    for r in answers.iter().filter(|r| r.status != 201) {
+        r.scim_error(409, Some("uniqueness"));
+    }
+    let found = s.a().get(&format!("{U}?filter=userName%20eq%20%22race%40contoso.com%22")).await.json();
+    assert_eq!(found["totalResults"], 1);
+}
+on_both!(one_user_name_raced_gives_one_user);
+
+async fn concurrent_member_additions_all_land(s: &TestServer) {
+    let mut ids = Vec::new();
+    for i in 0..32 {
+        let r = s.a().post(U, &json!({"userName": format!("m{i}@contoso.com")})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    let g = s.a().post(G, &json!({"displayName": "Raced"})).await.json();
+    let gp = format!("{G}/{}", g["id"].as_str().unwrap());
+    let answers = together(
+        ids.iter()
+            .map(|id| {
+                let (a, gp, id) = (s.a(), gp.clone(), id.clone());
+                async move { a.patch(&gp, &json!([{"op": "add", "path": "members", "value": [{"value": id}]}])).await }
+            })
+            .collect(),
+    )
+    .await;
+    assert!(
+        answers.iter().all(|r| r.status == 204 || r.status == 200),
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let members = s.a().get(&gp).await.json()["members"].as_array().cloned().unwrap_or_default();
+    let mut got: Vec<String> = members.iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids, "[{:?}] every concurrent addition is a member", s.backend);
+}
+on_both!(concurrent_member_additions_all_land);
+
+async fn concurrent_changes_to_one_user_lose_nothing(s: &TestServer) {
+    let u = s.a().post(U, &json!({"userName": "busy@contoso.com"})).await.json();
+    let up = format!("{U}/{}", u["id"].as_str().unwrap());
+    let answers = together(
+        (0..16)
+            .map(|i| {
+                let (a, up) = (s.a(), up.clone());
+                async move {
+                    a.patch(&up, &json!([{"op": "add", "path": "phoneNumbers", "value": [{"type": "work", "value": format!("+1 555 01{i:02}")}]}]))
+                        .await
+                }
+            })
+            .collect(),
+    )
+    .await;
+    let mut versions: Vec<String> = answers
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json()["meta"]["version"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    versions.sort();
+    versions.dedup();
+    assert_eq!(versions.len(), 16, "[{:?}] every write has its own version", s.backend);
+    let last = s.a().get(&up).await.json();
+    let phones = last["phoneNumbers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(phones.len(), 16, "[{:?}] no lost update: {phones:?}", s.backend);
+    assert!(!versions.contains(&u["meta"]["version"].as_str().unwrap().to_owned()));
+}
+on_both!(concurrent_changes_to_one_user_lose_nothing);
+
+async fn concurrent_demotions_keep_an_active_admin(s: &TestServer) {
+    for name in ["ad1", "ad2", "ad3"] {
+        let r = s.a().post(U, &json!({"userName": format!("{name}@contoso.com"), "roles": [{"value": "Admin"}]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let admins = s
+        .a()
+        .get(&format!(
+            "{U}?filter={}",
+            "urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole%20eq%20%22Admin%22"
+        ))
+        .await
+        .json();
+    let ids: Vec<String> =
+        admins["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+    assert!(ids.len() >= 3);
+    let answers = together(
+        ids.iter()
+            .map(|id| {
+                let (a, path) = (s.a(), format!("{U}/{id}"));
+                async move { a.patch(&path, &json!([{"op": "replace", "path": "active", "value": "False"}])).await }
+            })
+            .collect(),
+    )
+    .await;
+    let refused: Vec<&Response> = answers.iter().filter(|r| r.status != 200).collect();
+    assert_eq!(refused.len(), 1, "[{:?}] exactly the last one is refused", s.backend);
+    assert!(refused[0].scim_error(409, None).contains("last active Admin"));
+    let left = s
+        .a()
+        .get(&format!(
+            "{U}?filter={}%20and%20active%20eq%20true",
+            "urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole%20eq%20%22Admin%22"
+        ))
+        .await
+        .json();
+    assert_eq!(left["totalResults"], 1, "[{:?}] one active Admin remains", s.backend);
+}
+on_both!(concurrent_demotions_keep_an_active_admin);
