@@ -11,6 +11,7 @@
 mod activity;
 mod metrics;
 mod routes;
+mod stream;
 
 pub use activity::{write_batches, Recorder};
 pub use metrics::{Gauge, Metrics};

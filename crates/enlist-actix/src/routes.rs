@@ -3,6 +3,7 @@
 //! `ResourceTypes`, `Schemas`.
 
 use crate::activity::{subject_of, summarize, Draft};
+use crate::stream;
 use crate::{error_response, Scim, SCIM_JSON};
 use actix_web::http::header::{
     HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
@@ -408,6 +409,18 @@ async fn handle(
             };
             let lr = params.resolve(&GROUP_RESOURCE, cfg.default_count, cfg.max_count)?;
             let with_members = lr.projection.wants(&GROUP_RESOURCE, "members");
+            if with_members {
+                // Members streamed, a page at a time (Okta's import lists
+                // groups with every member).
+                let page = groups.list(&caller, lr.query.clone(), false).await?;
+                let pieces: Option<Vec<_>> =
+                    page.items.iter().map(|v| stream::split(v, &base, &lr.projection)).collect();
+                let frame =
+                    stream::list_frame(page.total, lr.start_index, page.items.len(), page.next_cursor.as_deref());
+                if let (Some(pieces), Some((head, tail))) = (pieces, frame) {
+                    return Ok(stream::response(groups.clone(), caller.clone(), base.clone(), head, pieces, tail));
+                }
+            }
             let page = groups.list(&caller, lr.query.clone(), with_members).await?;
             Ok(list_body(page, &lr, &GROUP_RESOURCE, |v| enlist_scim::group_json(v, &base)))
         }
@@ -428,10 +441,25 @@ async fn handle(
             match *m {
                 Method::GET => {
                     let projection = group_projection();
-                    let view = groups.get(&caller, &id, projection.wants(&GROUP_RESOURCE, "members")).await?;
+                    let wants_members = projection.wants(&GROUP_RESOURCE, "members");
+                    let view = groups.get(&caller, &id, false).await?;
                     if not_modified(req, view.group.version) {
                         return Ok(with_version(HttpResponse::NotModified().finish(), view.group.version, None));
                     }
+                    if wants_members {
+                        if let Some(piece) = stream::split(&view, &base, &projection) {
+                            let body = stream::response(
+                                groups.clone(),
+                                caller.clone(),
+                                base.clone(),
+                                String::new(),
+                                vec![piece],
+                                String::new(),
+                            );
+                            return Ok(with_version(body, view.group.version, Some(format!("{base}/Groups/{id}"))));
+                        }
+                    }
+                    let view = if wants_members { groups.get(&caller, &id, true).await? } else { view };
                     let j = project(enlist_scim::group_json(&view, &base), &projection, &GROUP_RESOURCE);
                     Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
                 }

@@ -18,4 +18,6 @@ pub use error::ScimError;
 pub use filter::{parse_filter, parse_path, render_filter};
 pub use list::{ListParams, ListRequest};
 pub use patch::{group_patch, user_patch};
-pub use resource::{group_from_json, group_json, user_from_json, user_json, GroupInput, Projection, UserInput};
+pub use resource::{
+    group_from_json, group_json, member_json, user_from_json, user_json, GroupInput, Projection, UserInput,
+};

@@ -10,7 +10,7 @@ mod render;
 pub use project::Projection;
 pub(crate) use read::no_nul;
 pub use read::{convert, group_from_json, member_ids, user_from_json, GroupInput, UserInput};
-pub use render::{etag, group_json, parse_etag, user_json, value_json};
+pub use render::{etag, group_json, member_json, parse_etag, user_json, value_json};
 
 #[cfg(test)]
 mod tests;

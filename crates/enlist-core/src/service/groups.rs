@@ -131,6 +131,29 @@ impl Groups {
         .await
     }
 
+    /// One page of a group's members, after `after` (by user id), at most
+    /// `limit` (up to 1,000): what a front end streams a large group with,
+    /// instead of holding every member in memory.
+    ///
+    /// # Errors
+    /// `NotFound` when the group is not the caller's organization's.
+    pub async fn members_page(
+        &self,
+        caller: &Caller,
+        id: &GroupId,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<MemberRef>> {
+        let (org, id) = (caller.organization_id.clone(), id.clone());
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            if after.is_none() && tx.groups().get(&org, &id)?.is_none() {
+                return Err(group_not_found(&id));
+            }
+            Ok(tx.groups().members(&org, &id, after.as_ref(), limit.clamp(1, MEMBER_PAGE))?)
+        })
+        .await
+    }
+
     /// A filtered page of groups; members only when asked for.
     ///
     /// # Errors

@@ -115,6 +115,11 @@ fn mark_primary(out: &mut Map<String, Json>, account_email: &str) {
     }
 }
 
+/// One element of a group's `members`.
+pub fn member_json(m: &enlist_core::MemberRef, base: &str) -> Json {
+    json!({"value": m.id.as_str(), "$ref": format!("{base}/Users/{}", m.id), "display": m.user_name, "type": "User"})
+}
+
 /// The Group resource; `members` only when they were read.
 pub fn group_json(view: &GroupView, base: &str) -> Json {
     let g: &Group = &view.group;
@@ -126,11 +131,7 @@ pub fn group_json(view: &GroupView, base: &str) -> Json {
     }
     out.insert("displayName".into(), Json::String(g.display_name.to_string()));
     if let Some(members) = &view.members {
-        let m: Vec<Json> = members
-            .iter()
-            .map(|m| json!({"value": m.id.as_str(), "$ref": format!("{base}/Users/{}", m.id), "display": m.user_name, "type": "User"}))
-            .collect();
-        out.insert("members".into(), Json::Array(m));
+        out.insert("members".into(), Json::Array(members.iter().map(|m| member_json(m, base)).collect()));
     }
     out.insert("meta".into(), meta("Group", format!("{base}/Groups/{}", g.id), g.created_at, g.updated_at, g.version));
     Json::Object(out)
