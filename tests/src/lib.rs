@@ -144,6 +144,35 @@ impl TestServer {
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
+
+    /// The database URL (`sqlite://PATH` or `postgres://…`).
+    pub fn url(&self) -> &str {
+        &self._db.url
+    }
+
+    /// A second server over the same database with pools of its own: what
+    /// a second `enlist serve` process shares with this one. Its address
+    /// and the handle that stops it.
+    pub async fn second_process(&self) -> (String, actix_web::dev::ServerHandle) {
+        let db = enlist_diesel::Database::open(self.url(), &enlist_diesel::PoolOptions::default()).unwrap();
+        let ids: Arc<SeqIds> = Arc::new(SeqIds::default());
+        let deps = Deps {
+            store: Arc::new(db.clone()),
+            clock: Arc::new(TickClock::default()),
+            ids: ids.clone(),
+            dns: Arc::new(enlist_core::testing::FakeDns::default()),
+        };
+        let state = actix_web::web::Data::new(Scim::new(
+            Enlist::new(deps),
+            Config { max_body_bytes: 64 * 1024, ..Config::default() },
+            Arc::new(DbHealth(db)),
+            ids,
+        ));
+        let (server, addrs) = enlist_actix::http_server(state, 1, ("127.0.0.1", 0)).unwrap();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addrs[0].to_string(), handle)
+    }
 }
 
 /// One HTTP response.
