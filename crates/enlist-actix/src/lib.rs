@@ -10,6 +10,7 @@
 
 mod activity;
 mod metrics;
+pub mod openapi;
 mod routes;
 mod stream;
 
@@ -124,13 +125,27 @@ async fn admit<'a>(
     }
 }
 
+fn enlist_openapi(base: &str) -> String {
+    openapi::document(if base.is_empty() { "/" } else { base }).to_string()
+}
+
 /// Registers `/healthz`, `/metrics` and the SCIM routes on an app.
 pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let base = state.config.base_path.trim_end_matches('/').to_owned();
+        let described = enlist_openapi(&base);
         cfg.app_data(state)
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics))
+            // The API description, next to the endpoint it describes; it
+            // holds no data, so no key is needed.
+            .route(
+                &format!("{base}/openapi.json"),
+                web::get().to(move || {
+                    let body = described.clone();
+                    async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                }),
+            )
             .service(web::scope(&base).default_service(web::to(entry)))
             .default_service(web::to(not_found));
     }
