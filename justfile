@@ -33,6 +33,11 @@ fuzz TARGET="filter" SECONDS="60":
     mkdir -p fuzz/corpus/{{TARGET}}
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- -max_total_time={{SECONDS}} -max_len=4096
 
+# Property-based API fuzzing from the OpenAPI description (schemathesis,
+# installed from PyPI when missing) against a fresh server, for SECONDS.
+fuzz-api SECONDS="300":
+    bash tests/fuzz/api.sh {{SECONDS}}
+
 # Everything CI runs.
 ci:
     bash .ci/run

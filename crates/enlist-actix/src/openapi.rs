@@ -50,21 +50,21 @@ fn responses(success: &[(&str, Json)], extra: &[(&str, &str)]) -> Json {
 
 fn list_params() -> Json {
     json!([
-        {"name": "filter", "in": "query", "schema": {"type": "string", "maxLength": 8192}, "description": "RFC 7644 §3.4.2.2 filter, evaluated by the database"},
+        {"name": "filter", "in": "query", "schema": {"type": "string", "maxLength": 2048}, "description": "RFC 7644 §3.4.2.2 filter, evaluated by the database; at most 8 KiB of UTF-8 (2,048 characters always fit)"},
         {"name": "startIndex", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Page size; 100 by default, at most 1,000"},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Cursor paging: empty for the first page, then nextCursor"},
-        {"name": "sortBy", "in": "query", "schema": {"type": "string"}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 256}, "description": "Cursor paging: empty for the first page, then nextCursor"},
+        {"name": "sortBy", "in": "query", "schema": {"type": "string", "maxLength": 256}},
         {"name": "sortOrder", "in": "query", "schema": {"type": "string", "enum": ["ascending", "descending"]}},
-        {"name": "attributes", "in": "query", "schema": {"type": "string"}},
-        {"name": "excludedAttributes", "in": "query", "schema": {"type": "string"}}
+        {"name": "attributes", "in": "query", "schema": {"type": "string", "maxLength": 1024}},
+        {"name": "excludedAttributes", "in": "query", "schema": {"type": "string", "maxLength": 1024}}
     ])
 }
 
 fn projection_params() -> Json {
     json!([
-        {"name": "attributes", "in": "query", "schema": {"type": "string"}},
-        {"name": "excludedAttributes", "in": "query", "schema": {"type": "string"}}
+        {"name": "attributes", "in": "query", "schema": {"type": "string", "maxLength": 1024}},
+        {"name": "excludedAttributes", "in": "query", "schema": {"type": "string", "maxLength": 1024}}
     ])
 }
 
@@ -160,8 +160,12 @@ pub fn document(base_path: &str) -> Json {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An Enlist API key, enlist_<id>.<secret>; the bare key is accepted too"}},
             "schemas": {
                 "Meta": {"type": "object", "properties": {"resourceType": string, "created": {"type": "string", "format": "date-time"}, "lastModified": {"type": "string", "format": "date-time"}, "location": string, "version": string}},
+                // No `required`: a projection (`attributes=emails`) may leave
+                // any attribute out of a response; requests are checked by
+                // the server, which says what is missing.
                 "User": {
-                    "type": "object", "required": ["userName"],
+                    "type": "object",
+                    "description": "userName is required when creating or replacing a user",
                     "properties": {
                         "schemas": {"type": "array", "items": string},
                         "id": {"type": "string", "readOnly": true},
@@ -180,7 +184,8 @@ pub fn document(base_path: &str) -> Json {
                     "additionalProperties": true
                 },
                 "Group": {
-                    "type": "object", "required": ["displayName"],
+                    "type": "object",
+                    "description": "displayName is required when creating or replacing a group",
                     "properties": {
                         "schemas": {"type": "array", "items": string},
                         "id": {"type": "string", "readOnly": true},
