@@ -38,6 +38,11 @@ fuzz TARGET="filter" SECONDS="60":
 fuzz-api SECONDS="300":
     bash tests/fuzz/api.sh {{SECONDS}}
 
+# Crash loops: kill -9 the server under write load ROUNDS times on SQLite
+# and PostgreSQL (CI runs 3), then check nothing acknowledged was lost.
+crash ROUNDS="20":
+    ENLIST_CRASH_ROUNDS={{ROUNDS}} cargo nextest run -p enlist-cli -E 'test(crash_loops)' --no-capture
+
 # Everything CI runs.
 ci:
     bash .ci/run
