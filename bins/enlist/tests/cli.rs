@@ -638,8 +638,12 @@ fn raw_request(addr: &str, key: &str, method: &str, path: &str, body: &str) -> O
 #[test]
 fn crash_loops_lose_no_acknowledged_write() {
     let rounds: usize = std::env::var("ENLIST_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
-    let mut seed: u64 =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64) | 1;
+    // A random seed per run (std's hasher keys are random), printed so a
+    // failing run can be repeated with ENLIST_CRASH_SEED.
+    let mut seed: u64 = std::env::var("ENLIST_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish()
+    }) | 1;
     eprintln!("crash loop seed {seed}, {rounds} rounds");
     for t in databases() {
         let db = t.url.as_str();
