@@ -100,7 +100,11 @@ impl TestServer {
         let state = actix_web::web::Data::new(
             Scim::new(
                 enlist.clone(),
-                Config { max_body_bytes: 64 * 1024, ..Config::default() },
+                Config {
+                    max_body_bytes: 64 * 1024,
+                    body_timeout: std::time::Duration::from_secs(2),
+                    ..Config::default()
+                },
                 Arc::new(DbHealth(db)),
                 ids,
             )
@@ -164,7 +168,7 @@ impl TestServer {
         };
         let state = actix_web::web::Data::new(Scim::new(
             Enlist::new(deps),
-            Config { max_body_bytes: 64 * 1024, ..Config::default() },
+            Config { max_body_bytes: 64 * 1024, body_timeout: std::time::Duration::from_secs(2), ..Config::default() },
             Arc::new(DbHealth(db)),
             ids,
         ));

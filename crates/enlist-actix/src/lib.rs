@@ -51,6 +51,10 @@ pub struct Config {
     pub max_in_flight: usize,
     /// How long a request waits in line before a 503 with `Retry-After`.
     pub queue_timeout: Duration,
+    /// How long a request body may take to arrive (408 after). Bodies are
+    /// read before a request takes one of the `max_in_flight` places, so a
+    /// client that trickles its body holds a connection, never a place.
+    pub body_timeout: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             max_count: 1000,
             max_in_flight: 256,
             queue_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -222,10 +227,54 @@ fn request_id(req: &HttpRequest, ids: &dyn IdGenerator) -> String {
         .unwrap_or_else(|| ids.id())
 }
 
+/// Reads a whole body, refusing it past `limit` bytes.
+pub(crate) async fn read_limited(payload: &mut actix_web::dev::Payload, limit: usize) -> Result<web::Bytes, ScimError> {
+    use futures_util::StreamExt;
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ScimError::syntax(format!("the request body could not be read: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ScimError::status(
+                413,
+                format!("the request body is larger than {limit} bytes; send smaller batches"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
 async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
     let started = Instant::now();
     let rid = request_id(&req, &*state.ids);
     let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
+    // The body first, on its own deadline and before taking a place among
+    // the requests in flight: a client trickling its body must not hold a
+    // place others need.
+    let mut payload = payload.into_inner();
+    if matches!(
+        *req.method(),
+        actix_web::http::Method::POST | actix_web::http::Method::PUT | actix_web::http::Method::PATCH
+    ) {
+        let limit = state.config.max_body_bytes;
+        match tokio::time::timeout(state.config.body_timeout, read_limited(&mut payload, limit)).await {
+            Ok(Ok(bytes)) => payload = actix_web::dev::Payload::from(bytes),
+            Ok(Err(e)) => {
+                state.metrics.record("body", e.status, started.elapsed());
+                return error_response(&e);
+            }
+            Err(_) => {
+                state.metrics.record("body", 408, started.elapsed());
+                return error_response(&ScimError::status(
+                    408,
+                    format!(
+                        "the request body did not arrive within {} s; nothing was changed. Send it again",
+                        state.config.body_timeout.as_secs()
+                    ),
+                ));
+            }
+        }
+    }
     let _permit = match admit(&state.limiter, state.config.queue_timeout).await {
         Ok(p) => p,
         Err(e) => {

@@ -104,7 +104,7 @@ fn method_not_allowed(allow: &'static str) -> HttpResponse {
 
 /// Routes one request; returns the route label (for metrics) and the
 /// response.
-pub(crate) async fn dispatch(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Routed {
+pub(crate) async fn dispatch(req: &HttpRequest, payload: actix_web::dev::Payload, state: &Scim) -> Routed {
     let (base, rest) = mount(req);
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let Some(route) = Route::parse(&segments) else {
@@ -221,7 +221,7 @@ fn accepts_json(req: &HttpRequest) -> bool {
 }
 
 /// Reads and parses a JSON body: media type, size and depth checked first.
-async fn body(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Result<Json, ScimError> {
+async fn body(req: &HttpRequest, mut payload: actix_web::dev::Payload, state: &Scim) -> Result<Json, ScimError> {
     let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if !media.is_empty() && media != "application/scim+json" && media != "application/json" {
@@ -230,17 +230,9 @@ async fn body(req: &HttpRequest, payload: web::Payload, state: &Scim) -> Result<
             format!("Content-Type '{ct}' is not accepted; send application/scim+json or application/json"),
         ));
     }
-    let limit = state.config.max_body_bytes;
-    let bytes = match payload.to_bytes_limited(limit).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return Err(ScimError::syntax(format!("the request body could not be read: {e}"))),
-        Err(_) => {
-            return Err(ScimError::status(
-                413,
-                format!("the request body is larger than {limit} bytes; send smaller batches"),
-            ))
-        }
-    };
+    // Already in memory (read by the front before admission); bounded again
+    // for a caller that dispatches directly.
+    let bytes = crate::read_limited(&mut payload, state.config.max_body_bytes).await?;
     if bytes.is_empty() {
         return Err(ScimError::syntax("the request needs a JSON body"));
     }
@@ -328,7 +320,7 @@ fn with_version(mut resp: HttpResponse, version: u64, location: Option<String>) 
 
 async fn handle(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: actix_web::dev::Payload,
     state: &Scim,
     route: Route<'_>,
 ) -> Result<HttpResponse, ScimError> {
