@@ -305,6 +305,41 @@ async fn organizations_are_isolated_on_every_route(s: &TestServer) {
     )
     .await
     .scim_error(400, Some("invalidValue"));
+    // Nor at creation, nor as a manager.
+    b.post(G, &json!({"displayName": "B two", "members": [{"value": uid}]}))
+        .await
+        .scim_error(400, Some("invalidValue"));
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    b.post(U, &json!({"userName": "bob@fabrikam.com", ent: {"manager": {"value": uid}}}))
+        .await
+        .scim_error(400, Some("invalidValue"));
+    // No filter or search, by any attribute or route, finds or counts A's.
+    for filter in [
+        format!("id eq \"{uid}\""),
+        "userName eq \"alice@contoso.com\"".to_owned(),
+        format!("groups.value eq \"{gid}\""),
+        "emails.value sw \"alice\"".to_owned(),
+        // An `or` of indexed terms is a union of lookups in SQL.
+        "userName sw \"alice\" or displayName sw \"alice\" or emails.value eq \"alice@contoso.com\"".to_owned(),
+    ] {
+        let q = filter.replace(' ', "%20").replace('"', "%22");
+        assert_eq!(b.get(&format!("{U}?filter={q}")).await.json()["totalResults"], 0, "{filter}");
+        assert_eq!(
+            b.post(&format!("{U}/.search"), &json!({"filter": filter})).await.json()["totalResults"],
+            0,
+            "{filter}"
+        );
+        assert_eq!(b.post("/scim/v2/.search", &json!({"filter": filter})).await.json()["totalResults"], 0, "{filter}");
+    }
+    for filter in
+        [format!("id eq \"{gid}\""), "displayName eq \"A group\"".to_owned(), format!("members.value eq \"{uid}\"")]
+    {
+        assert_eq!(
+            b.post(&format!("{G}/.search"), &json!({"filter": filter})).await.json()["totalResults"],
+            0,
+            "{filter}"
+        );
+    }
     // A still has everything.
     let a = s.a();
     assert_eq!(a.get(&format!("{U}/{uid}")).await.json()["title"], Value::Null);
