@@ -212,6 +212,7 @@ impl Response {
 }
 
 /// A minimal HTTP/1.1 client: one connection per request.
+#[derive(Clone)]
 pub struct Client {
     addr: String,
     auth: Option<String>,

@@ -148,3 +148,70 @@ async fn concurrent_demotions_keep_an_active_admin(s: &TestServer) {
     assert_eq!(left["totalResults"], 1, "[{:?}] one active Admin remains", s.backend);
 }
 on_both!(concurrent_demotions_keep_an_active_admin);
+
+/// The same races with a second server process over the same database
+/// (what two `enlist serve` behind one load balancer share): requests
+/// alternate between the two.
+async fn races_across_two_processes(s: &TestServer) {
+    let (addr2, second) = s.second_process().await;
+    let auth = format!("Bearer {}", s.key_a);
+    let clients = [s.a(), enlist_tests::Client::new(&addr2, Some(&auth))];
+    let body = json!({"userName": "twice@contoso.com"});
+    let answers = together(
+        (0..32)
+            .map(|i| {
+                let (c, body) = (clients[i % 2].clone(), body.clone());
+                async move { c.post(U, &body).await }
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        answers.iter().filter(|r| r.status == 201).count(),
+        1,
+        "[{:?}] one create across two processes",
+        s.backend
+    );
+
+    for name in ["x1", "x2", "x3", "x4"] {
+        let r = clients[0]
+            .post(U, &json!({"userName": format!("{name}@contoso.com"), "roles": [{"value": "Admin"}]}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let admins = clients[0]
+        .get(&format!(
+            "{U}?filter=urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole%20eq%20%22Admin%22"
+        ))
+        .await
+        .json();
+    let ids: Vec<String> =
+        admins["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+    let answers = together(
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let (c, path) = (clients[i % 2].clone(), format!("{U}/{id}"));
+                async move {
+                    c.patch(&path, &json!([{"op": "replace", "path": "roles", "value": [{"value": "Guest"}]}])).await
+                }
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        answers.iter().filter(|r| r.status != 200).count(),
+        1,
+        "[{:?}] the last Admin holds across processes",
+        s.backend
+    );
+    let left = clients[1]
+        .get(&format!(
+            "{U}?filter=urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole%20eq%20%22Admin%22"
+        ))
+        .await
+        .json();
+    assert_eq!(left["totalResults"], 1);
+    second.stop(true).await;
+}
+on_both!(races_across_two_processes);
