@@ -27,7 +27,8 @@ bench:
 bench-scim:
     bash bins/enlist-bench/run.sh
 
-# Fuzz a target (filter or patch) for SECONDS. Needs `cargo install cargo-fuzz`;
+# Fuzz a target (filter, patch, or http: whole requests through the app in
+# process) for SECONDS. Needs `cargo install cargo-fuzz`;
 # RUSTC_BOOTSTRAP lets the stable toolchain take the sanitizer flags.
 fuzz TARGET="filter" SECONDS="60":
     mkdir -p fuzz/corpus/{{TARGET}}
