@@ -101,7 +101,8 @@ enum Scenario {
     },
     /// Many tenants at a fixed rate each: create, look up, PATCH in turn.
     Mixed {
-        /// A file with one `TOKEN DOMAIN` line per tenant.
+        /// A file with one `TOKEN DOMAIN [URL]` line per tenant; URL (a SCIM
+        /// base, e.g. of a second server process) defaults to --url.
         #[arg(long)]
         tenants: std::path::PathBuf,
         /// Requests per second per tenant.
@@ -469,10 +470,18 @@ async fn group_query(ctx: &Arc<Ctx>, groups: usize, requests: usize) -> Result<R
 /// behind shows it (no coordinated omission).
 async fn mixed(ctx: &Arc<Ctx>, tenants: &std::path::Path, per_tenant: f64, seconds: u64) -> Result<Report> {
     let text = std::fs::read_to_string(tenants).with_context(|| format!("reading {}", tenants.display()))?;
-    let list: Vec<(String, String)> = text
-        .lines()
-        .filter_map(|l| l.split_once(' ').map(|(t, d)| (t.trim().to_owned(), d.trim().to_owned())))
-        .collect();
+    let mut list: Vec<(String, String, Target)> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut parts = line.split_whitespace();
+        let (Some(token), Some(domain)) = (parts.next(), parts.next()) else {
+            bail!("{}: expected `TOKEN DOMAIN [URL]`, got {line:?}", tenants.display());
+        };
+        let target = match parts.next() {
+            Some(url) => Target::parse(url)?,
+            None => ctx.target.clone(),
+        };
+        list.push((token.to_owned(), domain.to_owned(), target));
+    }
     if list.is_empty() || per_tenant <= 0.0 {
         bail!("{}: expected one `TOKEN DOMAIN` line per tenant, and a positive --rate", tenants.display());
     }
@@ -482,8 +491,8 @@ async fn mixed(ctx: &Arc<Ctx>, tenants: &std::path::Path, per_tenant: f64, secon
     let interval = Duration::from_secs_f64(1.0 / per_tenant);
     let started = Instant::now() + Duration::from_millis(200);
     let mut tasks = Vec::new();
-    for (k, (token, domain)) in list.iter().cloned().enumerate() {
-        let (target, prefix, done) = (ctx.target.clone(), ctx.prefix.clone(), progress.done.clone());
+    for (k, (token, domain, target)) in list.iter().cloned().enumerate() {
+        let (prefix, done) = (ctx.prefix.clone(), progress.done.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(&target, &token);
             let mut s = Samples::default();
