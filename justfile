@@ -44,6 +44,10 @@ fuzz-api SECONDS="300":
 crash ROUNDS="20":
     ENLIST_CRASH_ROUNDS={{ROUNDS}} cargo nextest run -p enlist-cli -E 'test(crash_loops)' --no-capture
 
+# The race tests ROUNDS times over (CI runs them once per change).
+races ROUNDS="20":
+    for i in $(seq 1 {{ROUNDS}}); do cargo nextest run -p enlist-tests --test races || exit 1; done
+
 # Everything CI runs.
 ci:
     bash .ci/run

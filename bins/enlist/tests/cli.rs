@@ -630,10 +630,11 @@ fn raw_request(addr: &str, key: &str, method: &str, path: &str, body: &str) -> O
 
 /// Crash loops: under a steady stream of creates, `kill -9` the server at a
 /// random moment, restart it, again; the last round stops it with SIGTERM
-/// under the same load (graceful shutdown). Then every create answered 201
-/// is there, and nothing is half-written: each user has its audit record,
-/// its `user.created` event and its notification, and nothing has them
-/// without the user. ENLIST_CRASH_ROUNDS sets the rounds (CI: 3, `just
+/// under the same load (graceful shutdown). Then every create and every
+/// group membership answered 2xx is there, and nothing is half-written: no
+/// membership without its user; each user has its audit record, its
+/// `user.created` event and its notification, and nothing has them without
+/// the user. ENLIST_CRASH_ROUNDS sets the rounds (CI: 3, `just
 /// crash`: 20).
 #[test]
 fn crash_loops_lose_no_acknowledged_write() {
@@ -648,36 +649,63 @@ fn crash_loops_lose_no_acknowledged_write() {
     for t in databases() {
         let db = t.url.as_str();
         let mut acked: Vec<String> = Vec::new();
+        let mut joined: Vec<String> = Vec::new();
         let mut key = None;
+        let mut group_id: Option<String> = None;
         for round in 0..=rounds {
             let s = Server::start(db, &[]);
             let k = key.get_or_insert_with(|| s.key.clone().unwrap()).clone();
+            let gid = group_id
+                .get_or_insert_with(|| {
+                    let (status, b) = raw_request(
+                        &s.addr,
+                        &k,
+                        "POST",
+                        "/scim/v2/Groups",
+                        &json!({"displayName": "Crash"}).to_string(),
+                    )
+                    .unwrap();
+                    assert_eq!(status, 201, "{b}");
+                    serde_json::from_str::<Value>(&b).unwrap()["id"].as_str().unwrap().to_owned()
+                })
+                .clone();
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let writers: Vec<_> = (0..4)
                 .map(|w| {
                     let (addr, k, stop) = (s.addr.clone(), k.clone(), stop.clone());
+                    let group = format!("/scim/v2/Groups/{gid}");
                     std::thread::spawn(move || {
-                        let mut ok = Vec::new();
+                        let (mut ok, mut joined) = (Vec::new(), Vec::new());
                         for i in 0..100_000 {
                             if stop.load(std::sync::atomic::Ordering::SeqCst) {
                                 break;
                             }
                             let body = json!({"userName": format!("r{round}w{w}n{i}@x.com")}).to_string();
-                            match raw_request(&addr, &k, "POST", "/scim/v2/Users", &body) {
+                            let id = match raw_request(&addr, &k, "POST", "/scim/v2/Users", &body) {
                                 Some((201, b)) => {
-                                    if let Some(id) = serde_json::from_str::<Value>(&b)
+                                    let id = serde_json::from_str::<Value>(&b)
                                         .ok()
-                                        .and_then(|v| v["id"].as_str().map(str::to_owned))
-                                    {
-                                        ok.push(id);
-                                    }
+                                        .and_then(|v| v["id"].as_str().map(str::to_owned));
+                                    let Some(id) = id else { break };
+                                    ok.push(id.clone());
+                                    id
                                 }
                                 Some((status, b)) if status < 500 => panic!("round {round}: {status} {b}"),
                                 // 503 while shutting down, or the server is gone.
                                 _ => break,
+                            };
+                            // Every other user also joins the shared group.
+                            if i % 2 == 0 {
+                                let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                    "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+                                match raw_request(&addr, &k, "PATCH", &group, &add.to_string()) {
+                                    Some((204, _)) => joined.push(id),
+                                    Some((status, b)) if status < 500 => panic!("round {round}: {status} {b}"),
+                                    _ => break,
+                                }
                             }
                         }
-                        ok
+                        (ok, joined)
                     })
                 })
                 .collect();
@@ -697,7 +725,9 @@ fn crash_loops_lose_no_acknowledged_write() {
             }
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             for w in writers {
-                acked.extend(w.join().unwrap());
+                let (ok, j) = w.join().unwrap();
+                acked.extend(ok);
+                joined.extend(j);
             }
         }
         assert!(acked.len() > rounds, "[{}] the load must have written something ({} creates)", t.name, acked.len());
@@ -717,7 +747,28 @@ fn crash_loops_lose_no_acknowledged_write() {
             }
             stored.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
         }
+        // The group's members, found through the users (a filter on
+        // groups.value), page by page.
+        let gid = group_id.clone().unwrap();
+        let mut members = std::collections::BTreeSet::new();
+        loop {
+            let path = format!(
+                "/scim/v2/Users?filter=groups.value%20eq%20%22{gid}%22&startIndex={}&count=1000&attributes=id",
+                members.len() + 1
+            );
+            let (status, body) = raw_request(&s.addr, &k, "GET", &path, "").unwrap();
+            assert_eq!(status, 200, "{body}");
+            let page: Value = serde_json::from_str(&body).unwrap();
+            let items = page["Resources"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                break;
+            }
+            members.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+        }
         s.stop();
+        let lost: Vec<_> = joined.iter().filter(|id| !members.contains(*id)).collect();
+        assert!(lost.is_empty(), "[{}] {} acknowledged memberships are gone: {lost:?}", t.name, lost.len());
+        assert!(members.is_subset(&stored), "[{}] a membership without its user", t.name);
         let missing: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
         assert!(missing.is_empty(), "[{}] {} acknowledged creates are gone: {missing:?}", t.name, missing.len());
 
@@ -744,6 +795,14 @@ fn crash_loops_lose_no_acknowledged_write() {
         let outbox = json_out(db, &["outbox", "--json"]);
         let queued = outbox["pending"].as_u64().unwrap() + outbox["set_aside"].as_u64().unwrap();
         assert_eq!(queued as usize, stored.len(), "[{}] one notification per user, none without", t.name);
-        eprintln!("[{}] {} rounds, {} acknowledged creates, {} stored", t.name, rounds + 1, acked.len(), stored.len());
+        eprintln!(
+            "[{}] {} rounds, {} acknowledged creates, {} stored; {} acknowledged memberships, {} members",
+            t.name,
+            rounds + 1,
+            acked.len(),
+            stored.len(),
+            joined.len(),
+            members.len()
+        );
     }
 }
