@@ -159,3 +159,64 @@ async fn credentials(s: &TestServer) {
     assert!(s.b().get(U).await.scim_error(401, None).contains("revoked"));
 }
 on_both!(credentials);
+
+/// Hostile ids and paths on every resource route and method: injection
+/// attempts, traversal, NUL, invalid UTF-8, a huge id. Each gets a 4xx SCIM
+/// error (never a 5xx), in bounded time, and nothing changes.
+async fn hostile_ids_and_paths_change_nothing(s: &TestServer) {
+    let u = s.a().post(U, &json!({"userName": "h@contoso.com"})).await.json();
+    let g = s.a().post(G, &json!({"displayName": "H", "members": [{"value": u["id"]}]})).await.json();
+    let before = roster(s).await;
+    let a = s.a();
+    let long = "x".repeat(10_000);
+    let ids = [
+        "'%20OR%201=1%20--",
+        "1;DROP%20TABLE%20users",
+        "%22)%20OR%20(%221%22=%221",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%00",
+        "%FF%FE",
+        "%25",
+        "*",
+        long.as_str(),
+    ];
+    for base in [U, G] {
+        for id in ids {
+            let path = format!("{base}/{id}");
+            for (method, body) in [
+                ("GET", None),
+                ("DELETE", None),
+                ("PUT", Some(json!({"userName": "h2@contoso.com", "displayName": "H2"}).to_string())),
+                (
+                    "PATCH",
+                    Some(
+                        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                               "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]})
+                        .to_string(),
+                    ),
+                ),
+            ] {
+                let t = std::time::Instant::now();
+                let r = a.send(method, &path, &[], body.as_deref()).await;
+                assert!((400..500).contains(&r.status), "[{:?}] {method} {path}: {} {}", s.backend, r.status, r.text);
+                if !r.text.is_empty() {
+                    assert!(r.json()["schemas"][0].as_str().is_some_and(|s| s.ends_with(":Error")), "{}", r.text);
+                }
+                assert!(t.elapsed() < std::time::Duration::from_secs(5), "{method} {path} took {:?}", t.elapsed());
+            }
+        }
+    }
+    // Injection attempts inside filter values are only values.
+    for value in ["' OR '1'='1", "\\\" or \\\"1\\\"=\\\"1", "%", "_", "\\\\"] {
+        let f = format!("userName eq \"{value}\" or displayName co \"{value}\"");
+        let q = f.replace('%', "%25").replace(' ', "%20").replace('"', "%22").replace('\'', "%27").replace('\\', "%5C");
+        let r = a.get(&format!("{U}?filter={q}")).await;
+        assert!(r.status == 200 || r.status == 400, "[{:?}] {f}: {} {}", s.backend, r.status, r.text);
+        if r.status == 200 {
+            assert_eq!(r.json()["totalResults"], 0, "[{:?}] {f} matched", s.backend);
+        }
+    }
+    let _ = g;
+    assert_eq!(roster(s).await, before, "nothing changed");
+}
+on_both!(hostile_ids_and_paths_change_nothing);

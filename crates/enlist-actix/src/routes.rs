@@ -112,6 +112,13 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: actix_web::dev::Payload
             ScimError::status(404, format!("no SCIM endpoint at {}; use {base}/Users or {base}/Groups", req.path()));
         return ("unknown", error_response(&e));
     };
+    // Enlist never issues an id with a control character, and PostgreSQL
+    // refuses a NUL in any text: such an id is simply not found (it was a
+    // 500 on PostgreSQL).
+    if route.id().is_some_and(|id| id.chars().any(char::is_control)) {
+        let e = ScimError::status(404, "no resource has this id (ids never contain control characters)");
+        return ("unknown", error_response(&e));
+    }
     let resp = match handle(req, payload, state, route).await {
         Ok(r) => {
             // The resource: the one addressed, or the one just created.
