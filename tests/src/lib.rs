@@ -227,6 +227,17 @@ impl Client {
 
     /// Sends a request with extra headers and an optional body.
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Response {
+        self.send_bytes(method, path, headers, body.map(str::as_bytes)).await
+    }
+
+    /// Sends a request whose body may be any bytes (invalid UTF-8 too).
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if let Some(a) = &self.auth {
             req.push_str(&format!("Authorization: {a}\r\n"));
@@ -242,7 +253,7 @@ impl Client {
         req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
         stream.write_all(req.as_bytes()).await.unwrap();
-        stream.write_all(body.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
         let mut raw = Vec::new();
         // The server may answer (413) before reading the whole body.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut raw)).await;

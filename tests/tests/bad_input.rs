@@ -42,6 +42,10 @@ async fn malformed_bodies_change_nothing(s: &TestServer) {
         a.send(method, &path, &[], Some(&deep)).await.scim_error(400, Some("invalidSyntax"));
         let huge = format!("{{\"userName\": \"{}\"}}", "x".repeat(70 * 1024));
         a.send(method, &path, &[], Some(&huge)).await.scim_error(413, None);
+        // Invalid UTF-8 inside a string, and as the whole body.
+        let bad = b"{\"userName\": \"\xff\xfe@contoso.com\", \"displayName\": \"\xc3\x28\"}";
+        a.send_bytes(method, &path, &[], Some(bad)).await.scim_error(400, Some("invalidSyntax"));
+        a.send_bytes(method, &path, &[], Some(&[0xff, 0xfe, 0x00, 0x7b])).await.scim_error(400, Some("invalidSyntax"));
     }
     // Wrong types and invalid values.
     a.post(U, &json!({"userName": "v@contoso.com", "name": "Alice"})).await.scim_error(400, Some("invalidValue"));

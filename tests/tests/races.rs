@@ -173,6 +173,29 @@ async fn races_across_two_processes(s: &TestServer) {
         s.backend
     );
 
+    // Concurrent changes to one user through both processes lose nothing.
+    let u = clients[0].post(U, &json!({"userName": "both@contoso.com"})).await.json();
+    let up = format!("{U}/{}", u["id"].as_str().unwrap());
+    let answers = together(
+        (0..12)
+            .map(|i| {
+                let (c, up) = (clients[i % 2].clone(), up.clone());
+                async move {
+                    c.patch(&up, &json!([{"op": "add", "path": "phoneNumbers", "value": [{"type": "work", "value": format!("+1 555 02{i:02}")}]}]))
+                        .await
+                }
+            })
+            .collect(),
+    )
+    .await;
+    assert!(
+        answers.iter().all(|r| r.status == 200),
+        "{:?}",
+        answers.iter().map(|r| (r.status, r.text.clone())).collect::<Vec<_>>()
+    );
+    let phones = clients[1].get(&up).await.json()["phoneNumbers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(phones.len(), 12, "[{:?}] no lost update across processes", s.backend);
+
     for name in ["x1", "x2", "x3", "x4"] {
         let r = clients[0]
             .post(U, &json!({"userName": format!("{name}@contoso.com"), "roles": [{"value": "Admin"}]}))
