@@ -38,10 +38,10 @@ async fn the_description_matches_the_routes_served(s: &TestServer) {
         let id = match path.as_str() {
             "/Users/{id}" => user["id"].as_str().unwrap().to_owned(),
             "/Groups/{id}" => group["id"].as_str().unwrap().to_owned(),
-            "/ResourceTypes/{id}" => "User".to_owned(),
+            "/ResourceTypes/{name}" => "User".to_owned(),
             _ => "urn:ietf:params:scim:schemas:core:2.0:User".to_owned(),
         };
-        let url = format!("{BASE}{}", path.replace("{id}", &id));
+        let url = format!("{BASE}{}", path.replace("{id}", &id).replace("{name}", &id));
         let documented: BTreeSet<String> =
             item.as_object().unwrap().keys().filter(|k| *k != "parameters").map(|k| k.to_ascii_uppercase()).collect();
         let refused = a.send("OPTIONS", &url, &[], None).await;

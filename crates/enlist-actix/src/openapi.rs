@@ -134,12 +134,13 @@ pub fn document(base_path: &str) -> Json {
         );
     }
     for (path, id, what) in [
-        ("/ResourceTypes/{id}", "getResourceType", "One resource type (User or Group)"),
+        ("/ResourceTypes/{name}", "getResourceType", "One resource type (User or Group)"),
         ("/Schemas/{id}", "getSchema", "One schema, by URN"),
     ] {
+        let param = if path.ends_with("{name}") { "name" } else { "id" };
         paths.insert(
             path.into(),
-            json!({"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            json!({"parameters": [{"name": param, "in": "path", "required": true, "schema": {"type": "string"}}],
                    "get": {"summary": what, "operationId": id, "responses": responses(&[("200", json!({"description": what, "content": {"application/scim+json": {"schema": {"type": "object"}}}}))], &[("404", "No such resource type or schema")])}}),
         );
     }
