@@ -112,6 +112,24 @@ async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSe
     }
 }
 
+/// The signed-in Admin who sent a form: the session, and a CSRF token that
+/// matches it; else the refusal to answer.
+async fn form_sender(
+    req: &HttpRequest,
+    state: &ConsoleState,
+    csrf: &str,
+) -> Result<(ConsoleSession, Caller), HttpResponse> {
+    let (session, caller) = signed_in(req, state).await?;
+    if !csrf_ok(&session, csrf) {
+        return Err(refusal(
+            req,
+            403,
+            "This form is out of date or was not sent by the console; reload the page and try again.",
+        ));
+    }
+    Ok((session, caller))
+}
+
 fn detail(e: &Error) -> String {
     match e {
         Error::Unexpected(_) => "Enlist failed unexpectedly; nothing was changed. Try again.".into(),
@@ -173,17 +191,10 @@ struct KeyForm {
 }
 
 async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Data<ConsoleState>) -> HttpResponse {
-    let (session, caller) = match signed_in(&req, &state).await {
+    let (session, caller) = match form_sender(&req, &state, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_ok(&session, &form.csrf) {
-        return refusal(
-            &req,
-            403,
-            "This form is out of date or was not sent by the console; reload the page and try again.",
-        );
-    }
     let created = state.enlist.api_keys.create(&caller, &form.label).await;
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
     match created {
@@ -214,17 +225,10 @@ async fn revoke_key(
     form: web::Form<CsrfForm>,
     state: web::Data<ConsoleState>,
 ) -> HttpResponse {
-    let (session, caller) = match signed_in(&req, &state).await {
+    let (_, caller) = match form_sender(&req, &state, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_ok(&session, &form.csrf) {
-        return refusal(
-            &req,
-            403,
-            "This form is out of date or was not sent by the console; reload the page and try again.",
-        );
-    }
     match state.enlist.api_keys.revoke(&caller, &ApiKeyId::new(path.into_inner())).await {
         Ok(()) => HttpResponse::SeeOther().insert_header((header::LOCATION, format!("{}/", base(&req)))).finish(),
         Err(e) => refusal(&req, 400, &detail(&e)),
@@ -239,17 +243,10 @@ async fn rotate_key(
     form: web::Form<CsrfForm>,
     state: web::Data<ConsoleState>,
 ) -> HttpResponse {
-    let (session, caller) = match signed_in(&req, &state).await {
+    let (session, caller) = match form_sender(&req, &state, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_ok(&session, &form.csrf) {
-        return refusal(
-            &req,
-            403,
-            "This form is out of date or was not sent by the console; reload the page and try again.",
-        );
-    }
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
     let Some(old) = keys.iter().find(|k| k.id.as_str() == path.as_str() && k.revoked_at.is_none()) else {
         return refusal(&req, 404, "No active key with that id in this organization; reload the page.");
@@ -396,17 +393,10 @@ async fn set_group_role(
     form: web::Form<RoleForm>,
     state: web::Data<ConsoleState>,
 ) -> HttpResponse {
-    let (session, caller) = match signed_in(&req, &state).await {
+    let (_, caller) = match form_sender(&req, &state, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_ok(&session, &form.csrf) {
-        return refusal(
-            &req,
-            403,
-            "This form is out of date or was not sent by the console; reload the page and try again.",
-        );
-    }
     let role = match form.role.as_str() {
         "" => None,
         r => match enlist_core::Role::parse(r) {

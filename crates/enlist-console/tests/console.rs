@@ -22,8 +22,9 @@ fn user(name: &str, roles: &[&str]) -> NewUser {
     NewUser { attrs: a, password: false }
 }
 
-#[actix_web::test]
-async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
+/// A SQLite test database with the services and organization "Contoso",
+/// whose owner is the Admin boss@contoso.com; the operator's caller.
+async fn contoso() -> (enlist_diesel::testing::TestDatabase, Enlist, Caller) {
     let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
     let enlist = Enlist::new(Deps {
         store: Arc::new(t.db.clone()),
@@ -37,10 +38,16 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
         .await
         .unwrap();
     let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+    (t, enlist, op)
+}
+
+#[actix_web::test]
+async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
+    let (t, enlist, op) = contoso().await;
     enlist.users.create(&op, user("ana@contoso.com", &["FullMember"])).await.unwrap();
     let refused = ActivityRecord {
         id: "a1".into(),
-        organization_id: org.id.clone(),
+        organization_id: op.organization_id.clone(),
         at: chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
         key_label: "Entra ID provisioning".into(),
         method: "POST".into(),
@@ -202,19 +209,7 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
 
 #[actix_web::test]
 async fn mounted_under_a_prefix_every_link_form_redirect_and_cookie_follows() {
-    let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
-    let enlist = Enlist::new(Deps {
-        store: Arc::new(t.db.clone()),
-        clock: Arc::new(TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns: Arc::new(FakeDns::default()),
-    });
-    let org = enlist
-        .organizations
-        .create(&Actor::Operator, "Contoso", Some(Email::parse("boss@contoso.com").unwrap()), true)
-        .await
-        .unwrap();
-    let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+    let (t, enlist, op) = contoso().await;
     // 55 people whose family name starts "Smi": more than one page.
     for i in 0..55 {
         let mut u = user(&format!("p{i:02}@contoso.com"), &[]);
