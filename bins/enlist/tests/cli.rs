@@ -628,6 +628,22 @@ fn raw_request(addr: &str, key: &str, method: &str, path: &str, body: &str) -> O
     Some((status, body.to_owned()))
 }
 
+/// The ids of the users a query (`filter=…&`, or empty) selects, page by page.
+fn user_ids(addr: &str, key: &str, query: &str) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    loop {
+        let path = format!("/scim/v2/Users?{query}startIndex={}&count=1000&attributes=id", ids.len() + 1);
+        let (status, body) = raw_request(addr, key, "GET", &path, "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let items = page["Resources"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            return ids;
+        }
+        ids.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+    }
+}
+
 /// Crash loops: under a steady stream of creates, `kill -9` the server at a
 /// random moment, restart it, again; the last round stops it with SIGTERM
 /// under the same load (graceful shutdown). Then every create and every
@@ -735,36 +751,11 @@ fn crash_loops_lose_no_acknowledged_write() {
         // The server starts cleanly on what the crashes left.
         let s = Server::start(db, &[]);
         let k = key.clone().unwrap();
-        let mut stored = std::collections::BTreeSet::new();
-        loop {
-            let path = format!("/scim/v2/Users?startIndex={}&count=1000&attributes=id", stored.len() + 1);
-            let (status, body) = raw_request(&s.addr, &k, "GET", &path, "").unwrap();
-            assert_eq!(status, 200, "{body}");
-            let page: Value = serde_json::from_str(&body).unwrap();
-            let items = page["Resources"].as_array().cloned().unwrap_or_default();
-            if items.is_empty() {
-                break;
-            }
-            stored.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
-        }
+        let stored = user_ids(&s.addr, &k, "");
         // The group's members, found through the users (a filter on
         // groups.value), page by page.
         let gid = group_id.clone().unwrap();
-        let mut members = std::collections::BTreeSet::new();
-        loop {
-            let path = format!(
-                "/scim/v2/Users?filter=groups.value%20eq%20%22{gid}%22&startIndex={}&count=1000&attributes=id",
-                members.len() + 1
-            );
-            let (status, body) = raw_request(&s.addr, &k, "GET", &path, "").unwrap();
-            assert_eq!(status, 200, "{body}");
-            let page: Value = serde_json::from_str(&body).unwrap();
-            let items = page["Resources"].as_array().cloned().unwrap_or_default();
-            if items.is_empty() {
-                break;
-            }
-            members.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
-        }
+        let members = user_ids(&s.addr, &k, &format!("filter=groups.value%20eq%20%22{gid}%22&"));
         s.stop();
         let lost: Vec<_> = joined.iter().filter(|id| !members.contains(*id)).collect();
         assert!(lost.is_empty(), "[{}] {} acknowledged memberships are gone: {lost:?}", t.name, lost.len());
