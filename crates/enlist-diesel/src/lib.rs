@@ -253,8 +253,23 @@ impl Database {
         let writer = match (&pools, url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))) {
             (Pools::Sqlite(_), Some(path)) => {
                 let pragmas = SqlitePragmas { busy_ms: opts.statement_timeout.as_millis() };
-                let w = writer::Writer::start(path, |c| pragmas.on_acquire(c).map_err(|e| e.to_string()))
-                    .map_err(OpenError::Writer)?;
+                let w = writer::Writer::start(path, |c| {
+                    pragmas.on_acquire(c).map_err(|e| e.to_string())?;
+                    // The writer runs each unit of work in a savepoint, and
+                    // SQLite journals every page a savepoint changes; past
+                    // 64 KiB that journal went to a temporary file, one
+                    // `pwrite` per page (most of the writer's system calls).
+                    // It is bounded by one batch, so it stays in memory. The
+                    // readers keep files: a broad filter's sort may spill.
+                    c.batch_execute("PRAGMA temp_store = MEMORY").map_err(|e| e.to_string())?;
+                    // Checkpoint every 8,000 pages (32 MiB of WAL), not
+                    // every 1,000: a page written by many commits in between
+                    // (index pages of time-ordered ids, counters) is copied
+                    // into the database once, and the writer stalls for a
+                    // checkpoint an eighth as often.
+                    c.batch_execute("PRAGMA wal_autocheckpoint = 8000").map_err(|e| e.to_string())
+                })
+                .map_err(OpenError::Writer)?;
                 Some(w)
             }
             _ => None,
