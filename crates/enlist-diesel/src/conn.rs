@@ -83,9 +83,12 @@ pub(crate) enum Db<'c> {
 /// A statement and its parameters. Diesel caches a prepared statement by
 /// its SQL text only when told it is safe; a `&'static str` statement is a
 /// fixed text, so a cached statement is reused for every call (SQLite then
-/// skips parsing and planning); dynamic text (filters, lists of
-/// placeholders) is prepared each time, so the per-connection cache stays
-/// bounded by the program's own statements.
+/// skips parsing and planning, PostgreSQL a round trip). Dynamic text
+/// (filters, lists of placeholders) is cached too while it is one of the
+/// first [`DYNAMIC_CACHED`] texts the process has seen: values are always
+/// parameters, so a client's filters repeat a few shapes (Entra ID's match
+/// queries, paging), while the per-connection cache, which never evicts,
+/// stays bounded whatever shapes a client invents.
 struct Stmt {
     sql: String,
     binds: Vec<Bind>,
@@ -169,7 +172,10 @@ impl Db<'_> {
 
     fn stmt(&self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> Stmt {
         let sql = sql.into();
-        let cache = matches!(sql, std::borrow::Cow::Borrowed(_));
+        let cache = match &sql {
+            std::borrow::Cow::Borrowed(_) => true,
+            std::borrow::Cow::Owned(text) => dynamic_cached(text),
+        };
         Stmt { sql: sql.into_owned(), binds, cache }
     }
 
@@ -200,6 +206,35 @@ impl Db<'_> {
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
         Ok(self.load(sql, binds)?.into_iter().next())
+    }
+}
+
+/// Distinct dynamic statement texts prepared once and kept per connection;
+/// later new texts are prepared at each use. A prepared statement costs a
+/// few KiB per connection: 128 of them on 9 connections stay under 10 MiB.
+pub(crate) const DYNAMIC_CACHED: usize = 128;
+/// Texts longer than this are never cached (a long `or` or a big id list
+/// is rarely repeated).
+const DYNAMIC_CACHED_LEN: usize = 2048;
+
+/// Whether a dynamic text is among the ones whose prepared statements are
+/// kept: the first [`DYNAMIC_CACHED`] short texts seen by the process.
+fn dynamic_cached(text: &str) -> bool {
+    use std::collections::HashSet;
+    use std::sync::{LazyLock, RwLock};
+    static SEEN: LazyLock<RwLock<HashSet<Box<str>>>> = LazyLock::new(|| RwLock::new(HashSet::new()));
+    if text.len() > DYNAMIC_CACHED_LEN {
+        return false;
+    }
+    if SEEN.read().unwrap_or_else(|p| p.into_inner()).contains(text) {
+        return true;
+    }
+    let mut seen = SEEN.write().unwrap_or_else(|p| p.into_inner());
+    if seen.len() < DYNAMIC_CACHED || seen.contains(text) {
+        seen.insert(text.into());
+        true
+    } else {
+        false
     }
 }
 
@@ -236,5 +271,18 @@ mod tests {
         let (before, n, rest) = next_placeholder(rest).unwrap_or_else(|| unreachable!());
         assert_eq!((before, n, rest), (" AND c = '$x' AND d = ", 1, ""));
         assert!(next_placeholder("no parameters, $ alone").is_none());
+    }
+
+    #[test]
+    fn dynamic_texts_are_cached_up_to_the_bound() {
+        let long = "x".repeat(DYNAMIC_CACHED_LEN + 1);
+        assert!(!dynamic_cached(&long), "long texts are never kept");
+        let base = "SELECT 1 WHERE a = $1 -- test shape ";
+        assert!(dynamic_cached(&format!("{base}0")));
+        // Fill the set (other tests may have added texts: count the kept).
+        let kept = (1..=DYNAMIC_CACHED * 2).filter(|i| dynamic_cached(&format!("{base}{i}"))).count();
+        assert!(kept < DYNAMIC_CACHED, "at most {DYNAMIC_CACHED} texts are kept, got {kept} more");
+        assert!(!dynamic_cached(&format!("{base}{}", DYNAMIC_CACHED * 2 + 1)), "a new text past the bound is not kept");
+        assert!(dynamic_cached(&format!("{base}0")), "a kept text stays kept");
     }
 }

@@ -542,7 +542,11 @@ impl Sql {
         let (cursor_cond, order, limit) = match &q.page {
             Page::Index { start_index, count } => {
                 let order = self.order_by(r, q.sort.as_ref())?;
-                (String::new(), order, format!("LIMIT {} OFFSET {}", count, start_index.saturating_sub(1)))
+                // Parameters, not literals: every page of a filter is one
+                // statement text, prepared once.
+                let offset = clamp(start_index.saturating_sub(1));
+                let limit = format!("LIMIT {} OFFSET {}", self.param(clamp(*count)), self.param(offset));
+                (String::new(), order, limit)
             }
             Page::Cursor { after, count } => {
                 let cc = match after {
@@ -554,11 +558,16 @@ impl Sql {
                     }
                     None => String::new(),
                 };
-                (cc, format!("ORDER BY {seq}"), format!("LIMIT {count}"))
+                let limit = format!("LIMIT {}", self.param(clamp(*count)));
+                (cc, format!("ORDER BY {seq}"), limit)
             }
         };
         Ok(ListParts { filter: cond, filter_binds, cursor: cursor_cond, order, limit })
     }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// See [`Sql::list_parts`].

@@ -93,13 +93,8 @@ impl DieselTx<'_> {
         let o = sql.param(org.as_str());
         sql.org = Some(o.clone());
         let parts = sql.list_parts(r, query)?;
-        let count: Option<Count> = self
-            .db
-            .first(
-                format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter),
-                sql.binds[..parts.filter_binds].to_vec(),
-            )
-            .map_err(other)?;
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter);
+        let count_binds = sql.binds[..parts.filter_binds].to_vec();
         let rows: Vec<R> = self
             .db
             .load(
@@ -115,13 +110,32 @@ impl DieselTx<'_> {
                 sql.binds,
             )
             .map_err(other)?;
+        let total = match known_total(&query.page, rows.len() as u64) {
+            Some(n) => n,
+            None => self.db.first::<Count>(count_sql, count_binds).map_err(other)?.map_or(0, |c| c.n as u64),
+        };
         let next_cursor = match query.page {
             Page::Cursor { count, .. } if rows.len() as u64 == count && count > 0 => {
                 rows.last().map(|row| seq(row).to_string())
             }
             _ => None,
         };
-        Ok((count.map_or(0, |c| c.n as u64), rows, next_cursor))
+        Ok((total, rows, next_cursor))
+    }
+}
+
+/// `totalResults` when the page itself tells it, so no count is run: a page
+/// that is not full and starts at the beginning of the results, or ends
+/// inside them, holds their end. Entra ID's match query (`userName eq`,
+/// one row or none) is always such a page.
+fn known_total(page: &Page, rows: u64) -> Option<u64> {
+    match page {
+        Page::Index { start_index, count } if rows < *count => {
+            let skipped = start_index.saturating_sub(1);
+            (rows > 0 || skipped == 0).then_some(skipped + rows)
+        }
+        Page::Cursor { after: None, count } if rows < *count => Some(rows),
+        _ => None,
     }
 }
 
@@ -155,5 +169,26 @@ impl Transaction for DieselTx<'_> {
     }
     fn console(&mut self) -> &mut dyn ConsoleRepo {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_total_is_read_off_a_page_only_when_the_page_shows_the_end() {
+        let index = |start_index, count| Page::Index { start_index, count };
+        assert_eq!(known_total(&index(1, 100), 1), Some(1));
+        assert_eq!(known_total(&index(1, 100), 0), Some(0));
+        assert_eq!(known_total(&index(201, 100), 40), Some(240));
+        // Past the end, or a full page, or count=0: the page cannot tell.
+        assert_eq!(known_total(&index(201, 100), 0), None);
+        assert_eq!(known_total(&index(1, 100), 100), None);
+        assert_eq!(known_total(&index(1, 0), 0), None);
+        let cursor = |after: Option<&str>, count| Page::Cursor { after: after.map(str::to_owned), count };
+        assert_eq!(known_total(&cursor(None, 100), 7), Some(7));
+        assert_eq!(known_total(&cursor(Some("12"), 100), 7), None, "a later page does not see the earlier ones");
+        assert_eq!(known_total(&cursor(None, 100), 100), None);
     }
 }
