@@ -28,6 +28,11 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
              Register one: enlist domain add {DEFAULT_ORGANIZATION} example.com"
         );
     }
+    // Settings of the database itself that cost speed; never fatal.
+    for advice in enlist.database().advisories().await.unwrap_or_default() {
+        println!("Note: {advice}");
+        tracing::warn!("{advice}");
+    }
     if let Some(token) = bootstrap {
         println!(
             "Created organization \"{DEFAULT_ORGANIZATION}\" with SCIM enabled and an API key labelled \"Default key\". It is shown once:"

@@ -479,6 +479,33 @@ impl Database {
         .await
     }
 
+    /// What the operator should know about the database's own settings,
+    /// one sentence each, empty when all is well. On PostgreSQL: statements
+    /// are prepared once per connection and PostgreSQL may settle on one
+    /// plan for them; that plan is made again when statistics change, so
+    /// without autovacuum's ANALYZE a plan chosen while a table was empty
+    /// outlives it (lookups fell from 4,800 to 570/s after a first import).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn advisories(&self) -> Result<Vec<String>, Error> {
+        if self.backend() != Backend::Postgres {
+            return Ok(Vec::new());
+        }
+        self.blocking(false, |mut db| {
+            let on: Option<Str> = db.first("SELECT setting AS s FROM pg_settings WHERE name = 'autovacuum'", vec![])?;
+            Ok(match on {
+                Some(s) if s.s == "off" => {
+                    vec!["PostgreSQL runs with autovacuum off: run ANALYZE after a large import (and regularly), \
+                     or query plans made while tables were small stay in use"
+                        .to_owned()]
+                }
+                _ => Vec::new(),
+            })
+        })
+        .await
+    }
+
     /// The schema as sorted lines (tables, columns, indexes), to compare a
     /// database upgraded step by step with a new one.
     ///

@@ -39,7 +39,7 @@ async fn user_names(env: &Env, caller: &Caller, filter: &str) -> Vec<String> {
 async fn migrations_run_from_empty_and_again(env: Env) {
     // `common` already migrated from empty; a second run applies nothing.
     assert_eq!(env.db.migrate(|_| {}).unwrap(), Vec::<String>::new());
-    assert!(env.db.schema_version().unwrap().is_some_and(|v| v.starts_with("20261130")));
+    assert!(env.db.schema_version().unwrap().is_some_and(|v| v.starts_with("20261201")));
     env.db.ping().await.unwrap();
 }
 on_both!(migrations_run_from_empty_and_again);
@@ -105,6 +105,33 @@ async fn an_old_database_upgrades_like_a_new_one(fresh: Env) {
     assert_eq!(stats.pending, 2, "[{}] the old notification is still queued", old.name);
 }
 on_both!(an_old_database_upgrades_like_a_new_one);
+
+/// The event counter moved out of `organizations` (migration 9): an
+/// organization's events go on numbering where they were.
+async fn event_numbering_survives_the_counter_move(fresh: Env) {
+    let make = |steps| match fresh.name {
+        "sqlite" => Some(enlist_diesel::testing::TestDatabase::with_migrations(steps, common::sqlite)),
+        _ => enlist_diesel::testing::TestDatabase::with_migrations(steps, common::postgres),
+    };
+    let Some(old) = make(8) else { return };
+    for sql in [
+        "INSERT INTO organizations (id, name, scim_enabled, default_role, created_at, event_seq) \
+         VALUES ('o-old', 'Contoso', TRUE, 'FreeMember', 0, 41)",
+        "INSERT INTO organizations (id, name, scim_enabled, default_role, created_at, event_seq) \
+         VALUES ('o-quiet', 'Fabrikam', TRUE, 'FreeMember', 0, 0)",
+    ] {
+        old.db.execute_raw(sql).await.unwrap_or_else(|e| panic!("[{}] {sql}: {e}", old.name));
+    }
+    assert_eq!(old.db.migrate(|_| {}).unwrap().len(), 1, "[{}] one migration after the eighth", old.name);
+    for (name, next) in [("Contoso", 42), ("Fabrikam", 1)] {
+        let o = old.enlist.organizations.find(name).await.unwrap();
+        let domain = if name == "Contoso" { "contoso.com" } else { "fabrikam.com" };
+        old.enlist.users.create(&entra(&o.id), simple(&format!("new@{domain}"))).await.unwrap();
+        let events = old.enlist.events.list(&operator(&o.id), 0, 10).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [next], "[{}] {name}", old.name);
+    }
+}
+on_both!(event_numbering_survives_the_counter_move);
 
 async fn provisioning_round_trip(env: Env) {
     let o = org(&env, "Contoso", "owner@contoso.com").await;
@@ -847,3 +874,21 @@ async fn a_console_link_signs_in_once_even_when_raced(env: Env) {
     assert!(env.enlist.console.session(&session_token).await.is_err(), "[{}] signed out", env.name);
 }
 on_both!(a_console_link_signs_in_once_even_when_raced);
+
+/// The operator hears when PostgreSQL's own settings will cost speed.
+async fn advisories_name_autovacuum_off(env: Env) {
+    let advice = env.db.advisories().await.unwrap();
+    if env.name == "sqlite" {
+        assert!(advice.is_empty(), "{advice:?}");
+        return;
+    }
+    let off = env
+        .db
+        .execute_raw("SELECT 1 FROM pg_settings WHERE name = 'autovacuum' AND setting = 'off'")
+        .await
+        .unwrap()
+        == 1;
+    assert_eq!(advice.iter().any(|a| a.contains("autovacuum off") && a.contains("ANALYZE")), off, "{advice:?}");
+    assert_eq!(advice.len(), usize::from(off), "{advice:?}");
+}
+on_both!(advisories_name_autovacuum_off);

@@ -49,17 +49,17 @@ impl EventFeed for Database {
         self.blocking(true, move |mut db| {
             // Every organization with events gets a position (from 0).
             db.exec(
-                "INSERT INTO event_consumers (consumer, organization_id) SELECT $1, o.id FROM organizations o \
-                 WHERE o.event_seq > 0 AND ($2 = '' OR o.id = $2) \
-                 AND NOT EXISTS (SELECT 1 FROM event_consumers c WHERE c.consumer = $1 AND c.organization_id = o.id) \
+                "INSERT INTO event_consumers (consumer, organization_id) SELECT $1, o.organization_id FROM event_counters o \
+                 WHERE o.seq > 0 AND ($2 = '' OR o.organization_id = $2) \
+                 AND NOT EXISTS (SELECT 1 FROM event_consumers c WHERE c.consumer = $1 AND c.organization_id = o.organization_id) \
                  ON CONFLICT DO NOTHING",
                 binds![consumer.as_str(), scope.as_str()],
             )?;
             let lock = if backend == Backend::Postgres { " FOR UPDATE OF c SKIP LOCKED" } else { "" };
             let picked: Option<Str> = db.first(
                 format!(
-                    "SELECT c.organization_id AS s FROM event_consumers c JOIN organizations o ON o.id = c.organization_id \
-                     WHERE c.consumer = $1 AND ($3 = '' OR c.organization_id = $3) AND o.event_seq > c.position \
+                    "SELECT c.organization_id AS s FROM event_consumers c JOIN event_counters o ON o.organization_id = c.organization_id \
+                     WHERE c.consumer = $1 AND ($3 = '' OR c.organization_id = $3) AND o.seq > c.position \
                      AND (c.lease_token IS NULL OR c.leased_until <= $2) AND c.retry_at <= $2 \
                      ORDER BY c.leased_until, c.organization_id LIMIT 1{lock}"
                 ),
@@ -165,8 +165,8 @@ impl EventFeed for Database {
         let consumer = consumer.to_owned();
         self.blocking(false, move |mut db| {
             let c: Option<Count> = db.first(
-                "SELECT CAST(COALESCE(SUM(o.event_seq - COALESCE(c.position, 0)), 0) AS BIGINT) AS n \
-                 FROM organizations o LEFT JOIN event_consumers c ON c.organization_id = o.id AND c.consumer = $1",
+                "SELECT CAST(COALESCE(SUM(o.seq - COALESCE(c.position, 0)), 0) AS BIGINT) AS n \
+                 FROM event_counters o LEFT JOIN event_consumers c ON c.organization_id = o.organization_id AND c.consumer = $1",
                 binds![consumer.as_str()],
             )?;
             Ok(c.map_or(0, |c| c.n.max(0) as u64))

@@ -72,8 +72,10 @@ impl DieselTx<'_> {
         for org in orgs {
             let mine: Vec<&Event> = pending.iter().filter(|e| &e.organization_id == org).collect();
             let bumped: Option<Count> = self.db.first(
-                "UPDATE organizations SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq AS n",
-                binds![mine.len() as i64, org.as_str()],
+                "INSERT INTO event_counters (organization_id, seq) VALUES ($1, $2) \
+                 ON CONFLICT (organization_id) DO UPDATE SET seq = event_counters.seq + excluded.seq \
+                 RETURNING seq AS n",
+                binds![org.as_str(), mine.len() as i64],
             )?;
             let Some(last) = bumped.map(|c| c.n) else { continue };
             let first = last - mine.len() as i64 + 1;
