@@ -14,6 +14,7 @@ mod conn;
 mod repo;
 mod sql;
 pub mod testing;
+mod threads;
 mod writer;
 
 pub use conn::Backend;
@@ -101,8 +102,12 @@ pub struct Database {
     /// holding pooled connections while they sleep in SQLite's busy
     /// handler (which starved reads and made writes race). See `writer.rs`.
     writer: Option<writer::Writer>,
+    /// Runs every other unit of work, one thread per pooled connection.
+    threads: threads::Threads,
     write_wait: Duration,
     write_deadline: Duration,
+    /// How long a unit of work waits for a thread (and so a connection).
+    start_wait: Duration,
 }
 
 /// Whether a write's outcome is still open. A queued unit starts only if it
@@ -209,6 +214,70 @@ fn is_deadlock(message: &str) -> bool {
     message.starts_with("deadlock detected")
 }
 
+/// Waits for a queued unit of work's answer. One not started within `wait`
+/// is withdrawn and refused at once (`busy`, nothing changed); one that has
+/// started is waited for, since it may commit.
+async fn started_in_time<R>(
+    mut answer: tokio::sync::oneshot::Receiver<Result<R, Error>>,
+    wait: Duration,
+    state: &std::sync::atomic::AtomicU8,
+    waited: &str,
+) -> Result<R, Error> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let answered = match tokio::time::timeout(wait, &mut answer).await {
+        Ok(a) => a,
+        Err(_) if state.compare_exchange(QUEUED, ABANDONED, SeqCst, SeqCst).is_ok() => return Err(busy(waited)),
+        Err(_) => answer.await,
+    };
+    // The reply channel closes without an answer only when the unit of
+    // work could not run (a failed BEGIN, a stopped thread).
+    answered.unwrap_or_else(|_| Err(busy("the database could not run the request")))
+}
+
+/// Runs a unit of work on a pooled connection: writes in a transaction,
+/// reads in one on SQLite (a consistent snapshot) and bare on PostgreSQL.
+fn on_pooled<R, F>(
+    pools: &Pools,
+    write: bool,
+    f: F,
+    may_commit: impl FnOnce() -> Result<(), TxError>,
+) -> Result<R, Error>
+where
+    F: FnOnce(Db<'_>) -> Result<R, TxError>,
+{
+    let pool_err = |e: diesel::r2d2::PoolError| Error::Unexpected(Box::new(e));
+    match pools {
+        Pools::Sqlite(p) => {
+            let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
+            let c: &mut SqliteConnection = &mut pooled;
+            let run = |c: &mut SqliteConnection| {
+                let r = f(Db::Sqlite(c))?;
+                may_commit()?;
+                Ok(r)
+            };
+            if write { c.immediate_transaction(run) } else { c.transaction(run) }.map_err(to_core)
+        }
+        Pools::Pg(p) => {
+            let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
+            let c: &mut PgConnection = &mut pooled;
+            let run = |c: &mut PgConnection| {
+                let r = f(Db::Pg(c))?;
+                may_commit()?;
+                Ok(r)
+            };
+            if write {
+                c.build_transaction().run(run).map_err(to_core)
+            } else {
+                // No BEGIN/COMMIT around reads: under READ COMMITTED
+                // every statement takes its own snapshot inside a
+                // transaction too, so the wrapper only cost two
+                // round trips per read.
+                run(c).map_err(to_core)
+            }
+        }
+    }
+}
+
 impl Database {
     /// Opens a pool for `sqlite://PATH` or `postgres://…` (`postgresql://`
     /// too). Any other scheme is refused: a typo must never silently create
@@ -274,7 +343,16 @@ impl Database {
             }
             _ => None,
         };
-        Ok(Self { pools: Arc::new(pools), writer, write_wait: opts.write_wait, write_deadline: opts.write_deadline })
+        let threads =
+            threads::Threads::start(opts.max_size.max(1) as usize).map_err(|e| OpenError::Writer(e.to_string()))?;
+        Ok(Self {
+            pools: Arc::new(pools),
+            writer,
+            threads,
+            write_wait: opts.write_wait,
+            write_deadline: opts.write_deadline,
+            start_wait: opts.connection_timeout,
+        })
     }
 
     /// Which backend.
@@ -348,8 +426,9 @@ impl Database {
         Ok(versions.into_iter().map(|v| v.to_string()).max())
     }
 
-    /// Runs `f` on a pooled connection inside a transaction, on the
-    /// blocking pool. Nothing here runs on the async executor.
+    /// Runs `f` inside a transaction on the SQLite writer (SQLite writes) or
+    /// on a pooled connection, on this database's own threads. Nothing here
+    /// runs on the async executor.
     async fn blocking<R, F>(&self, write: bool, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
@@ -357,8 +436,7 @@ impl Database {
     {
         use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
         let asked = std::time::Instant::now();
-        let queued = self.writer.is_some() && write;
-        let state = Arc::new(AtomicU8::new(if queued { QUEUED } else { RUNNING }));
+        let state = Arc::new(AtomicU8::new(QUEUED));
         let _abandon = AbandonOnDrop(state.clone());
         let (start_state, wait_state) = (state.clone(), state.clone());
         let deadline = self.write_deadline;
@@ -408,62 +486,36 @@ impl Database {
             if !writer.submit(job) {
                 return Err(Error::Unexpected("the SQLite writer has stopped".into()));
             }
-            let mut answer = answer;
-            let answered = match tokio::time::timeout(wait, &mut answer).await {
-                Ok(a) => a,
-                // Not started in time: withdraw it and say so at once. One
-                // that has started is waited for: it may commit.
-                Err(_) if wait_state.compare_exchange(QUEUED, ABANDONED, SeqCst, SeqCst).is_ok() => {
-                    return Err(busy(&format!("the database is busy with other writes (waited {} s)", wait.as_secs())))
-                }
-                Err(_) => answer.await,
-            };
-            return match answered {
-                Ok(r) => r,
-                Err(_) => Err(busy("the database could not start a write")),
-            };
+            let waited = format!("the database is busy with other writes (waited {} s)", wait.as_secs());
+            return started_in_time(answer, wait, &wait_state, &waited).await;
         }
         let pools = self.pools.clone();
-        let joined = tokio::task::spawn_blocking(move || -> Result<R, Error> {
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
+        let job: threads::Job = Box::new(move || {
             let _entered = span.enter();
-            let pool_err = |e: diesel::r2d2::PoolError| Error::Unexpected(Box::new(e));
-            match &*pools {
-                Pools::Sqlite(p) => {
-                    let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
-                    let c: &mut SqliteConnection = &mut pooled;
-                    let run = |c: &mut SqliteConnection| {
-                        let r = f(Db::Sqlite(c))?;
-                        may_commit()?;
-                        Ok(r)
-                    };
-                    if write { c.immediate_transaction(run) } else { c.transaction(run) }.map_err(to_core)
-                }
-                Pools::Pg(p) => {
-                    let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
-                    let c: &mut PgConnection = &mut pooled;
-                    let run = |c: &mut PgConnection| {
-                        let r = f(Db::Pg(c))?;
-                        may_commit()?;
-                        Ok(r)
-                    };
-                    if write {
-                        c.build_transaction().run(run).map_err(to_core)
-                    } else {
-                        // No BEGIN/COMMIT around reads: under READ COMMITTED
-                        // every statement takes its own snapshot inside a
-                        // transaction too, so the wrapper only cost two
-                        // round trips per read.
-                        run(c).map_err(to_core)
-                    }
-                }
+            if start_state.compare_exchange(QUEUED, RUNNING, SeqCst, SeqCst).is_err() {
+                // Its caller stopped waiting: it is not run at all.
+                return;
             }
-        })
-        .await;
-        match joined {
-            Ok(r) => r,
-            // A panic in a unit of work: its transaction was rolled back
-            // and the connection discarded by the pool.
-            Err(e) => Err(Error::Unexpected(Box::new(e))),
+            // A panic in a unit of work unwinds through its transaction,
+            // and the pool discards the connection it left mid-transaction.
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_pooled(&pools, write, f, may_commit)))
+                    .unwrap_or_else(|_| Err(Error::Unexpected("a unit of work panicked".into())));
+            let _ = reply.send(result);
+        });
+        if !self.threads.submit(job) {
+            return Err(Error::Unexpected("the database threads have stopped".into()));
+        }
+        let wait = self.start_wait;
+        let waited = format!("all {} database connections stayed busy for {} s", self.pool_size(), wait.as_secs());
+        started_in_time(answer, wait, &wait_state, &waited).await
+    }
+
+    fn pool_size(&self) -> u32 {
+        match &*self.pools {
+            Pools::Sqlite(p) => p.max_size(),
+            Pools::Pg(p) => p.max_size(),
         }
     }
 

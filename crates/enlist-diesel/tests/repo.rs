@@ -882,12 +882,9 @@ async fn advisories_name_autovacuum_off(env: Env) {
         assert!(advice.is_empty(), "{advice:?}");
         return;
     }
-    let off = env
-        .db
-        .execute_raw("SELECT 1 FROM pg_settings WHERE name = 'autovacuum' AND setting = 'off'")
-        .await
-        .unwrap()
-        == 1;
+    let off =
+        env.db.execute_raw("SELECT 1 FROM pg_settings WHERE name = 'autovacuum' AND setting = 'off'").await.unwrap()
+            == 1;
     assert_eq!(advice.iter().any(|a| a.contains("autovacuum off") && a.contains("ANALYZE")), off, "{advice:?}");
     assert_eq!(advice.len(), usize::from(off), "{advice:?}");
 }
