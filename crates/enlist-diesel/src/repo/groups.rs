@@ -306,8 +306,9 @@ impl GroupRepo for DieselTx<'_> {
                 .db
                 .load(
                     format!(
-                        "SELECT gm.user_id, g.role FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                         WHERE g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({})",
+                        // CROSS JOIN: from the users' memberships, as in `groups_of`.
+                        "SELECT gm.user_id, g.role FROM group_members gm CROSS JOIN groups g \
+                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({})",
                         placeholders(2, chunk.len())
                     ),
                     b,

@@ -269,8 +269,12 @@ impl UserRepo for DieselTx<'_> {
                 .db
                 .load(
                     format!(
-                        "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                         WHERE g.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.seq",
+                        // CROSS JOIN: SQLite starts from the users' memberships
+                        // (an index on user_id), not from every group of the
+                        // organization probed for each user; PostgreSQL plans
+                        // it as any join.
+                        "SELECT gm.user_id, g.id, g.display_name FROM group_members gm CROSS JOIN groups g \
+                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.seq",
                         placeholders(2, chunk.len())
                     ),
                     b,
