@@ -12,11 +12,36 @@ use std::sync::{mpsc, Arc, Mutex};
 /// A unit of work as a thread runs it.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// The queue in front of the threads. They end when the last handle is
-/// dropped.
+/// The queue in front of the threads. When the last handle is dropped the
+/// threads finish their jobs and end, and the drop waits for them: a thread
+/// still tearing down its TLS state (libpq's OpenSSL) while the process
+/// exits crashed `enlist` in libcrypto once in a few hundred runs.
 #[derive(Clone)]
 pub(crate) struct Threads {
-    queue: mpsc::Sender<Job>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: Option<mpsc::Sender<Job>>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        join_others(self.handles.drain(..));
+    }
+}
+
+/// Joins threads, except the current one: the last handle may be dropped
+/// by a job running on one of them.
+pub(crate) fn join_others(handles: impl Iterator<Item = std::thread::JoinHandle<()>>) {
+    let me = std::thread::current().id();
+    for h in handles {
+        if h.thread().id() != me {
+            let _ = h.join();
+        }
+    }
 }
 
 impl Threads {
@@ -24,9 +49,10 @@ impl Threads {
     pub(crate) fn start(n: usize) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel::<Job>();
         let jobs = Arc::new(Mutex::new(jobs));
+        let mut handles = Vec::new();
         for i in 0..n.max(1) {
             let jobs = jobs.clone();
-            std::thread::Builder::new().name(format!("enlist-db-{i}")).spawn(move || loop {
+            handles.push(std::thread::Builder::new().name(format!("enlist-db-{i}")).spawn(move || loop {
                 // The lock is held only while waiting for the next job.
                 let next = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 match next {
@@ -35,14 +61,14 @@ impl Threads {
                     Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
                     Err(_) => break,
                 }
-            })?;
+            })?);
         }
-        Ok(Self { queue })
+        Ok(Self { inner: Arc::new(Inner { queue: Some(queue), handles }) })
     }
 
     /// Queues a job; `false` when the threads have stopped.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.queue.send(job).is_ok()
+        self.inner.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
     }
 }
 
@@ -79,5 +105,31 @@ mod tests {
                 .unwrap_or_else(|e| unreachable!("job {n} never finished ({e}): a thread is gone"));
         }
         assert_eq!(most.load(Ordering::SeqCst), 3, "never more jobs at once than threads");
+    }
+
+    #[test]
+    fn dropping_the_last_handle_waits_for_queued_jobs() {
+        let threads = Threads::start(2).unwrap_or_else(|e| unreachable!("{e}"));
+        let finished = Arc::new(AtomicUsize::new(0));
+        for _ in 0..6 {
+            let finished = finished.clone();
+            threads.submit(Box::new(move || {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                finished.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        drop(threads);
+        assert_eq!(finished.load(Ordering::SeqCst), 6, "every queued job ran before the drop returned");
+
+        // A job holding the last handle drops it on a pool thread, which
+        // joins the others but not itself.
+        let threads = Threads::start(2).unwrap_or_else(|e| unreachable!("{e}"));
+        let (last, (done_tx, done)) = (threads.clone(), mpsc::channel());
+        threads.submit(Box::new(move || {
+            drop(last);
+            let _ = done_tx.send(());
+        }));
+        drop(threads);
+        done.recv_timeout(std::time::Duration::from_secs(10)).unwrap_or_else(|e| unreachable!("no deadlock: {e}"));
     }
 }

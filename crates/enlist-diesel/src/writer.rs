@@ -21,11 +21,24 @@ pub(crate) type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// burst, few enough that one failed commit costs little.
 const BATCH: usize = 64;
 
-/// The queue in front of the writer thread. The thread ends when the last
-/// handle is dropped.
+/// The queue in front of the writer thread. When the last handle is
+/// dropped the thread commits what is queued and ends, and the drop waits
+/// for it (see `threads.rs`).
 #[derive(Clone)]
 pub(crate) struct Writer {
-    queue: mpsc::Sender<Job>,
+    inner: std::sync::Arc<Inner>,
+}
+
+struct Inner {
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        crate::threads::join_others(self.thread.take().into_iter());
+    }
 }
 
 impl Writer {
@@ -38,16 +51,16 @@ impl Writer {
         let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
         prepare(&mut conn)?;
         let (queue, jobs) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("enlist-sqlite-writer".into())
             .spawn(move || run(conn, jobs))
             .map_err(|e| e.to_string())?;
-        Ok(Self { queue })
+        Ok(Self { inner: std::sync::Arc::new(Inner { queue: Some(queue), thread: Some(thread) }) })
     }
 
     /// Queues a unit of work; `false` when the writer has stopped.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.queue.send(job).is_ok()
+        self.inner.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
     }
 }
 
