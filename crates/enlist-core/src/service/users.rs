@@ -110,10 +110,51 @@ impl Users {
         change: UserChange,
         if_match: Option<u64>,
     ) -> Result<UserView> {
-        let deps = self.deps.clone();
-        let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, Mode::Write, move |tx| {
-            let user = update(tx, &deps, &caller, &id, &change, if_match)?;
+        // The work happens before the write: the change is applied to a
+        // read of the user and checked there, on the pool; the write then
+        // only confirms the version it was computed from and saves it.
+        let store = &*self.deps.store;
+        let (c, i, ch) = (caller.clone(), id.clone(), change.clone());
+        let planned = transact(store, Mode::Read, move |tx| {
+            Ok(match plan_update(tx, &c, &i, &ch, if_match)? {
+                Planned::Unchanged(user) => Err(view(tx, user, true)?),
+                Planned::Changed(plan) => Ok(plan),
+            })
+        })
+        .await?;
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(unchanged) => return Ok(unchanged),
+        };
+        let (deps, c) = (self.deps.clone(), caller.clone());
+        let saved = transact(store, Mode::Write, move |tx| {
+            // Lock first: the role computed in `commit_update` must see the
+            // memberships that commit with it (a concurrent group change
+            // waits, or is waited for).
+            let (org, id) = (&c.organization_id, &plan.current.id);
+            tx.users().lock(org, std::slice::from_ref(id))?;
+            match tx.users().version(org, id)? {
+                Some(v) if v == plan.current.version => {}
+                Some(_) => return Ok(None),
+                None => return Err(user_not_found(id)),
+            }
+            let user = commit_update(tx, &deps, &c, plan.clone())?;
+            Ok(Some(view(tx, user, true)?))
+        })
+        .await?;
+        if let Some(view) = saved {
+            return Ok(view);
+        }
+        // The user changed since it was read: it is busy, and planning
+        // again could lose again. This time the change is read, applied and
+        // saved in one write, in turn with the others.
+        let (deps, caller, id) = (self.deps.clone(), caller.clone(), id.clone());
+        transact(store, Mode::Write, move |tx| {
+            tx.users().lock(&caller.organization_id, std::slice::from_ref(&id))?;
+            let user = match plan_update(tx, &caller, &id, &change, if_match)? {
+                Planned::Unchanged(user) => user,
+                Planned::Changed(plan) => commit_update(tx, &deps, &caller, plan)?,
+            };
             view(tx, user, true)
         })
         .await
@@ -290,19 +331,34 @@ fn check_email_change(org: &Organization, old: &Email, new: &Email) -> Result<()
     Ok(())
 }
 
-pub(crate) fn update(
+/// What a user change comes to, computed from one read of the user.
+pub(crate) enum Planned {
+    /// The change changes nothing: nothing is written.
+    Unchanged(User),
+    /// The new profile, checked, and what to record.
+    Changed(Plan),
+}
+
+/// A change applied and validated, not yet saved: saved only while the
+/// user is still at `current.version`.
+#[derive(Clone)]
+pub(crate) struct Plan {
+    current: User,
+    profile: Profile,
+    operation: Operation,
+    changes: Vec<AttributeChange>,
+}
+
+/// Applies a PATCH or PUT to the stored user and validates the result;
+/// reads only.
+pub(crate) fn plan_update(
     tx: &mut dyn Transaction,
-    deps: &Deps,
     caller: &Caller,
     id: &UserId,
     change: &UserChange,
     if_match: Option<u64>,
-) -> Result<User> {
-    let org = load_org(tx, &caller.organization_id)?;
-    // Lock first: the role computed below must see the memberships that
-    // commit with it (a concurrent group change waits, or is waited for).
-    tx.users().lock(&org.id, std::slice::from_ref(id))?;
-    let current = tx.users().get(&org.id, id)?.ok_or_else(|| user_not_found(id))?;
+) -> Result<Planned> {
+    let current = tx.users().get(&caller.organization_id, id)?.ok_or_else(|| user_not_found(id))?;
     check_version("User", current.id.as_str(), current.version, if_match)?;
     let (attrs, operation) = match change {
         UserChange::Patch(ops) => (apply_patch(current.profile.attrs(), ops)?, Operation::Patch),
@@ -317,9 +373,21 @@ pub(crate) fn update(
         }
     };
     if &attrs == current.profile.attrs() {
-        return Ok(current);
+        return Ok(Planned::Unchanged(current));
     }
     let profile = Profile::parse(attrs)?;
+    let changes = diff(current.profile.attrs(), profile.attrs());
+    Ok(Planned::Changed(Plan { current, profile, operation, changes }))
+}
+
+/// Saves a planned change, the user locked and still at the planned
+/// version: the rules that depend on other rows (the account's email, the
+/// manager, group roles, the last Admin) are checked here, then the user,
+/// its audit record and its events are written.
+fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: Plan) -> Result<User> {
+    let Plan { current, profile, operation, changes } = plan;
+    let id = &current.id;
+    let org = load_org(tx, &caller.organization_id)?;
     let mut email_changed_from = None;
     if profile.email() != current.profile.email() {
         // Decided against the account's email, which another organization
@@ -364,7 +432,6 @@ pub(crate) fn update(
         Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(next.profile.user_name())),
         other => other?,
     }
-    let changes = diff(current.profile.attrs(), next.profile.attrs());
     let changed: Vec<String> = changes.iter().map(|c| c.attribute.clone()).collect();
     Audit::new(&org.id, &caller.actor, ResourceKind::User, id.as_str(), operation, changes).record(tx, deps)?;
     user_events(tx, deps, &caller.actor, &current, &next, changed, email_changed_from)?;
