@@ -72,9 +72,6 @@ pub trait UserRepo: Send {
     /// and memberships, so what it computes is what commits. An adapter
     /// whose write transactions are already serial (SQLite) may do nothing.
     fn lock(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<()>;
-    /// The stored version of a user of the organization: whether what was
-    /// computed from an earlier read still applies.
-    fn version(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<u64>>;
     /// The organization's users among `ids` (others left out).
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>>;
     /// A filtered, sorted page, evaluated by the database.

@@ -225,9 +225,6 @@ impl UserRepo for Memory {
     fn by_account(&mut self, org: &OrganizationId, account: &AccountId) -> RepoResult<Option<User>> {
         Ok(self.users.iter().find(|u| &u.organization_id == org && &u.account_id == account).cloned())
     }
-    fn version(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<u64>> {
-        Ok(self.users.iter().find(|u| &u.organization_id == org && &u.id == id).map(|u| u.version))
-    }
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
         Ok(self.users.iter().filter(|u| &u.organization_id == org && ids.contains(&u.id)).cloned().collect())
     }

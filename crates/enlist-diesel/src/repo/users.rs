@@ -157,16 +157,6 @@ impl UserRepo for DieselTx<'_> {
             .users_where("u.organization_id = $1 AND u.account_id = $2", binds![org.as_str(), account.as_str()])?
             .pop())
     }
-    fn version(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<u64>> {
-        let row: Option<Count> = self
-            .db
-            .first(
-                "SELECT version AS n FROM users WHERE organization_id = $1 AND id = $2",
-                binds![org.as_str(), id.as_str()],
-            )
-            .map_err(other)?;
-        Ok(row.map(|r| r.n as u64))
-    }
     fn lock(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<()> {
         // SQLite write transactions are IMMEDIATE: already serial.
         if self.db.backend() != Backend::Postgres {

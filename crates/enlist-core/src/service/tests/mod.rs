@@ -111,8 +111,6 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
     tx.users.expect_lock().returning(|_, _| Ok(()));
     let all = users.clone();
     tx.users.expect_get().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).cloned()));
-    let all = users.clone();
-    tx.users.expect_version().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).map(|u| u.version)));
     // Each user's account holds the email its profile gives.
     let all = users.clone();
     tx.accounts.expect_get().returning(move |id| {
