@@ -23,13 +23,20 @@ start() {
     for _ in $(seq 1 1000); do grep -q '^Ready' "$work/serve.out" 2>/dev/null && return; sleep 0.01; done
     cat "$work/serve.out"; echo "the server did not become ready"; exit 1
 }
-# After a bulk load, statistics as autovacuum would gather them; where it
-# is off (as on the development machine) plans stay those of empty tables.
+# Statistics as autovacuum gathers them. Where it is off (as on the
+# development machine) PostgreSQL keeps the plans it made for empty tables,
+# and a load slows as the tables grow: every 10 s while a scenario runs,
+# and after each bulk load, ANALYZE.
 analyze() { case "$1" in postgres*) psql "$1" -qc ANALYZE ;; esac; }
+analyzer=""
+start_analyzer() {
+    case "$1" in postgres*) (for _ in $(seq 1 720); do sleep 10; psql "$1" -qc ANALYZE 2>/dev/null; done) & analyzer=$! ;; esac
+}
+stop_analyzer() { [ -n "$analyzer" ] && kill "$analyzer" 2>/dev/null; analyzer=""; }
 work="$(mktemp -d)"
 server=""
 stop() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=""; }
-trap 'stop; rm -rf "$work"' EXIT
+trap 'stop; stop_analyzer; rm -rf "$work"' EXIT
 
 run_on() {
     local name="$1" url="$2"
@@ -39,6 +46,7 @@ run_on() {
     key="$(sed -n 's/^API key: //p' "$work/serve.out")"
     [ -n "$key" ] || { cat "$work/serve.out"; echo "no API key printed: is the database fresh?"; exit 1; }
     export ENLIST_BENCH_TOKEN="$key"
+    start_analyzer "$url"
     bench provision --users "$USERS"
     analyze "$url"
     rss rss.after_provision
@@ -53,6 +61,7 @@ run_on() {
     rss rss.after_groups
     # Cold start on the loaded database, then memory across paging.
     stop
+    stop_analyzer
     local t0 t1
     t0=$(date +%s%N); start "$url"; t1=$(date +%s%N)
     echo "cold_start $(( (t1 - t0) / 1000000 )) ms"
@@ -69,7 +78,9 @@ run_on() {
         echo "$k t$t.bench.example" >>"$work/tenants"
         [ $((t % 10)) -eq 0 ] && echo "tenants: $t/$TENANTS" >&2
     done
+    start_analyzer "$url"
     bench mixed --tenants "$work/tenants" --rate 25 --seconds 20
+    stop_analyzer
     stop
 }
 

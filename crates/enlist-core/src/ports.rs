@@ -165,6 +165,9 @@ pub trait GroupRepo: Send {
 pub trait ApiKeyRepo: Send {
     /// By public id, in any organization.
     fn get(&mut self, id: &ApiKeyId) -> RepoResult<Option<ApiKey>>;
+    /// A key and its organization in one read: every request authenticates,
+    /// and on PostgreSQL each read is a round trip.
+    fn get_with_organization(&mut self, id: &ApiKeyId) -> RepoResult<Option<(ApiKey, Organization)>>;
     /// The organization's keys, newest first.
     fn list(&mut self, org: &OrganizationId) -> RepoResult<Vec<ApiKey>>;
     /// Stores a new key.

@@ -679,6 +679,28 @@ async fn api_keys_and_domains(env: Env) {
     let err = env.enlist.organizations.add_domain(&operator(&other.id), d).await.unwrap_err();
     assert!(matches!(err, Error::Uniqueness { .. }), "[{}] {err:?}", env.name);
     assert_eq!(env.enlist.organizations.find(o.id.as_str()).await.unwrap().domain_list(), "contoso.com");
+    // Authentication reads a key with its organization in one statement:
+    // the same organization as read on its own, every domain included.
+    use enlist_core::ports::Store;
+    let d2 = enlist_core::DomainName::parse("contoso.net").unwrap();
+    env.enlist.organizations.add_domain(&operator(&o.id), d2).await.unwrap();
+    let (id, seen) = (key.key.id.clone(), std::sync::Arc::new(std::sync::Mutex::new(None)));
+    let slot = seen.clone();
+    env.db
+        .read(Box::new(move |tx| {
+            let found = tx.api_keys().get_with_organization(&id)?;
+            let unknown = tx.api_keys().get_with_organization(&enlist_core::ApiKeyId::new("no-such-key"))?;
+            *slot.lock().unwrap() = Some((found, unknown));
+            Ok(())
+        }))
+        .await
+        .unwrap();
+    let (found, unknown) = seen.lock().unwrap().take().unwrap();
+    let (k, org) = found.expect("the key is found");
+    assert_eq!((k.id, k.label.as_str()), (key.key.id.clone(), "Entra ID"));
+    assert_eq!(org, env.enlist.organizations.find(o.id.as_str()).await.unwrap(), "[{}]", env.name);
+    assert_eq!(org.domain_list(), "contoso.com, contoso.net");
+    assert!(unknown.is_none());
 }
 on_both!(api_keys_and_domains);
 

@@ -145,14 +145,13 @@ impl ApiKeys {
         let (id, presented) = (ApiKeyId::new(id), hash_secret(secret));
         let now = self.deps.clock.now();
         let (caller, stale) = transact(&*self.deps.store, Mode::Read, move |tx| {
-            let key = tx.api_keys().get(&id)?.ok_or_else(|| unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"))?;
+            let (key, org) = tx.api_keys().get_with_organization(&id)?.ok_or_else(|| unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"))?;
             if !bool::from(key.secret_hash.as_slice().ct_eq(presented.as_slice())) {
                 return Err(unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"));
             }
             if key.revoked_at.is_some() {
                 return Err(unauthorized("This API key was revoked: create a new key in Enlist and paste it into your identity provider"));
             }
-            let org = load_org(tx, &key.organization_id)?;
             if !org.scim_enabled {
                 return Err(Error::Forbidden {
                     detail: format!(

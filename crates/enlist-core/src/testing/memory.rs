@@ -419,6 +419,10 @@ impl ApiKeyRepo for Memory {
     fn get(&mut self, id: &ApiKeyId) -> RepoResult<Option<ApiKey>> {
         Ok(self.keys.iter().find(|k| &k.id == id).cloned())
     }
+    fn get_with_organization(&mut self, id: &ApiKeyId) -> RepoResult<Option<(ApiKey, Organization)>> {
+        let Some(key) = ApiKeyRepo::get(self, id)? else { return Ok(None) };
+        Ok(OrganizationRepo::get(self, &key.organization_id)?.map(|o| (key, o)))
+    }
     fn list(&mut self, org: &OrganizationId) -> RepoResult<Vec<ApiKey>> {
         Ok(self.keys.iter().rev().filter(|k| &k.organization_id == org).cloned().collect())
     }

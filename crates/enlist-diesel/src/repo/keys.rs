@@ -1,9 +1,9 @@
 //! `ApiKeyRepo`: API keys, stored as the hex of the secret's hash only.
 
-use super::{micros, other, time, DieselTx};
+use super::{corrupt, micros, other, time, DieselTx};
 use crate::conn::binds;
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::QueryableByName;
 use enlist_core::model::*;
 use enlist_core::ports::*;
@@ -34,11 +34,58 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
+/// A key with its organization and one of its domains (none: `NULL`).
+#[derive(QueryableByName)]
+struct KeyOrgRow {
+    #[diesel(embed)]
+    key: KeyRow,
+    #[diesel(sql_type = Text)]
+    org_name: String,
+    #[diesel(sql_type = Bool)]
+    org_scim_enabled: bool,
+    #[diesel(sql_type = Text)]
+    org_default_role: String,
+    #[diesel(sql_type = BigInt)]
+    org_created_at: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    domain: Option<String>,
+}
+
 impl ApiKeyRepo for DieselTx<'_> {
     fn get(&mut self, id: &ApiKeyId) -> RepoResult<Option<ApiKey>> {
         let row: Option<KeyRow> =
             self.db.first("SELECT * FROM api_keys WHERE id = $1", binds![id.as_str()]).map_err(other)?;
         Ok(row.map(key))
+    }
+    fn get_with_organization(&mut self, id: &ApiKeyId) -> RepoResult<Option<(ApiKey, Organization)>> {
+        let rows: Vec<KeyOrgRow> = self
+            .db
+            .load(
+                "SELECT k.id, k.organization_id, k.label, k.secret_hash, k.created_at, k.last_used_at, k.revoked_at, \
+                 o.name AS org_name, o.scim_enabled AS org_scim_enabled, o.default_role AS org_default_role, \
+                 o.created_at AS org_created_at, d.domain \
+                 FROM api_keys k JOIN organizations o ON o.id = k.organization_id \
+                 LEFT JOIN domains d ON d.organization_id = o.id WHERE k.id = $1 ORDER BY d.domain",
+                binds![id.as_str()],
+            )
+            .map_err(other)?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else { return Ok(None) };
+        let domains = std::iter::once(first.domain)
+            .chain(rows.map(|r| r.domain))
+            .flatten()
+            .filter_map(|d| DomainName::parse(&d).ok())
+            .collect();
+        let org = Organization {
+            id: OrganizationId::new(first.key.organization_id.clone()),
+            name: first.org_name,
+            domains,
+            scim_enabled: first.org_scim_enabled,
+            default_role: Role::parse(&first.org_default_role)
+                .map_err(|_| corrupt("organizations", &first.key.organization_id, "default_role"))?,
+            created_at: time(first.org_created_at),
+        };
+        Ok(Some((key(first.key), org)))
     }
     fn list(&mut self, org: &OrganizationId) -> RepoResult<Vec<ApiKey>> {
         let rows: Vec<KeyRow> = self
