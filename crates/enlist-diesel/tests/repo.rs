@@ -122,7 +122,7 @@ async fn event_numbering_survives_the_counter_move(fresh: Env) {
     ] {
         old.db.execute_raw(sql).await.unwrap_or_else(|e| panic!("[{}] {sql}: {e}", old.name));
     }
-    assert_eq!(old.db.migrate(|_| {}).unwrap().len(), 1, "[{}] one migration after the eighth", old.name);
+    assert!(old.db.migrate(|_| {}).unwrap()[0].contains("event_counters"), "[{}] the ninth migration", old.name);
     for (name, next) in [("Contoso", 42), ("Fabrikam", 1)] {
         let o = old.enlist.organizations.find(name).await.unwrap();
         let domain = if name == "Contoso" { "contoso.com" } else { "fabrikam.com" };
