@@ -13,61 +13,80 @@ use std::sync::Arc;
 /// A unit of work as a thread runs it.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// The queue in front of the threads. When the last handle is dropped the
-/// threads finish their jobs and end, and the drop waits for them: a thread
-/// still tearing down its TLS state (libpq's OpenSSL) while the process
-/// exits crashed `enlist` in libcrypto once in a few hundred runs.
-#[derive(Clone)]
-pub(crate) struct Threads {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    queue: Option<channel::Sender<Job>>,
+/// Threads taking jobs from one queue. Dropping it closes the queue: the
+/// threads finish what is queued and end, and the drop waits for them. A
+/// thread still tearing down its TLS state (libpq's OpenSSL) while the
+/// process exited crashed `enlist` in libcrypto once in a few hundred runs.
+pub(crate) struct Queue<J> {
+    sender: Option<channel::Sender<J>>,
     handles: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        drop(self.queue.take());
-        join_others(self.handles.drain(..));
+impl<J: Send + 'static> Queue<J> {
+    /// Starts `n` threads (at least one) named `name`; `body` makes each
+    /// thread's work from its end of the queue. Many receivers share the
+    /// queue without a lock (a mutex around a std receiver was 4 % of a
+    /// lookup's time, contended by idle threads).
+    pub(crate) fn start(
+        name: &str,
+        n: usize,
+        mut body: impl FnMut(channel::Receiver<J>) -> Box<dyn FnOnce() + Send>,
+    ) -> std::io::Result<Self> {
+        let (sender, jobs) = channel::unbounded::<J>();
+        let n = n.max(1);
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let thread = if n == 1 { name.to_owned() } else { format!("{name}-{i}") };
+            handles.push(std::thread::Builder::new().name(thread).spawn(body(jobs.clone()))?);
+        }
+        Ok(Self { sender: Some(sender), handles })
+    }
+
+    /// Queues a job; `false` when the threads have stopped.
+    pub(crate) fn submit(&self, job: J) -> bool {
+        self.sender.as_ref().is_some_and(|q| q.send(job).is_ok())
     }
 }
 
-/// Joins threads, except the current one: the last handle may be dropped
-/// by a job running on one of them.
-pub(crate) fn join_others(handles: impl Iterator<Item = std::thread::JoinHandle<()>>) {
-    let me = std::thread::current().id();
-    for h in handles {
-        if h.thread().id() != me {
-            let _ = h.join();
+impl<J> Drop for Queue<J> {
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        // Never the current thread: the last handle may be dropped by a
+        // job running on one of them.
+        let me = std::thread::current().id();
+        for h in self.handles.drain(..) {
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
         }
     }
+}
+
+/// The threads that run units of work on pooled connections, one per
+/// connection.
+#[derive(Clone)]
+pub(crate) struct Threads {
+    queue: Arc<Queue<Job>>,
 }
 
 impl Threads {
     /// Starts `n` threads (at least one).
     pub(crate) fn start(n: usize) -> std::io::Result<Self> {
-        // Many receivers on one queue: a mutex around a std receiver was
-        // 4 % of a lookup's time, contended by idle threads.
-        let (queue, jobs) = channel::unbounded::<Job>();
-        let mut handles = Vec::new();
-        for i in 0..n.max(1) {
-            let jobs = jobs.clone();
-            handles.push(std::thread::Builder::new().name(format!("enlist-db-{i}")).spawn(move || {
+        let queue = Queue::start("enlist-db", n, |jobs: channel::Receiver<Job>| {
+            Box::new(move || {
                 // A panicking job has answered nothing: its caller sees its
                 // reply channel close. The thread goes on.
                 while let Ok(job) = jobs.recv() {
                     drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
                 }
-            })?);
-        }
-        Ok(Self { inner: Arc::new(Inner { queue: Some(queue), handles }) })
+            })
+        })?;
+        Ok(Self { queue: Arc::new(queue) })
     }
 
     /// Queues a job; `false` when the threads have stopped.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.inner.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
+        self.queue.submit(job)
     }
 }
 

@@ -7,9 +7,9 @@
 //! pays for one commit. Units that wait see the same database a serial
 //! run would: each runs after the one before it in the same transaction.
 
+use crate::threads::Queue;
 use diesel::connection::{Connection, SimpleConnection};
 use diesel::SqliteConnection;
-use std::sync::mpsc;
 
 /// A unit of work as the writer runs it: inside the batch's transaction,
 /// it returns what to do once the batch's commit has succeeded or failed.
@@ -23,22 +23,10 @@ const BATCH: usize = 64;
 
 /// The queue in front of the writer thread. When the last handle is
 /// dropped the thread commits what is queued and ends, and the drop waits
-/// for it (see `threads.rs`).
+/// for it (`threads::Queue`).
 #[derive(Clone)]
 pub(crate) struct Writer {
-    inner: std::sync::Arc<Inner>,
-}
-
-struct Inner {
-    queue: Option<mpsc::Sender<Job>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        drop(self.queue.take());
-        crate::threads::join_others(self.thread.take().into_iter());
-    }
+    queue: std::sync::Arc<Queue<Job>>,
 }
 
 impl Writer {
@@ -50,21 +38,26 @@ impl Writer {
     ) -> Result<Self, String> {
         let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
         prepare(&mut conn)?;
-        let (queue, jobs) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("enlist-sqlite-writer".into())
-            .spawn(move || run(conn, jobs))
-            .map_err(|e| e.to_string())?;
-        Ok(Self { inner: std::sync::Arc::new(Inner { queue: Some(queue), thread: Some(thread) }) })
+        let mut conn = Some(conn);
+        let queue = Queue::start("enlist-sqlite-writer", 1, |jobs| {
+            let conn = conn.take();
+            Box::new(move || {
+                if let Some(conn) = conn {
+                    run(conn, jobs)
+                }
+            })
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Self { queue: std::sync::Arc::new(queue) })
     }
 
     /// Queues a unit of work; `false` when the writer has stopped.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.inner.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
+        self.queue.submit(job)
     }
 }
 
-fn run(mut conn: SqliteConnection, jobs: mpsc::Receiver<Job>) {
+fn run(mut conn: SqliteConnection, jobs: crossbeam_channel::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
