@@ -97,3 +97,24 @@ async fn refused_keys_are_attributed_to_their_organization(s: &TestServer) {
     assert!(a.is_empty(), "a made-up token is recorded for no one: {a:?}");
 }
 on_both!(refused_keys_are_attributed_to_their_organization);
+
+/// A body refused before routing (too large) is recorded for the key's
+/// organization, under its route, with the detail the client got; with a
+/// made-up token it is recorded for no one.
+async fn a_refused_body_is_recorded_for_the_keys_organization(s: &TestServer) {
+    let big = format!(r#"{{"userName": "big@contoso.com", "title": "{}"}}"#, "x".repeat(70 * 1024));
+    let refused = s.a().send("POST", "/scim/v2/Users", &[], Some(&big)).await;
+    let detail = refused.scim_error(413, None);
+    let anyone = s.with_auth(Some("Bearer enlist_nobody.nothing"));
+    anyone.send("POST", "/scim/v2/Users", &[], Some(&big)).await.scim_error(413, None);
+    let got =
+        activity_of(s, &s.org_a, ActivityQuery { failed_only: true, limit: 10, ..ActivityQuery::default() }, 1).await;
+    let seen: Vec<(&str, &str, u16)> = got.iter().map(|r| (r.method.as_str(), r.route.as_str(), r.status)).collect();
+    assert_eq!(seen, [("POST", "/Users", 413)], "[{:?}] {got:?}", s.backend);
+    assert_eq!(got[0].detail.as_deref(), Some(detail.as_str()));
+    assert_eq!(got[0].key_label, "Entra ID provisioning");
+    assert_eq!(refused.header("x-request-id"), Some(got[0].request_id.as_str()));
+    let b = activity_of(s, &s.org_b, ActivityQuery { limit: 10, ..ActivityQuery::default() }, 0).await;
+    assert!(b.is_empty(), "a made-up token is recorded for no one: {b:?}");
+}
+on_both!(a_refused_body_is_recorded_for_the_keys_organization);

@@ -244,50 +244,13 @@ pub(crate) async fn read_limited(payload: &mut actix_web::dev::Payload, limit: u
     Ok(buf.freeze())
 }
 
-async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
-    let started = Instant::now();
-    let rid = request_id(&req, &*state.ids);
-    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
-    // The body first, on its own deadline and before taking a place among
-    // the requests in flight: a client trickling its body must not hold a
-    // place others need.
-    let mut payload = payload.into_inner();
-    if matches!(
-        *req.method(),
-        actix_web::http::Method::POST | actix_web::http::Method::PUT | actix_web::http::Method::PATCH
-    ) {
-        let limit = state.config.max_body_bytes;
-        match tokio::time::timeout(state.config.body_timeout, read_limited(&mut payload, limit)).await {
-            Ok(Ok(bytes)) => payload = actix_web::dev::Payload::from(bytes),
-            Ok(Err(e)) => {
-                state.metrics.record("body", e.status, started.elapsed());
-                return error_response(&e);
-            }
-            Err(_) => {
-                state.metrics.record("body", 408, started.elapsed());
-                return error_response(&ScimError::status(
-                    408,
-                    format!(
-                        "the request body did not arrive within {} s; nothing was changed. Send it again",
-                        state.config.body_timeout.as_secs()
-                    ),
-                ));
-            }
-        }
-    }
-    let _permit = match admit(&state.limiter, state.config.queue_timeout).await {
-        Ok(p) => p,
-        Err(e) => {
-            state.metrics.record("overloaded", 503, started.elapsed());
-            return error_response(&e);
-        }
-    };
-    // A panic in a handler becomes a SCIM 500 for this request instead of
-    // a dropped connection; the unit of work it was in has rolled back.
-    let guarded =
-        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(routes::dispatch(&req, payload, &state)));
-    let routed = tokio::time::timeout(state.config.request_timeout, guarded);
-    let (route, mut resp) = match tracing::Instrument::instrument(routed, span.clone()).await {
+/// A routed request's answer, or the answer for a handler that panicked or
+/// ran past the request deadline.
+fn routed_or_error(
+    outcome: Result<std::thread::Result<routes::Routed>, tokio::time::error::Elapsed>,
+    state: &Scim,
+) -> routes::Routed {
+    match outcome {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => {
             tracing::error!("handler panicked");
@@ -306,6 +269,60 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
                 ),
             )),
         ),
+    }
+}
+
+async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
+    let started = Instant::now();
+    let rid = request_id(&req, &*state.ids);
+    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
+    // The body first, on its own deadline and before taking a place among
+    // the requests in flight: a client trickling its body must not hold a
+    // place others need.
+    let mut payload = payload.into_inner();
+    let mut refused = None;
+    if matches!(
+        *req.method(),
+        actix_web::http::Method::POST | actix_web::http::Method::PUT | actix_web::http::Method::PATCH
+    ) {
+        let limit = state.config.max_body_bytes;
+        match tokio::time::timeout(state.config.body_timeout, read_limited(&mut payload, limit)).await {
+            Ok(Ok(bytes)) => payload = actix_web::dev::Payload::from(bytes),
+            Ok(Err(e)) => refused = Some(e),
+            Err(_) => {
+                refused = Some(ScimError::status(
+                    408,
+                    format!(
+                        "the request body did not arrive within {} s; nothing was changed. Send it again",
+                        state.config.body_timeout.as_secs()
+                    ),
+                ))
+            }
+        }
+    }
+    let _permit;
+    let (route, mut resp) = if let Some(e) = refused {
+        // Answered without taking a place in flight, and recorded like any
+        // refusal when the token is a real key.
+        tracing::Instrument::instrument(routes::attribute_refusal(&req, &state, &e), span.clone()).await;
+        (routes::route_label(&req), error_response(&e))
+    } else {
+        _permit = match admit(&state.limiter, state.config.queue_timeout).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Not looked up or recorded: an overloaded server does no
+                // more work for a request it turns away.
+                state.metrics.record("overloaded", 503, started.elapsed());
+                return error_response(&e);
+            }
+        };
+        // A panic in a handler becomes a SCIM 500 for this request instead
+        // of a dropped connection; the unit of work it was in has rolled back.
+        let guarded = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(routes::dispatch(
+            &req, payload, &state,
+        )));
+        let routed = tokio::time::timeout(state.config.request_timeout, guarded);
+        routed_or_error(tracing::Instrument::instrument(routed, span.clone()).await, &state)
     };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);

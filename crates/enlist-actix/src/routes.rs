@@ -20,7 +20,7 @@ use enlist_scim::resource::{etag, parse_etag, Projection};
 use enlist_scim::{ListParams, ListRequest, ScimError};
 use serde_json::Value as Json;
 
-type Routed = (&'static str, HttpResponse);
+pub(crate) type Routed = (&'static str, HttpResponse);
 
 /// An endpoint under the SCIM base, matched once: names case-insensitively,
 /// ids and names as sent.
@@ -104,6 +104,30 @@ fn method_not_allowed(allow: &'static str) -> HttpResponse {
 
 /// Routes one request; returns the route label (for metrics) and the
 /// response.
+/// The route a request is for, as metrics and the activity log name it.
+pub(crate) fn route_label(req: &HttpRequest) -> &'static str {
+    let (_, rest) = mount(req);
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    Route::parse(&segments).map_or("unknown", Route::label)
+}
+
+/// A request refused before routing (its body too large, too slow or
+/// unreadable): when its token is a real key, the refusal is its
+/// organization's to see in the activity log. The token is only
+/// attributed, never accepted.
+pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &Scim, e: &ScimError) {
+    let Ok(token) = bearer(req) else { return };
+    if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
+        req.extensions_mut().insert(Draft {
+            org: Some(c.organization_id.clone()),
+            key_label: c.actor.label(),
+            scim_type: e.scim_type.map(str::to_owned),
+            detail: Some(e.detail.clone()),
+            ..Draft::default()
+        });
+    }
+}
+
 pub(crate) async fn dispatch(req: &HttpRequest, payload: actix_web::dev::Payload, state: &Scim) -> Routed {
     let (base, rest) = mount(req);
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
@@ -148,7 +172,8 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: actix_web::dev::Payload
 
 /// The credentials: `Bearer <key>` (scheme in any case) or, as Okta's
 /// template app sends its API Token field verbatim, the bare key.
-async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimError> {
+/// The token of the `Authorization` header.
+fn bearer(req: &HttpRequest) -> Result<&str, ScimError> {
     let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
     if header.is_empty() {
         return Err(ScimError::status(
@@ -156,17 +181,19 @@ async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimErr
             "missing Authorization header: send 'Authorization: Bearer <Enlist API key>'",
         ));
     }
-    let token = match header.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        Some(_) => {
-            return Err(ScimError::status(
-                401,
-                "unsupported Authorization scheme: send 'Authorization: Bearer <Enlist API key>' \
-                 (a blank Secret Token makes Entra send its own token; paste the Enlist key)",
-            ))
-        }
-        None => header,
-    };
+    match header.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => Ok(rest.trim()),
+        Some(_) => Err(ScimError::status(
+            401,
+            "unsupported Authorization scheme: send 'Authorization: Bearer <Enlist API key>' \
+             (a blank Secret Token makes Entra send its own token; paste the Enlist key)",
+        )),
+        None => Ok(header),
+    }
+}
+
+async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimError> {
+    let token = bearer(req)?;
     let caller = match state.enlist.api_keys.authenticate(token).await {
         Ok(c) => c,
         Err(e) => {
