@@ -89,6 +89,11 @@ impl Browser {
                      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]}}}});
         let session = call(port, "POST", "/session", Some(&caps)).ok()?["sessionId"].as_str()?.to_owned();
+        // A click that submits a form may return before the next page has
+        // loaded: finding an element waits for it (up to 10 s) instead of
+        // reading the old page (seen once in CI after "Generate API key").
+        let wait = json!({"implicit": 10_000});
+        call(port, "POST", &format!("/session/{session}/timeouts"), Some(&wait)).ok()?;
         Some(Self { driver, port, session, profile })
     }
 
@@ -137,6 +142,18 @@ impl Browser {
     /// The value of the cookie `name`, if the browser holds it.
     pub fn cookie(&self, name: &str) -> Option<String> {
         call(self.port, "GET", &self.at(&format!("/cookie/{name}")), None).ok()?["value"].as_str().map(str::to_owned)
+    }
+
+    /// Whether the page shows `text` within 10 s (a submitted form's next
+    /// page may still be loading).
+    pub fn shows(&self, text: &str) -> bool {
+        for _ in 0..100 {
+            if self.source().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
     }
 
     /// Accepts a `confirm()` dialog.
