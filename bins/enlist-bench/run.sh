@@ -58,6 +58,8 @@ run_on() {
     bench group-build --members "$MEMBERS" --groups "$GROUP_COUNT"
     analyze "$url"
     bench group-query --groups "$GROUP_COUNT" --requests 20000
+    # Lookups again, now that users are members (each also reads its groups).
+    bench lookup --users "$USERS" --requests 30000 | sed 's/^lookup\./lookup_in_groups./'
     rss rss.after_groups
     # Cold start on the loaded database, then memory across paging.
     stop
