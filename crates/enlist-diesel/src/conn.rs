@@ -252,6 +252,21 @@ pub(crate) struct Str {
     pub(crate) s: String,
 }
 
+/// An `IN (…)` list of `ids` whose parameters start at `first`: the
+/// placeholders and the binds. The list is padded to a power of two by
+/// repeating its last id (a repeat changes nothing in `IN`), so lists of
+/// 1 to 500 ids come in ten statement texts, not 500 that would crowd the
+/// prepared-statement cache ([`DYNAMIC_CACHED`]).
+pub(crate) fn in_list<'a>(first: usize, ids: impl ExactSizeIterator<Item = &'a str>) -> (String, Vec<Bind>) {
+    let n = ids.len();
+    let mut binds: Vec<Bind> = Vec::with_capacity(n.next_power_of_two());
+    binds.extend(ids.map(Bind::from));
+    if let Some(last) = binds.last().cloned() {
+        binds.resize(n.next_power_of_two(), last);
+    }
+    (placeholders(first, binds.len()), binds)
+}
+
 /// `$a, $b, …` for `n` parameters starting at `first`.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -271,6 +286,18 @@ mod tests {
         let (before, n, rest) = next_placeholder(rest).unwrap_or_else(|| unreachable!());
         assert_eq!((before, n, rest), (" AND c = '$x' AND d = ", 1, ""));
         assert!(next_placeholder("no parameters, $ alone").is_none());
+    }
+
+    #[test]
+    fn id_lists_are_padded_to_a_power_of_two_with_their_last_id() {
+        let (sql, binds) = in_list(2, ["a", "b", "c"].into_iter());
+        assert_eq!(sql, "$2, $3, $4, $5");
+        assert_eq!(binds, vec![Bind::from("a"), Bind::from("b"), Bind::from("c"), Bind::from("c")]);
+        let (sql, binds) = in_list(3, ["a"].into_iter());
+        assert_eq!((sql.as_str(), binds.len()), ("$3", 1));
+        let texts: std::collections::HashSet<String> =
+            (1..=500).map(|n| in_list(2, std::iter::repeat_n("x", n)).0).collect();
+        assert_eq!(texts.len(), 10, "1 to 500 ids: ten texts");
     }
 
     #[test]

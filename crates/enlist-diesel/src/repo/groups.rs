@@ -2,7 +2,7 @@
 //! that cost the batch, never the group.
 
 use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
-use crate::conn::{binds, placeholders, Bind, Count, Str};
+use crate::conn::{binds, in_list, Bind, Count, Str};
 use crate::sql::Resource;
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -89,9 +89,10 @@ impl DieselTx<'_> {
     ) -> Result<Vec<UserId>, RepoError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let q = sql.replace("{ids}", &placeholders(3, chunk.len()));
+            let (list, ids) = in_list(3, chunk.iter().map(UserId::as_str));
+            let q = sql.replace("{ids}", &list);
             let mut b = binds![group.as_str(), org.as_str()];
-            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            b.extend(ids);
             let rows: Vec<Str> = self.db.load(q, b).map_err(|e| db_err(e, |_| Uniqueness::Membership))?;
             out.extend(rows.into_iter().map(|r| UserId::new(r.s)));
         }
@@ -280,15 +281,15 @@ impl GroupRepo for DieselTx<'_> {
     fn member_counts(&mut self, org: &OrganizationId, groups: &[GroupId]) -> RepoResult<Vec<(GroupId, u64)>> {
         let mut out = Vec::new();
         for chunk in groups.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(GroupId::as_str));
             let mut b = binds![org.as_str()];
-            b.extend(chunk.iter().map(|g| Bind::Text(g.as_str().to_owned())));
+            b.extend(ids);
             let rows: Vec<GroupCount> = self
                 .db
                 .load(
                     format!(
                         "SELECT gm.group_id, COUNT(*) AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                         WHERE g.organization_id = $1 AND gm.group_id IN ({}) GROUP BY gm.group_id",
-                        placeholders(2, chunk.len())
+                         WHERE g.organization_id = $1 AND gm.group_id IN ({list}) GROUP BY gm.group_id"
                     ),
                     b,
                 )
@@ -300,16 +301,16 @@ impl GroupRepo for DieselTx<'_> {
     fn group_role_floor(&mut self, org: &OrganizationId, users: &[UserId]) -> RepoResult<Vec<(UserId, Role)>> {
         let mut best: std::collections::HashMap<String, Role> = std::collections::HashMap::new();
         for chunk in users.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
             let mut b = binds![org.as_str()];
-            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            b.extend(ids);
             let rows: Vec<FloorRow> = self
                 .db
                 .load(
                     format!(
                         // CROSS JOIN: from the users' memberships, as in `groups_of`.
                         "SELECT gm.user_id, g.role FROM group_members gm CROSS JOIN groups g \
-                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({})",
-                        placeholders(2, chunk.len())
+                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({list})"
                     ),
                     b,
                 )

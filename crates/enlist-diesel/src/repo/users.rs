@@ -3,7 +3,7 @@
 
 use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
 use crate::codec::{decode, encode, flatten};
-use crate::conn::{binds, placeholders, Backend, Bind, Count, Str};
+use crate::conn::{binds, in_list, placeholders, Backend, Bind, Count, Str};
 use crate::sql::Resource;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
@@ -165,15 +165,13 @@ impl UserRepo for DieselTx<'_> {
         let mut sorted = ids.to_vec();
         sorted.sort();
         for chunk in sorted.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
             let mut b = binds![org.as_str()];
-            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            b.extend(ids);
             let _: Vec<Str> = self
                 .db
                 .load(
-                    format!(
-                        "SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
-                        placeholders(2, chunk.len())
-                    ),
+                    format!("SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({list}) ORDER BY id FOR UPDATE"),
                     b,
                 )
                 .map_err(other)?;
@@ -183,11 +181,10 @@ impl UserRepo for DieselTx<'_> {
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
             let mut b = binds![org.as_str()];
-            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
-            out.extend(
-                self.users_where(&format!("u.organization_id = $1 AND u.id IN ({})", placeholders(2, chunk.len())), b)?,
-            );
+            b.extend(ids);
+            out.extend(self.users_where(&format!("u.organization_id = $1 AND u.id IN ({list})"), b)?);
         }
         Ok(out)
     }
@@ -263,8 +260,9 @@ impl UserRepo for DieselTx<'_> {
     fn groups_of(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, GroupRef)>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
             let mut b = binds![org.as_str()];
-            b.extend(chunk.iter().map(|i| Bind::Text(i.as_str().to_owned())));
+            b.extend(ids);
             let rows: Vec<UserGroupRow> = self
                 .db
                 .load(
@@ -274,8 +272,7 @@ impl UserRepo for DieselTx<'_> {
                         // organization probed for each user; PostgreSQL plans
                         // it as any join.
                         "SELECT gm.user_id, g.id, g.display_name FROM group_members gm CROSS JOIN groups g \
-                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.seq",
-                        placeholders(2, chunk.len())
+                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND gm.user_id IN ({list}) ORDER BY g.seq"
                     ),
                     b,
                 )
