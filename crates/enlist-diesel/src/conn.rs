@@ -84,11 +84,11 @@ pub(crate) enum Db<'c> {
 /// its SQL text only when told it is safe; a `&'static str` statement is a
 /// fixed text, so a cached statement is reused for every call (SQLite then
 /// skips parsing and planning, PostgreSQL a round trip). Dynamic text
-/// (filters, lists of placeholders) is cached too while it is one of the
-/// first [`DYNAMIC_CACHED`] texts the process has seen: values are always
-/// parameters, so a client's filters repeat a few shapes (Entra ID's match
-/// queries, paging), while the per-connection cache, which never evicts,
-/// stays bounded whatever shapes a client invents.
+/// (filters, lists of placeholders) is cached too once it is one of the
+/// first [`DYNAMIC_CACHED`] texts the process has seen twice: values are
+/// always parameters, so a client's filters repeat a few shapes (Entra ID's
+/// match queries, paging), while the per-connection cache, which never
+/// evicts, stays bounded whatever shapes a client invents.
 struct Stmt {
     sql: String,
     binds: Vec<Bind>,
@@ -218,20 +218,34 @@ pub(crate) const DYNAMIC_CACHED: usize = 128;
 const DYNAMIC_CACHED_LEN: usize = 2048;
 
 /// Whether a dynamic text is among the ones whose prepared statements are
-/// kept: the first [`DYNAMIC_CACHED`] short texts seen by the process.
+/// kept: the first [`DYNAMIC_CACHED`] short texts seen *twice* by the
+/// process. A text is admitted on its second use, so shapes a client sends
+/// once (a fuzzer, a one-off console search) do not take the places of the
+/// ones that repeat; texts seen once are remembered up to a bound, then
+/// forgotten together.
 fn dynamic_cached(text: &str) -> bool {
     use std::collections::HashSet;
-    use std::sync::{LazyLock, RwLock};
-    static SEEN: LazyLock<RwLock<HashSet<Box<str>>>> = LazyLock::new(|| RwLock::new(HashSet::new()));
+    use std::sync::{LazyLock, Mutex, RwLock};
+    static KEPT: LazyLock<RwLock<HashSet<Box<str>>>> = LazyLock::new(|| RwLock::new(HashSet::new()));
+    static ONCE: LazyLock<Mutex<HashSet<Box<str>>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
     if text.len() > DYNAMIC_CACHED_LEN {
         return false;
     }
-    if SEEN.read().unwrap_or_else(|p| p.into_inner()).contains(text) {
+    if KEPT.read().unwrap_or_else(|p| p.into_inner()).contains(text) {
         return true;
     }
-    let mut seen = SEEN.write().unwrap_or_else(|p| p.into_inner());
-    if seen.len() < DYNAMIC_CACHED || seen.contains(text) {
-        seen.insert(text.into());
+    let mut once = ONCE.lock().unwrap_or_else(|p| p.into_inner());
+    if !once.remove(text) {
+        if once.len() >= DYNAMIC_CACHED * 8 {
+            once.clear();
+        }
+        once.insert(text.into());
+        return false;
+    }
+    drop(once);
+    let mut kept = KEPT.write().unwrap_or_else(|p| p.into_inner());
+    if kept.len() < DYNAMIC_CACHED || kept.contains(text) {
+        kept.insert(text.into());
         true
     } else {
         false
@@ -301,15 +315,26 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_texts_are_cached_up_to_the_bound() {
+    fn dynamic_texts_are_cached_from_their_second_use_up_to_the_bound() {
         let long = "x".repeat(DYNAMIC_CACHED_LEN + 1);
-        assert!(!dynamic_cached(&long), "long texts are never kept");
+        assert!(!dynamic_cached(&long) && !dynamic_cached(&long), "long texts are never kept");
         let base = "SELECT 1 WHERE a = $1 -- test shape ";
-        assert!(dynamic_cached(&format!("{base}0")));
-        // Fill the set (other tests may have added texts: count the kept).
-        let kept = (1..=DYNAMIC_CACHED * 2).filter(|i| dynamic_cached(&format!("{base}{i}"))).count();
+        let first = format!("{base}0");
+        assert!(!dynamic_cached(&first), "a text seen once is not kept");
+        assert!(dynamic_cached(&first), "its second use keeps it");
+        // Texts sent once each (a fuzzer) take no place.
+        assert!((1..=DYNAMIC_CACHED * 2).all(|i| !dynamic_cached(&format!("{base}once {i}"))));
+        // Repeated texts fill the places (other tests may have taken some).
+        let kept = (1..=DYNAMIC_CACHED * 2)
+            .filter(|i| {
+                let t = format!("{base}{i}");
+                dynamic_cached(&t);
+                dynamic_cached(&t)
+            })
+            .count();
         assert!(kept < DYNAMIC_CACHED, "at most {DYNAMIC_CACHED} texts are kept, got {kept} more");
-        assert!(!dynamic_cached(&format!("{base}{}", DYNAMIC_CACHED * 2 + 1)), "a new text past the bound is not kept");
-        assert!(dynamic_cached(&format!("{base}0")), "a kept text stays kept");
+        let late = format!("{base}late");
+        assert!(!dynamic_cached(&late) && !dynamic_cached(&late), "past the bound nothing more is kept");
+        assert!(dynamic_cached(&first), "a kept text stays kept");
     }
 }
