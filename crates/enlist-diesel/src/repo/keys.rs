@@ -1,6 +1,7 @@
 //! `ApiKeyRepo`: API keys, stored as the hex of the secret's hash only.
 
-use super::{corrupt, micros, other, time, DieselTx};
+use super::orgs::OrgRow;
+use super::{micros, other, time, DieselTx};
 use crate::conn::binds;
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
@@ -71,20 +72,15 @@ impl ApiKeyRepo for DieselTx<'_> {
             .map_err(other)?;
         let mut rows = rows.into_iter();
         let Some(first) = rows.next() else { return Ok(None) };
-        let domains = std::iter::once(first.domain)
-            .chain(rows.map(|r| r.domain))
-            .flatten()
-            .filter_map(|d| DomainName::parse(&d).ok())
-            .collect();
-        let org = Organization {
-            id: OrganizationId::new(first.key.organization_id.clone()),
+        let domains: Vec<String> = std::iter::once(first.domain).chain(rows.map(|r| r.domain)).flatten().collect();
+        let org = OrgRow {
+            id: first.key.organization_id.clone(),
             name: first.org_name,
-            domains,
             scim_enabled: first.org_scim_enabled,
-            default_role: Role::parse(&first.org_default_role)
-                .map_err(|_| corrupt("organizations", &first.key.organization_id, "default_role"))?,
-            created_at: time(first.org_created_at),
-        };
+            default_role: first.org_default_role,
+            created_at: first.org_created_at,
+        }
+        .into_org(domains)?;
         Ok(Some((key(first.key), org)))
     }
     fn list(&mut self, org: &OrganizationId) -> RepoResult<Vec<ApiKey>> {

@@ -11,17 +11,32 @@ use enlist_core::types::*;
 use enlist_core::{RepoError, Uniqueness};
 
 #[derive(QueryableByName)]
-struct OrgRow {
+pub(super) struct OrgRow {
     #[diesel(sql_type = Text)]
-    id: String,
+    pub(super) id: String,
     #[diesel(sql_type = Text)]
-    name: String,
+    pub(super) name: String,
     #[diesel(sql_type = Bool)]
-    scim_enabled: bool,
+    pub(super) scim_enabled: bool,
     #[diesel(sql_type = Text)]
-    default_role: String,
+    pub(super) default_role: String,
     #[diesel(sql_type = BigInt)]
-    created_at: i64,
+    pub(super) created_at: i64,
+}
+
+impl OrgRow {
+    /// The organization, with its domains (unreadable ones left out).
+    pub(super) fn into_org(self, domains: impl IntoIterator<Item = String>) -> Result<Organization, RepoError> {
+        Ok(Organization {
+            default_role: Role::parse(&self.default_role)
+                .map_err(|_| corrupt("organizations", &self.id, "default_role"))?,
+            id: OrganizationId::new(self.id),
+            name: self.name,
+            domains: domains.into_iter().filter_map(|d| DomainName::parse(&d).ok()).collect(),
+            scim_enabled: self.scim_enabled,
+            created_at: time(self.created_at),
+        })
+    }
 }
 
 /// An organization joined with one of its domains (none: `NULL`).
@@ -41,15 +56,7 @@ impl DieselTx<'_> {
                 .db
                 .load("SELECT domain AS s FROM domains WHERE organization_id = $1 ORDER BY domain", binds![&r.id])
                 .map_err(other)?;
-            out.push(Organization {
-                id: OrganizationId::new(r.id.clone()),
-                name: r.name,
-                domains: domains.into_iter().filter_map(|d| DomainName::parse(&d.s).ok()).collect(),
-                scim_enabled: r.scim_enabled,
-                default_role: Role::parse(&r.default_role)
-                    .map_err(|_| corrupt("organizations", &r.id, "default_role"))?,
-                created_at: time(r.created_at),
-            });
+            out.push(r.into_org(domains.into_iter().map(|d| d.s))?);
         }
         Ok(out)
     }
@@ -68,20 +75,8 @@ impl OrganizationRepo for DieselTx<'_> {
             .map_err(other)?;
         let mut rows = rows.into_iter();
         let Some(first) = rows.next() else { return Ok(None) };
-        let domains: Vec<DomainName> = std::iter::once(first.domain)
-            .chain(rows.map(|r| r.domain))
-            .flatten()
-            .filter_map(|d| DomainName::parse(&d).ok())
-            .collect();
-        let r = first.org;
-        Ok(Some(Organization {
-            id: OrganizationId::new(r.id.clone()),
-            name: r.name,
-            domains,
-            scim_enabled: r.scim_enabled,
-            default_role: Role::parse(&r.default_role).map_err(|_| corrupt("organizations", &r.id, "default_role"))?,
-            created_at: time(r.created_at),
-        }))
+        let domains: Vec<String> = std::iter::once(first.domain).chain(rows.map(|r| r.domain)).flatten().collect();
+        Ok(Some(first.org.into_org(domains)?))
     }
     fn by_name(&mut self, name: &str) -> RepoResult<Option<Organization>> {
         let rows: Vec<OrgRow> =
