@@ -2,10 +2,12 @@
 //! mail worker's `OutboxQueue`) with Diesel and r2d2, on an embedded
 //! SQLite file by default and on PostgreSQL for scale, from one code base.
 //!
-//! Every use case runs as one closure on tokio's blocking pool, inside one
-//! database transaction (IMMEDIATE on SQLite, so writers queue on the lock
-//! instead of failing with `database is locked`). Filters are translated to
-//! SQL with bound parameters (`sql.rs`); nothing is filtered in memory.
+//! Every use case runs as one closure inside one database transaction, on
+//! the database's own threads (`threads.rs`), one per pooled connection; on
+//! SQLite every write goes to one writer thread (`writer.rs`), which runs
+//! waiting units of work together, each in a savepoint. `unit.rs` runs a
+//! unit and keeps its deadlines. Filters are translated to SQL with bound
+//! parameters (`sql.rs`); nothing is filtered in memory.
 
 #![warn(missing_docs)]
 
@@ -15,15 +17,16 @@ mod repo;
 mod sql;
 pub mod testing;
 mod threads;
+mod unit;
 mod writer;
 
 pub use conn::Backend;
 
-use conn::{Db, Str};
+use conn::Str;
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use enlist_core::ports::{Store, Work};
 use enlist_core::Error;
@@ -110,29 +113,6 @@ pub struct Database {
     start_wait: Duration,
 }
 
-/// Whether a write's outcome is still open. A queued unit starts only if it
-/// moves `QUEUED → RUNNING`, and commits only if it moves `RUNNING →
-/// COMMITTING`; a caller that stops waiting moves it from `QUEUED` or
-/// `RUNNING` to `ABANDONED`. So a unit is either saved and its caller told
-/// so, or rolled back: never committed after its caller gave up.
-const RUNNING: u8 = 0;
-const COMMITTING: u8 = 1;
-const ABANDONED: u8 = 2;
-const QUEUED: u8 = 3;
-
-struct AbandonOnDrop(Arc<std::sync::atomic::AtomicU8>);
-
-impl Drop for AbandonOnDrop {
-    fn drop(&mut self) {
-        use std::sync::atomic::Ordering::SeqCst;
-        for from in [QUEUED, RUNNING] {
-            if self.0.compare_exchange(from, ABANDONED, SeqCst, SeqCst).is_ok() {
-                return;
-            }
-        }
-    }
-}
-
 fn busy(detail: &str) -> Error {
     Error::Unavailable { detail: format!("{detail}; nothing was changed. Retry after the Retry-After delay.") }
 }
@@ -212,70 +192,6 @@ fn to_core(e: TxError) -> Error {
 
 fn is_deadlock(message: &str) -> bool {
     message.starts_with("deadlock detected")
-}
-
-/// Waits for a queued unit of work's answer. One not started within `wait`
-/// is withdrawn and refused at once (`busy`, nothing changed); one that has
-/// started is waited for, since it may commit.
-async fn started_in_time<R>(
-    mut answer: tokio::sync::oneshot::Receiver<Result<R, Error>>,
-    wait: Duration,
-    state: &std::sync::atomic::AtomicU8,
-    waited: &str,
-) -> Result<R, Error> {
-    use std::sync::atomic::Ordering::SeqCst;
-    let answered = match tokio::time::timeout(wait, &mut answer).await {
-        Ok(a) => a,
-        Err(_) if state.compare_exchange(QUEUED, ABANDONED, SeqCst, SeqCst).is_ok() => return Err(busy(waited)),
-        Err(_) => answer.await,
-    };
-    // The reply channel closes without an answer only when the unit of
-    // work could not run (a failed BEGIN, a stopped thread).
-    answered.unwrap_or_else(|_| Err(busy("the database could not run the request")))
-}
-
-/// Runs a unit of work on a pooled connection: writes in a transaction,
-/// reads in one on SQLite (a consistent snapshot) and bare on PostgreSQL.
-fn on_pooled<R, F>(
-    pools: &Pools,
-    write: bool,
-    f: F,
-    may_commit: impl FnOnce() -> Result<(), TxError>,
-) -> Result<R, Error>
-where
-    F: FnOnce(Db<'_>) -> Result<R, TxError>,
-{
-    let pool_err = |e: diesel::r2d2::PoolError| Error::Unexpected(Box::new(e));
-    match pools {
-        Pools::Sqlite(p) => {
-            let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
-            let c: &mut SqliteConnection = &mut pooled;
-            let run = |c: &mut SqliteConnection| {
-                let r = f(Db::Sqlite(c))?;
-                may_commit()?;
-                Ok(r)
-            };
-            if write { c.immediate_transaction(run) } else { c.transaction(run) }.map_err(to_core)
-        }
-        Pools::Pg(p) => {
-            let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
-            let c: &mut PgConnection = &mut pooled;
-            let run = |c: &mut PgConnection| {
-                let r = f(Db::Pg(c))?;
-                may_commit()?;
-                Ok(r)
-            };
-            if write {
-                c.build_transaction().run(run).map_err(to_core)
-            } else {
-                // No BEGIN/COMMIT around reads: under READ COMMITTED
-                // every statement takes its own snapshot inside a
-                // transaction too, so the wrapper only cost two
-                // round trips per read.
-                run(c).map_err(to_core)
-            }
-        }
-    }
 }
 
 impl Database {
@@ -421,99 +337,6 @@ impl Database {
                 .map_err(|e| mig(e.to_string()))?,
         };
         Ok(versions.into_iter().map(|v| v.to_string()).max())
-    }
-
-    /// Runs `f` inside a transaction on the SQLite writer (SQLite writes) or
-    /// on a pooled connection, on this database's own threads. Nothing here
-    /// runs on the async executor.
-    async fn blocking<R, F>(&self, write: bool, f: F) -> Result<R, Error>
-    where
-        R: Send + 'static,
-        F: FnOnce(Db<'_>) -> Result<R, TxError> + Send + 'static,
-    {
-        use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
-        let asked = std::time::Instant::now();
-        let state = Arc::new(AtomicU8::new(QUEUED));
-        let _abandon = AbandonOnDrop(state.clone());
-        let (start_state, wait_state) = (state.clone(), state.clone());
-        let deadline = self.write_deadline;
-        // Called last inside the unit's transaction (or savepoint): it
-        // commits only if nobody gave up on it and it is within its deadline.
-        let may_commit = move || -> Result<(), TxError> {
-            if !write {
-                return Ok(());
-            }
-            if asked.elapsed() > deadline {
-                return Err(TxError::Core(busy(&format!("the change took longer than {} s", deadline.as_secs()))));
-            }
-            match state.compare_exchange(RUNNING, COMMITTING, SeqCst, SeqCst) {
-                Ok(_) => Ok(()),
-                Err(_) => Err(TxError::Core(busy("the request was abandoned before its change was saved"))),
-            }
-        };
-        // What a unit of work logs carries the caller's span (request id).
-        let span = tracing::Span::current();
-        if let (Some(writer), true) = (&self.writer, write) {
-            let wait = self.write_wait;
-            let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
-            let job: writer::Job = Box::new(move |c: &mut SqliteConnection| -> writer::Finish {
-                let _entered = span.enter();
-                let result = if start_state.compare_exchange(QUEUED, RUNNING, SeqCst, SeqCst).is_err() {
-                    // Its caller stopped waiting: it is not run at all.
-                    Err(busy("the request was abandoned before its change was made"))
-                } else {
-                    // A savepoint inside the writer's batch transaction; a
-                    // panic rolls back this unit only.
-                    c.transaction(|c| {
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(Db::Sqlite(c))))
-                            .map_err(|_| TxError::Core(Error::Unexpected("a unit of work panicked".into())))??;
-                        may_commit()?;
-                        Ok(r)
-                    })
-                    .map_err(to_core)
-                };
-                Box::new(move |committed: Result<(), String>| {
-                    let _ = reply.send(match (result, committed) {
-                        (Ok(r), Ok(())) => Ok(r),
-                        (Ok(_), Err(e)) => Err(Error::Unexpected(format!("the commit failed: {e}").into())),
-                        (Err(e), _) => Err(e),
-                    });
-                })
-            });
-            if !writer.submit(job) {
-                return Err(Error::Unexpected("the SQLite writer has stopped".into()));
-            }
-            let waited = format!("the database is busy with other writes (waited {} s)", wait.as_secs());
-            return started_in_time(answer, wait, &wait_state, &waited).await;
-        }
-        let pools = self.pools.clone();
-        let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
-        let job: threads::Job = Box::new(move || {
-            let _entered = span.enter();
-            if start_state.compare_exchange(QUEUED, RUNNING, SeqCst, SeqCst).is_err() {
-                // Its caller stopped waiting: it is not run at all.
-                return;
-            }
-            // A panic in a unit of work unwinds through its transaction,
-            // and the pool discards the connection it left mid-transaction.
-            let result =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_pooled(&pools, write, f, may_commit)))
-                    .unwrap_or_else(|_| Err(Error::Unexpected("a unit of work panicked".into())));
-            let _ = reply.send(result);
-        });
-        if !self.threads.submit(job) {
-            return Err(Error::Unexpected("the database threads have stopped".into()));
-        }
-        let wait = self.start_wait;
-        let waited = format!("all {} database connections stayed busy for {} s", self.pool_size(), wait.as_secs());
-        started_in_time(answer, wait, &wait_state, &waited).await
-    }
-
-    fn pool_size(&self) -> u32 {
-        match &*self.pools {
-            Pools::Sqlite(p) => p.max_size(),
-            Pools::Pg(p) => p.max_size(),
-        }
     }
 
     /// `SELECT 1`, for health checks.

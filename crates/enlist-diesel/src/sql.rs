@@ -7,7 +7,7 @@
 
 use crate::conn::{Backend, Bind};
 use enlist_core::fold;
-use enlist_core::query::{CompareOp, Filter, ListQuery, Literal, Page, Sort};
+use enlist_core::query::{CompareOp, Filter, Literal, Sort};
 use enlist_core::schema::{AttrPath, AttrType, ENLIST_USER, ENTERPRISE_USER, GROUP, USER};
 use enlist_core::{RepoError, Role};
 
@@ -529,56 +529,6 @@ impl Sql {
         };
         Ok(format!("ORDER BY ({expr} IS NULL), {expr}{collate} {dir}, {seq}"))
     }
-
-    /// The parts of a list query: the filter condition (for the count and
-    /// the page), the cursor condition, `ORDER BY` and `LIMIT`.
-    pub(crate) fn list_parts(&mut self, r: Resource, q: &ListQuery) -> Result<ListParts, RepoError> {
-        let cond = match &q.filter {
-            Some(f) => format!(" AND {}", self.filter(r, f)?),
-            None => String::new(),
-        };
-        let filter_binds = self.binds.len();
-        let seq = if r == Resource::User { "u.seq" } else { "g.seq" };
-        let (cursor_cond, order, limit) = match &q.page {
-            Page::Index { start_index, count } => {
-                let order = self.order_by(r, q.sort.as_ref())?;
-                // Parameters, not literals: every page of a filter is one
-                // statement text, prepared once.
-                let offset = clamp(start_index.saturating_sub(1));
-                let limit = format!("LIMIT {} OFFSET {}", self.param(clamp(*count)), self.param(offset));
-                (String::new(), order, limit)
-            }
-            Page::Cursor { after, count } => {
-                let cc = match after {
-                    Some(c) => {
-                        let n: i64 = c
-                            .parse()
-                            .map_err(|_| RepoError::Unsupported(format!("'{c}' is not a cursor this server issued")))?;
-                        format!(" AND {seq} > {}", self.param(n))
-                    }
-                    None => String::new(),
-                };
-                let limit = format!("LIMIT {}", self.param(clamp(*count)));
-                (cc, format!("ORDER BY {seq}"), limit)
-            }
-        };
-        Ok(ListParts { filter: cond, filter_binds, cursor: cursor_cond, order, limit })
-    }
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// See [`Sql::list_parts`].
-pub(crate) struct ListParts {
-    pub(crate) filter: String,
-    /// How many of the binds the filter (and the organization) use: the
-    /// count query binds only those.
-    pub(crate) filter_binds: usize,
-    pub(crate) cursor: String,
-    pub(crate) order: String,
-    pub(crate) limit: String,
 }
 
 enum Elem {
@@ -598,6 +548,8 @@ fn role_rank_sql(expr: &str) -> String {
     let arms: String = Role::ALL.iter().map(|r| format!(" WHEN '{}' THEN {}", r.as_str(), role_rank(*r))).collect();
     format!("(CASE {expr}{arms} ELSE 0 END)")
 }
+
+mod list;
 
 #[cfg(test)]
 mod tests;
