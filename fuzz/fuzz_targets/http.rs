@@ -5,6 +5,7 @@
 #![no_main]
 use actix_web::{test, web, App};
 use enlist_core::testing::{FakeDns, MemoryStore, SeqIds, TickClock};
+use enlist_core::service::NewOrganization;
 use enlist_core::{Actor, Caller, Deps, Email, Enlist};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
@@ -42,7 +43,7 @@ fn world() -> World {
     let (token, user, group) = runner.block_on(async {
         let org = enlist
             .organizations
-            .create(&Actor::Operator, "Contoso", Some(Email::parse("boss@contoso.com").unwrap()), true)
+            .create(&Actor::Operator, NewOrganization::new("Contoso").owner(Email::parse("boss@contoso.com").unwrap()))
             .await
             .unwrap();
         let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };

@@ -8,8 +8,9 @@
 pub mod webdriver;
 
 use enlist_actix::{Config, Health, Scim};
+use enlist_core::service::NewOrganization;
 use enlist_core::testing::{SeqIds, TickClock};
-use enlist_core::{Actor, Caller, Deps, Email, Enlist, OrganizationId};
+use enlist_core::{Actor, Caller, Deps, DomainName, Email, Enlist, OrganizationId};
 use enlist_diesel::testing::TestDatabase;
 use serde_json::Value;
 use std::sync::Arc;
@@ -78,17 +79,22 @@ impl TestServer {
         let op = |o: &OrganizationId| Caller { organization_id: o.clone(), actor: Actor::Operator };
         let a = enlist
             .organizations
-            .create(&Actor::Operator, "Contoso", Some(Email::parse("admin@contoso.com").unwrap()), true)
-            .await
-            .unwrap();
-        enlist
-            .organizations
-            .add_domain(&op(&a.id), enlist_core::DomainName::parse("contoso.com").unwrap())
+            .create(
+                &Actor::Operator,
+                NewOrganization::new("Contoso")
+                    .owner(Email::parse("admin@contoso.com").unwrap())
+                    .domain(DomainName::parse("contoso.com").unwrap()),
+            )
             .await
             .unwrap();
         let b = enlist
             .organizations
-            .create(&Actor::Operator, "Fabrikam", Some(Email::parse("admin@fabrikam.com").unwrap()), true)
+            .create(
+                &Actor::Operator,
+                NewOrganization::new("Fabrikam")
+                    .owner(Email::parse("admin@fabrikam.com").unwrap())
+                    .domain(DomainName::parse("fabrikam.com").unwrap()),
+            )
             .await
             .unwrap();
         let key_a = enlist.api_keys.create(&op(&a.id), "Entra ID provisioning").await.unwrap().token;

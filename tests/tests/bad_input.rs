@@ -152,10 +152,17 @@ async fn credentials(s: &TestServer) {
     s.enlist.organizations.set_scim(&op, false).await.unwrap();
     let d = s.b().get(U).await.scim_error(403, None);
     assert!(d.contains("Enterprise add-on"), "{d}");
-    // Switching it back on needs a registered domain (B has none yet).
+    s.enlist.organizations.set_scim(&op, true).await.unwrap();
+    assert_eq!(s.b().get(U).await.status, 200);
+    // Its last domain removed: SCIM off, and the answer names the fix.
+    let fabrikam = enlist_core::DomainName::parse("fabrikam.com").unwrap();
+    s.enlist.organizations.remove_domain(&op, fabrikam.clone()).await.unwrap();
+    let d = s.b().get(U).await.scim_error(403, None);
+    assert!(d.contains("no registered email domain") && d.contains("enlist domain add 'Fabrikam'"), "{d}");
+    // Switching it back on needs a registered domain.
     let e = s.enlist.organizations.set_scim(&op, true).await.unwrap_err();
     assert!(e.to_string().contains("enlist domain add"), "{e}");
-    s.enlist.organizations.add_domain(&op, enlist_core::DomainName::parse("fabrikam.com").unwrap()).await.unwrap();
+    s.enlist.organizations.add_domain(&op, fabrikam).await.unwrap();
     s.enlist.organizations.set_scim(&op, true).await.unwrap();
     assert_eq!(s.b().get(U).await.status, 200);
     let keys = s.enlist.api_keys.list(&op).await.unwrap();

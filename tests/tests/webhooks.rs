@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use enlist::core::service::NewUser;
+use enlist::core::service::{NewOrganization, NewUser};
 use enlist::core::value::{Complex, Value};
 use enlist::core::{Actor, Caller, Error};
 use enlist_diesel::testing::TestDatabase;
@@ -19,8 +19,8 @@ fn user(name: &str) -> NewUser {
 async fn delivered_in_order_signed_and_retried(t: TestDatabase) {
     let enlist = enlist::Enlist::builder().database_handle(t.db.clone()).build().await.unwrap();
     let op = |o: &enlist::core::Organization| Caller { organization_id: o.id.clone(), actor: Actor::Operator };
-    let a = enlist.services().organizations.create(&Actor::Operator, "A", None, true).await.unwrap();
-    let b = enlist.services().organizations.create(&Actor::Operator, "B", None, true).await.unwrap();
+    let a = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("A")).await.unwrap();
+    let b = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("B")).await.unwrap();
     let rx = WebhookReceiver::start(1).await;
     let hook = enlist.register_webhook(&op(&a), &rx.url(), false, false).await.unwrap();
     assert!(hook.secret.starts_with("whsec_"));
@@ -47,7 +47,7 @@ async fn delivered_in_order_signed_and_retried(t: TestDatabase) {
 
 async fn unsafe_destinations_are_refused(t: TestDatabase) {
     let enlist = enlist::Enlist::builder().database_handle(t.db.clone()).build().await.unwrap();
-    let a = enlist.services().organizations.create(&Actor::Operator, "A", None, true).await.unwrap();
+    let a = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("A")).await.unwrap();
     let op = Caller { organization_id: a.id.clone(), actor: Actor::Operator };
     for (url, words) in [
         ("http://hooks.example.com/x", "is not HTTPS"),
@@ -94,7 +94,7 @@ on_both_databases!(unsafe_destinations_are_refused);
 /// a reason naming the failure and what to do.
 async fn a_failing_endpoint_is_disabled_with_its_reason(t: TestDatabase) {
     let enlist = enlist::Enlist::builder().database_handle(t.db.clone()).build().await.unwrap();
-    let a = enlist.services().organizations.create(&Actor::Operator, "A", None, true).await.unwrap();
+    let a = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("A")).await.unwrap();
     let op = Caller { organization_id: a.id.clone(), actor: Actor::Operator };
     let rx = WebhookReceiver::start(usize::MAX).await;
     let hook = enlist.register_webhook(&op, &rx.url(), false, false).await.unwrap();

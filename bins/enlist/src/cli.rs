@@ -224,6 +224,10 @@ pub(crate) enum OrgCmd {
         /// Email of the owner, created as an active Admin.
         #[arg(long)]
         owner: Option<String>,
+        /// Register this email domain at once (repeatable). SCIM works only
+        /// while the organization has one.
+        #[arg(long)]
+        domain: Vec<String>,
         /// Create with the SCIM add-on off.
         #[arg(long)]
         no_scim: bool,

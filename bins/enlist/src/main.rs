@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod ops;
 mod serve;
+mod term;
 
 use anyhow::Context;
 use clap::Parser;
@@ -15,6 +16,7 @@ use ops::*;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use term::note;
 
 fn init_logs(format: &str) {
     // Colour codes only on a terminal: a log file or journal gets plain text.
@@ -40,10 +42,10 @@ fn open(s: &config::Settings) -> anyhow::Result<Database> {
 /// Runs pending migrations with progress on stderr; reports the version
 /// when asked (`enlist migrate`) or when something was applied.
 fn migrate(db: &Database, report: bool) -> anyhow::Result<()> {
-    let applied = db.migrate(|name| eprintln!("migrating: applying {name} ..."))?;
+    let applied = db.migrate(|name| note!("migrating: applying {name} ..."))?;
     if report || !applied.is_empty() {
         let version = db.schema_version()?.unwrap_or_else(|| "none".into());
-        eprintln!("migrations: {} applied, schema version {version}", applied.len());
+        note!("migrations: {} applied, schema version {version}", applied.len());
     }
     Ok(())
 }
@@ -76,7 +78,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            note!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

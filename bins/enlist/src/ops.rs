@@ -3,9 +3,11 @@
 //! for scripts.
 
 use crate::cli::{DomainCmd, GroupRoleCmd, KeyCmd, OnOff, OrgCmd};
+use crate::term::{note, say};
 use anyhow::anyhow;
 use enlist_core::query::{ListQuery, Page};
 use enlist_core::schema::USER_RESOURCE;
+use enlist_core::service::NewOrganization;
 use enlist_core::{Actor, ApiKeyId, Caller, DomainName, Email, Enlist, Organization, Role};
 use serde_json::json;
 
@@ -27,28 +29,38 @@ pub(crate) fn print_json(v: &serde_json::Value) {
 
 pub(crate) async fn org_cmd(e: &Enlist, cmd: OrgCmd) -> anyhow::Result<()> {
     match cmd {
-        OrgCmd::Create { name, owner, no_scim } => {
-            let owner =
-                owner.map(|o| Email::parse(&o)).transpose().map_err(|_| anyhow!("--owner must be an email address"))?;
-            let o = e.organizations.create(&Actor::Operator, &name, owner, !no_scim).await?;
-            println!("{}", o.id);
+        OrgCmd::Create { name, owner, domain, no_scim } => {
+            let mut new = NewOrganization::new(name).scim(!no_scim);
+            if let Some(owner) = owner {
+                new = new.owner(Email::parse(&owner).map_err(|_| anyhow!("--owner must be an email address"))?);
+            }
+            for d in domain {
+                new = new.domain(DomainName::parse(&d).map_err(|err| anyhow!("--domain {}: {err}", d))?);
+            }
+            let o = e.organizations.create(&Actor::Operator, new).await?;
+            // The id alone on stdout, for scripts; the state for people.
+            say!("{}", o.id);
+            match o.scim_refusal() {
+                Some(why) => note!("{why}"),
+                None => note!("organization '{}': SCIM on, domains {}", o.name, o.domain_list()),
+            }
         }
         OrgCmd::List { json } => {
             let orgs = e.organizations.list().await?;
             if json {
                 let v: Vec<_> = orgs
                     .iter()
-                    .map(|o| json!({"id": o.id.as_str(), "name": o.name, "scim_enabled": o.scim_enabled, "default_role": o.default_role.as_str(),
+                    .map(|o| json!({"id": o.id.as_str(), "name": o.name, "scim_enabled": o.scim_enabled, "scim_refusal": o.scim_refusal(), "default_role": o.default_role.as_str(),
                                     "domains": o.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>()}))
                     .collect();
                 print_json(&json!(v));
             } else {
                 for o in orgs {
-                    println!(
+                    say!(
                         "{}  {:<24} scim={:<3} default-role={:<10} domains={}",
                         o.id,
                         o.name,
-                        if o.scim_enabled { "on" } else { "off" },
+                        if o.scim_refusal().is_none() { "on" } else { "off" },
                         o.default_role,
                         o.domain_list()
                     );
@@ -58,12 +70,12 @@ pub(crate) async fn org_cmd(e: &Enlist, cmd: OrgCmd) -> anyhow::Result<()> {
         OrgCmd::Scim { org, state } => {
             let o = find_org(e, &org).await?;
             let o = e.organizations.set_scim(&operator(&o), matches!(state, OnOff::On)).await?;
-            println!("organization '{}': SCIM {}", o.name, if o.scim_enabled { "on" } else { "off" });
+            say!("organization '{}': SCIM {}", o.name, if o.scim_enabled { "on" } else { "off" });
         }
         OrgCmd::DefaultRole { org, role: r } => {
             let o = find_org(e, &org).await?;
             let o = e.organizations.set_default_role(&operator(&o), role(&r)?).await?;
-            println!("organization '{}': default role {}", o.name, o.default_role);
+            say!("organization '{}': default role {}", o.name, o.default_role);
         }
     }
     Ok(())
@@ -75,19 +87,19 @@ pub(crate) async fn domain_cmd(e: &Enlist, cmd: DomainCmd) -> anyhow::Result<()>
         DomainCmd::Add { org, domain } => {
             let o = find_org(e, &org).await?;
             let o = e.organizations.add_domain(&operator(&o), parse(&domain)?).await?;
-            println!("organization '{}': domains {}", o.name, o.domain_list());
+            say!("organization '{}': domains {}", o.name, o.domain_list());
         }
         DomainCmd::Remove { org, domain } => {
             let o = find_org(e, &org).await?;
             let o = e.organizations.remove_domain(&operator(&o), parse(&domain)?).await?;
-            println!("organization '{}': domains {}", o.name, o.domain_list());
+            say!("organization '{}': domains {}", o.name, o.domain_list());
         }
         DomainCmd::List { org, json } => {
             let o = find_org(e, &org).await?;
             if json {
                 print_json(&json!(o.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>()));
             } else {
-                o.domains.iter().for_each(|d| println!("{d}"));
+                o.domains.iter().for_each(|d| say!("{d}"));
             }
         }
     }
@@ -99,11 +111,13 @@ pub(crate) async fn key_cmd(e: &Enlist, cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Create { org, label } => {
             let o = find_org(e, &org).await?;
             let k = e.api_keys.create(&operator(&o), &label).await?;
-            println!(
+            say!(
                 "API key {} for organization '{}', labelled '{}'. The secret is shown once, on the next line:",
-                k.key.id, o.name, k.key.label
+                k.key.id,
+                o.name,
+                k.key.label
             );
-            println!("{}", k.token);
+            say!("{}", k.token);
         }
         KeyCmd::List { org, json } => {
             let o = find_org(e, &org).await?;
@@ -117,7 +131,7 @@ pub(crate) async fn key_cmd(e: &Enlist, cmd: KeyCmd) -> anyhow::Result<()> {
                 print_json(&json!(v));
             } else {
                 for k in keys {
-                    println!(
+                    say!(
                         "{}  {:<28} created {}  last used {}  {}",
                         k.id,
                         k.label,
@@ -131,7 +145,7 @@ pub(crate) async fn key_cmd(e: &Enlist, cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Revoke { org, key_id } => {
             let o = find_org(e, &org).await?;
             e.api_keys.revoke(&operator(&o), &ApiKeyId::new(key_id.clone())).await?;
-            println!("API key {key_id} revoked: requests with it now get 401");
+            say!("API key {key_id} revoked: requests with it now get 401");
         }
     }
     Ok(())
@@ -168,7 +182,7 @@ pub(crate) async fn users_cmd(e: &Enlist, org: &str, filter: Option<&str>, json_
     } else {
         for v in &out {
             let u = &v.user;
-            println!(
+            say!(
                 "{}  {:<32} {:<10} {:<8} {}",
                 u.id,
                 u.profile.user_name().as_str(),
@@ -177,7 +191,7 @@ pub(crate) async fn users_cmd(e: &Enlist, org: &str, filter: Option<&str>, json_
                 if u.profile.active() { "active" } else { "SUSPENDED" }
             );
         }
-        eprintln!("{} user(s)", out.len());
+        note!("{} user(s)", out.len());
     }
     Ok(())
 }
@@ -190,7 +204,7 @@ pub(crate) async fn group_role_cmd(e: &Enlist, cmd: GroupRoleCmd) -> anyhow::Res
     let o = find_org(e, &org).await?;
     let g = e.groups.find(&operator(&o), &group).await?;
     e.groups.set_role(&operator(&o), &g.id, r).await?;
-    println!("group '{}' ({}): role {}", g.display_name, g.id, r.map_or("cleared".to_owned(), |r| r.to_string()));
+    say!("group '{}' ({}): role {}", g.display_name, g.id, r.map_or("cleared".to_owned(), |r| r.to_string()));
     Ok(())
 }
 
@@ -218,7 +232,7 @@ pub(crate) async fn audit_cmd(
     } else {
         for r in records {
             let attrs: Vec<&str> = r.changes.iter().map(|c| c.attribute.as_str()).collect();
-            println!(
+            say!(
                 "{}  {:<24} {:<9} {:<12} {}  {}{}",
                 r.at.to_rfc3339(),
                 r.actor,
@@ -245,7 +259,7 @@ pub(crate) async fn outbox_cmd(
         if !db.requeue(&id, enlist::system::SystemClock.now()).await? {
             return Err(anyhow!("no set-aside notification with id '{id}'; `enlist outbox` lists them"));
         }
-        println!("notification {id} is back in line; the mail worker of `enlist serve` sends it next");
+        say!("notification {id} is back in line; the mail worker of `enlist serve` sends it next");
         return Ok(());
     }
     let stats = db.stats().await?;
@@ -262,9 +276,9 @@ pub(crate) async fn outbox_cmd(
         print_json(&json!({"pending": stats.pending, "set_aside": stats.set_aside, "set_aside_notifications": items}));
         return Ok(());
     }
-    println!("{} pending, {} set aside", stats.pending, stats.set_aside);
+    say!("{} pending, {} set aside", stats.pending, stats.set_aside);
     for a in &aside {
-        println!(
+        say!(
             "{}  {}  {:<24} {} attempt(s)  {}  {}",
             a.at.to_rfc3339(),
             a.notification.id,
@@ -275,7 +289,7 @@ pub(crate) async fn outbox_cmd(
         );
     }
     if !aside.is_empty() {
-        eprintln!("Fix the address in the identity provider (or the SMTP relay), then: enlist outbox retry ID");
+        note!("Fix the address in the identity provider (or the SMTP relay), then: enlist outbox retry ID");
     }
     Ok(())
 }
@@ -289,11 +303,11 @@ pub(crate) async fn events_cmd(e: &Enlist, org: &str, after: u64, limit: u64, js
         if json {
             println!("{}", enlist_scim::events::event_json(ev));
         } else {
-            println!("{:>8}  {}  {:<28} {}", ev.seq, ev.at.to_rfc3339(), ev.kind.as_str(), ev.actor);
+            say!("{:>8}  {}  {:<28} {}", ev.seq, ev.at.to_rfc3339(), ev.kind.as_str(), ev.actor);
         }
     }
     if let (false, Some(last)) = (json, events.last()) {
-        eprintln!("{} event(s); continue with --after {}", events.len(), last.seq);
+        note!("{} event(s); continue with --after {}", events.len(), last.seq);
     }
     Ok(())
 }
@@ -307,13 +321,13 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
         WebhookCmd::Add { org, url, all_organizations, allow_private } => {
             let o = find_org(e, &org).await?;
             let w = enlist.register_webhook(&operator(&o), &url, all_organizations, allow_private).await?;
-            println!(
+            say!(
                 "webhook {} registered for {}",
                 w.id,
                 if all_organizations { "every organization" } else { o.name.as_str() }
             );
-            println!("Its signing secret is shown once; verify every request with it (Standard Webhooks):");
-            println!("{}", w.secret);
+            say!("Its signing secret is shown once; verify every request with it (Standard Webhooks):");
+            say!("{}", w.secret);
         }
         WebhookCmd::List { org, all_organizations, json: as_json } => {
             let o = find_org(e, &org).await?;
@@ -341,14 +355,14 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
                         (None, Some((since, err))) => format!("failing since {} ({err})", since.to_rfc3339()),
                         (None, None) => "ok".to_owned(),
                     };
-                    println!("{}  {}  {} event(s) behind  {state}", w.id, w.url, lag);
+                    say!("{}  {}  {} event(s) behind  {state}", w.id, w.url, lag);
                 }
             }
         }
         WebhookCmd::Remove { org, id } => {
             let o = find_org(e, &org).await?;
             e.webhooks.remove(&operator(&o), &id).await?;
-            println!("webhook {id} removed");
+            say!("webhook {id} removed");
         }
         WebhookCmd::Test { org, id } => {
             use enlist_core::ports::Clock;
@@ -374,7 +388,7 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
             ];
             match enlist_webhooks::post(&dest, &addrs, &headers, &body, enlist_webhooks::DELIVERY_TIMEOUT).await {
                 Ok(status) if (200..300).contains(&status) => {
-                    println!("{} answered HTTP {status}: deliveries will succeed", w.url)
+                    say!("{} answered HTTP {status}: deliveries will succeed", w.url)
                 }
                 Ok(status) => {
                     return Err(anyhow!(
@@ -428,18 +442,20 @@ pub(crate) async fn activity_cmd(
         return Ok(());
     }
     for r in &records {
-        println!(
-            "{}  {:<6} {:<14} {:>3} {:<24} {}{}",
+        say!(
+            "{}  {:<6} {:<14} {:>3} {:<24} {}",
             r.at.to_rfc3339(),
             r.method,
             r.route,
             r.status,
             r.subject.as_deref().unwrap_or("-"),
             r.key_label,
-            r.detail.as_ref().map(|d| format!("\n    {d}")).unwrap_or_default()
         );
+        if let Some(d) = &r.detail {
+            say!("    {d}");
+        }
     }
-    eprintln!("{} request(s); --json for what was sent and the request ids", records.len());
+    note!("{} request(s); --json for what was sent and the request ids", records.len());
     Ok(())
 }
 
@@ -448,11 +464,11 @@ pub(crate) async fn console_link_cmd(e: &Enlist, org: &str, email: &str, base: &
     let o = find_org(e, org).await?;
     let email = Email::parse(email).map_err(|err| anyhow!("{err}"))?;
     let token = e.console.link(&operator(&o), &email).await?;
-    eprintln!(
+    note!(
         "A one-time console link for {email} in {} (valid {} minutes, single use):",
         o.name,
         enlist_core::service::LINK_MINUTES
     );
-    println!("{}/console/login?token={token}", base.trim_end_matches('/'));
+    say!("{}/console/login?token={token}", base.trim_end_matches('/'));
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! work, with the banner scripts read, signals and graceful shutdown.
 
 use crate::config;
+use crate::term::say;
 use anyhow::{anyhow, Context};
 use enlist_core::service::DEFAULT_ORGANIZATION;
 
@@ -21,24 +22,24 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
         .with_context(|| format!("cannot listen on {}: is another process using it? Choose another --bind", s.bind))?;
     let addr = addrs.first().copied().ok_or_else(|| anyhow!("no listening address"))?;
     let base = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    println!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
+    say!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
     if trial {
-        println!(
+        say!(
             "Note: organization \"{DEFAULT_ORGANIZATION}\" has SCIM on without a registered domain (for trying Enlist out). \
              Register one: enlist domain add {DEFAULT_ORGANIZATION} example.com"
         );
     }
     // Settings of the database itself that cost speed; never fatal.
     for advice in enlist.database().advisories().await.unwrap_or_default() {
-        println!("Note: {advice}");
+        say!("Note: {advice}");
         tracing::warn!("{advice}");
     }
     if let Some(token) = bootstrap {
-        println!(
+        say!(
             "Created organization \"{DEFAULT_ORGANIZATION}\" with SCIM enabled and an API key labelled \"Default key\". It is shown once:"
         );
-        println!("API key: {token}");
-        println!("Try: curl -H \"Authorization: Bearer $KEY\" {base}/scim/v2/Users");
+        say!("API key: {token}");
+        say!("Try: curl -H \"Authorization: Bearer $KEY\" {base}/scim/v2/Users");
     }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
@@ -51,7 +52,7 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
         // Graceful: stop accepting, let in-flight requests finish.
         handle.stop(true).await;
     });
-    println!("Ready.");
+    say!("Ready.");
     // Scripts read the banner: flush it now.
     use std::io::Write;
     let _ = std::io::stdout().flush();

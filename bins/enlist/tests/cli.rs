@@ -198,6 +198,7 @@ fn operator_commands() {
             vec!["org", "default-role", "Contoso", "Boss"],
             vec!["users", "list", "Contoso", "--filter", "nope eq 1"],
             vec!["audit", "Contoso", "--since", "yesterday"],
+            vec!["api-key", "create", "Contoso", "--label", "a\u{1b}]52;c;ZXZpbA==\u{7}b"],
         ] {
             let (success, out, err) = enlist(db, &args);
             assert!(!success && out.is_empty() && err.starts_with("error: "), "[{}] {args:?}: {out} {err}", t.name);
@@ -213,7 +214,11 @@ fn operator_commands() {
         assert_eq!(later.lines().count(), events.len() - 1, "[{}]", t.name);
         assert!(!all.contains(token.split('.').nth(1).unwrap()), "never secrets");
         // SCIM needs a registered domain, and the error names the command.
-        ok(db, &["org", "create", "Bare"]);
+        let (success, _, err) = enlist(db, &["org", "create", "Bare"]);
+        assert!(success && err.contains("no registered email domain"), "[{}] {err}", t.name);
+        let orgs = json_out(db, &["org", "list", "--json"]);
+        let bare = orgs.as_array().unwrap().iter().find(|o| o["name"] == "Bare").unwrap();
+        assert!(bare["scim_enabled"] == false && bare["scim_refusal"].is_string(), "[{}] {bare}", t.name);
         ok(db, &["org", "scim", "Bare", "off"]);
         let (success, _, err) = enlist(db, &["org", "scim", "Bare", "on"]);
         assert!(!success && err.contains("enlist domain add 'Bare'"), "[{}] {err}", t.name);
@@ -540,7 +545,7 @@ fn console_end_to_end_in_chromium() {
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     let t = TestDatabase::sqlite().unwrap();
     let db = t.url.as_str();
-    ok(db, &["org", "create", "Contoso", "--owner", "boss@contoso.com"]);
+    ok(db, &["org", "create", "Contoso", "--owner", "boss@contoso.com", "--domain", "contoso.com"]);
     let s = Server::start(db, &[]);
     // `localhost`, a secure context: the Secure cookie is kept over HTTP.
     let base = format!("http://localhost:{}", s.addr.rsplit(':').next().unwrap());

@@ -7,6 +7,7 @@
 use actix_web::{test, web, App};
 use enlist_console::{ConsoleState, COOKIE};
 use enlist_core::ports::{ActivityLog, Store};
+use enlist_core::service::NewOrganization;
 use enlist_core::testing::{FakeDns, SeqIds, TickClock};
 use enlist_core::value::{Complex, Value};
 use enlist_core::*;
@@ -43,7 +44,12 @@ async fn main() {
         });
         let org = enlist
             .organizations
-            .create(&Actor::Operator, "Bench", Some(Email::parse("boss@contoso.com").unwrap()), true)
+            .create(
+                &Actor::Operator,
+                NewOrganization::new("Bench")
+                    .owner(Email::parse("boss@contoso.com").unwrap())
+                    .domain(DomainName::parse("contoso.com").unwrap()),
+            )
             .await
             .unwrap();
         let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };

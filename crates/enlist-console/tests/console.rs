@@ -9,10 +9,10 @@
 use actix_web::{test, web, App};
 use enlist_console::{ConsoleState, COOKIE};
 use enlist_core::ports::ActivityLog;
-use enlist_core::service::NewUser;
+use enlist_core::service::{NewOrganization, NewUser};
 use enlist_core::testing::{FakeDns, SeqIds, TickClock};
 use enlist_core::value::{Complex, Value};
-use enlist_core::{ActivityRecord, Actor, Caller, Deps, Email, Enlist};
+use enlist_core::{ActivityRecord, Actor, Caller, Deps, DomainName, Email, Enlist};
 use std::sync::Arc;
 
 fn user(name: &str, roles: &[&str]) -> NewUser {
@@ -34,7 +34,12 @@ async fn contoso() -> (enlist_diesel::testing::TestDatabase, Enlist, Caller) {
     });
     let org = enlist
         .organizations
-        .create(&Actor::Operator, "Contoso", Some(Email::parse("boss@contoso.com").unwrap()), true)
+        .create(
+            &Actor::Operator,
+            NewOrganization::new("Contoso")
+                .owner(Email::parse("boss@contoso.com").unwrap())
+                .domain(DomainName::parse("contoso.com").unwrap()),
+        )
         .await
         .unwrap();
     let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };

@@ -32,6 +32,31 @@ impl Organization {
     pub fn owns(&self, email: &Email) -> bool {
         self.domains.iter().any(|d| d == email.domain())
     }
+    /// Why this organization's API keys are refused on SCIM routes, with
+    /// the fix; `None` while SCIM works. SCIM needs the add-on switched on
+    /// and a registered domain (email changes and account linking are
+    /// decided by domains); the trial [`DEFAULT_ORGANIZATION`] of a first
+    /// start is the one organization that works without a domain.
+    ///
+    /// [`DEFAULT_ORGANIZATION`]: crate::service::DEFAULT_ORGANIZATION
+    pub fn scim_refusal(&self) -> Option<String> {
+        if self.domains.is_empty() && self.name != crate::service::DEFAULT_ORGANIZATION {
+            return Some(format!(
+                "SCIM is off for organization '{}' because it has no registered email domain (email changes and \
+                 account linking are decided by domains). Ask the operator to register one \
+                 (enlist domain add '{}' example.com, then enlist org scim '{}' on), or prove one as an Admin \
+                 with a DNS TXT record in the console",
+                self.name, self.name, self.name
+            ));
+        }
+        (!self.scim_enabled).then(|| {
+            format!(
+                "SCIM provisioning is an Enterprise add-on and is not enabled for organization '{}'; ask your \
+                 Enlist account manager to enable it",
+                self.name
+            )
+        })
+    }
     /// The domains as a human list, for details.
     pub fn domain_list(&self) -> String {
         if self.domains.is_empty() {

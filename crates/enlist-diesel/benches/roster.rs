@@ -14,7 +14,7 @@ use enlist_core::change::GroupChange;
 use enlist_core::ports::{Clock, IdGenerator, Store};
 use enlist_core::query::{CompareOp, Filter, ListQuery, Literal, Page};
 use enlist_core::schema::USER_RESOURCE;
-use enlist_core::service::NewGroup;
+use enlist_core::service::{NewGroup, NewOrganization};
 use enlist_core::value::{Complex, Value};
 use enlist_core::*;
 use enlist_diesel::{Database, PoolOptions};
@@ -83,7 +83,7 @@ async fn run(label: &str, db: Database, n: usize) {
         dns: Arc::new(enlist_core::ports::NoDomainVerification),
     };
     let enlist = Enlist::new(deps);
-    let org = enlist.organizations.create(&Actor::Operator, "Bench", None, true).await.unwrap();
+    let org = enlist.organizations.create(&Actor::Operator, NewOrganization::new("Bench")).await.unwrap();
     let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
     let seed = Instant::now();
     let mut ids = Vec::with_capacity(n);

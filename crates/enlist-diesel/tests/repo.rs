@@ -667,6 +667,12 @@ on_both!(a_failed_unit_of_work_leaves_nothing);
 async fn api_keys_and_domains(env: Env) {
     let o = org(&env, "Contoso", "owner@contoso.com").await;
     let other = org(&env, "Other", "owner@other.com").await;
+    env.enlist
+        .organizations
+        .add_domain(&operator(&o.id), enlist_core::DomainName::parse("contoso.org").unwrap())
+        .await
+        .unwrap();
+    env.enlist.organizations.set_scim(&operator(&o.id), true).await.unwrap();
     let key = env.enlist.api_keys.create(&operator(&o.id), "Entra ID").await.unwrap();
     let caller = env.enlist.api_keys.authenticate(&key.token).await.unwrap();
     assert_eq!(caller.organization_id, o.id);
@@ -678,7 +684,7 @@ async fn api_keys_and_domains(env: Env) {
     env.enlist.organizations.add_domain(&operator(&o.id), d.clone()).await.unwrap();
     let err = env.enlist.organizations.add_domain(&operator(&other.id), d).await.unwrap_err();
     assert!(matches!(err, Error::Uniqueness { .. }), "[{}] {err:?}", env.name);
-    assert_eq!(env.enlist.organizations.find(o.id.as_str()).await.unwrap().domain_list(), "contoso.com");
+    assert_eq!(env.enlist.organizations.find(o.id.as_str()).await.unwrap().domain_list(), "contoso.com, contoso.org");
     // Authentication reads a key with its organization in one statement:
     // the same organization as read on its own, every domain included.
     use enlist_core::ports::Store;
@@ -699,7 +705,7 @@ async fn api_keys_and_domains(env: Env) {
     let (k, org) = found.expect("the key is found");
     assert_eq!((k.id, k.label.as_str()), (key.key.id.clone(), "Entra ID"));
     assert_eq!(org, env.enlist.organizations.find(o.id.as_str()).await.unwrap(), "[{}]", env.name);
-    assert_eq!(org.domain_list(), "contoso.com, contoso.net");
+    assert_eq!(org.domain_list(), "contoso.com, contoso.net, contoso.org");
     assert!(unknown.is_none());
 }
 on_both!(api_keys_and_domains);

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use enlist::core::ports::{Store, Work};
-use enlist::core::service::NewUser;
+use enlist::core::service::{NewOrganization, NewUser};
 use enlist::core::value::{Complex, Value};
-use enlist::core::{Actor, Caller, Error};
+use enlist::core::{Actor, Caller, DomainName, Error};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -34,7 +34,12 @@ async fn a_wrapping_store_sees_every_write_and_the_database_has_them() {
     let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
     let store = Arc::new(Counting { inner: t.db.clone(), writes: AtomicUsize::new(0) });
     let enlist = enlist::Enlist::builder().database_handle(t.db.clone()).store(store.clone()).build().await.unwrap();
-    let org = enlist.services().organizations.create(&Actor::Operator, "A", None, true).await.unwrap();
+    let org = enlist
+        .services()
+        .organizations
+        .create(&Actor::Operator, NewOrganization::new("A").domain(DomainName::parse("a.example").unwrap()))
+        .await
+        .unwrap();
     let op = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
     let attrs = Complex::from([("userName".to_owned(), Value::String("ana@a.com".into()))]);
     enlist.services().users.create(&op, NewUser { attrs, password: false }).await.unwrap();

@@ -55,7 +55,8 @@ impl ApiKeys {
     ///
     /// # Errors
     /// `Forbidden` unless the caller is the operator or an active Admin;
-    /// `InvalidValue` for a blank label.
+    /// `InvalidValue` for a blank or over-long label, or one with control
+    /// characters (labels reach terminals and mail).
     pub async fn create(&self, caller: &Caller, label: &str) -> Result<NewApiKey> {
         let deps = self.deps.clone();
         let (caller, label) = (caller.clone(), label.trim().to_owned());
@@ -66,6 +67,7 @@ impl ApiKeys {
                     "an API key needs a label of 1 to 100 characters; people see it in notification mails, so name it after the connection (e.g. 'Entra ID provisioning')",
                 ));
             }
+            check_display_text("an API key label", &label, 100)?;
             let org = load_org(tx, &caller.organization_id)?;
             let id = ApiKeyId::new(deps.ids.id().replace(['.', '_'], "-"));
             let secret = deps.ids.secret();
@@ -132,7 +134,7 @@ impl ApiKeys {
     ///
     /// # Errors
     /// `Unauthorized` for a malformed, unknown or revoked key; `Forbidden`
-    /// when the organization's SCIM add-on is off.
+    /// while SCIM is off for the organization ([`Organization::scim_refusal`]).
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         let token = token.trim();
         let Some((id, secret)) = split_token(token) else {
@@ -145,20 +147,21 @@ impl ApiKeys {
         let (id, presented) = (ApiKeyId::new(id), hash_secret(secret));
         let now = self.deps.clock.now();
         let (caller, stale) = transact(&*self.deps.store, Mode::Read, move |tx| {
-            let (key, org) = tx.api_keys().get_with_organization(&id)?.ok_or_else(|| unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"))?;
+            let (key, org) = tx.api_keys().get_with_organization(&id)?.ok_or_else(|| {
+                unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider")
+            })?;
             if !bool::from(key.secret_hash.as_slice().ct_eq(presented.as_slice())) {
-                return Err(unauthorized("Unknown API key: create a key in Enlist and paste it into your identity provider"));
+                return Err(unauthorized(
+                    "Unknown API key: create a key in Enlist and paste it into your identity provider",
+                ));
             }
             if key.revoked_at.is_some() {
-                return Err(unauthorized("This API key was revoked: create a new key in Enlist and paste it into your identity provider"));
+                return Err(unauthorized(
+                    "This API key was revoked: create a new key in Enlist and paste it into your identity provider",
+                ));
             }
-            if !org.scim_enabled {
-                return Err(Error::Forbidden {
-                    detail: format!(
-                        "SCIM provisioning is an Enterprise add-on and is not enabled for organization '{}'; ask your Enlist account manager to enable it",
-                        org.name
-                    ),
-                });
+            if let Some(detail) = org.scim_refusal() {
+                return Err(Error::Forbidden { detail });
             }
             let stale = key.last_used_at.is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_SECONDS);
             Ok((Caller { organization_id: org.id, actor: Actor::ApiKey { id: key.id, label: key.label } }, stale))

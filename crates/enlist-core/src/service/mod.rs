@@ -13,7 +13,7 @@ pub use console::{Console, LINK_MINUTES, SESSION_HOURS};
 pub use events::{Events, MAX_EVENTS_PER_READ};
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
-pub use orgs::{DomainChallenge, Organizations, DEFAULT_ORGANIZATION};
+pub use orgs::{DomainChallenge, NewOrganization, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
 pub use webhooks::{webhook_host, Webhooks};
 
@@ -123,6 +123,29 @@ where
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Whether `c` must never appear in a name or label that people read in a
+/// terminal, a mail or a page: C0 and C1 controls, DEL, and the Unicode
+/// bidirectional overrides that reorder what a reader sees.
+pub fn is_hostile_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Refuses a name or label (`what`, e.g. "an API key label") that holds a
+/// control character or is longer than `max_chars`: such text reaches the
+/// operator's terminal and people's mail boxes.
+pub(crate) fn check_display_text(what: &str, text: &str, max_chars: usize) -> Result<()> {
+    if let Some(c) = text.chars().find(|c| is_hostile_char(*c)) {
+        return Err(Error::invalid(format!(
+            "{what} may not contain control characters (found U+{:04X}); use plain text",
+            u32::from(c)
+        )));
+    }
+    if text.chars().count() > max_chars {
+        return Err(Error::invalid(format!("{what} is longer than {max_chars} characters; shorten it")));
+    }
+    Ok(())
 }
 
 pub(crate) fn load_org(tx: &mut dyn Transaction, id: &OrganizationId) -> Result<Organization> {

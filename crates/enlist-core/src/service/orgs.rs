@@ -22,6 +22,61 @@ pub struct DomainChallenge {
     pub record_value: String,
 }
 
+/// What [`Organizations::create`] makes: a name, and optionally an owning
+/// Admin, the first registered domains and the SCIM switch.
+///
+/// ```
+/// # use enlist_core::{service::NewOrganization, DomainName, Email};
+/// let new = NewOrganization::new("Contoso")
+///     .owner(Email::parse("it@contoso.com").unwrap())
+///     .domain(DomainName::parse("contoso.com").unwrap());
+/// assert!(new.scim);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrganization {
+    /// Unique name, shown to people in mails and the console.
+    pub name: String,
+    /// The first Admin, created as an active member.
+    pub owner: Option<Email>,
+    /// Domains registered at creation (the operator's act).
+    pub domains: Vec<DomainName>,
+    /// Whether the SCIM add-on is on (default true). It takes effect only
+    /// with a registered domain.
+    pub scim: bool,
+}
+
+impl NewOrganization {
+    /// An organization named `name`, SCIM asked for, no owner or domain yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), owner: None, domains: Vec::new(), scim: true }
+    }
+    /// With this first Admin.
+    #[must_use]
+    pub fn owner(mut self, email: Email) -> Self {
+        self.owner = Some(email);
+        self
+    }
+    /// With this domain registered.
+    #[must_use]
+    pub fn domain(mut self, domain: DomainName) -> Self {
+        self.domains.push(domain);
+        self
+    }
+    /// With the SCIM add-on on or off.
+    #[must_use]
+    pub fn scim(mut self, on: bool) -> Self {
+        self.scim = on;
+        self
+    }
+}
+
+fn domain_taken(domain: &DomainName) -> Error {
+    Error::Uniqueness {
+        rule: Uniqueness::Domain,
+        detail: format!("{domain} is registered to another organization; a domain belongs to one organization at most"),
+    }
+}
+
 /// The organization use cases.
 #[derive(Clone)]
 pub struct Organizations {
@@ -33,34 +88,36 @@ impl Organizations {
         Self { deps }
     }
 
-    /// Creates an organization. With an owner, the owner becomes an active
-    /// member holding the Admin role, so the organization never starts
-    /// without an administrator. Only the operator.
+    /// Creates an organization with its first domains, owner and SCIM
+    /// switch. The owner becomes an active member holding the Admin role,
+    /// so the organization never starts without an administrator. SCIM
+    /// starts on only when it was asked for and a domain is registered (or
+    /// this is the trial [`DEFAULT_ORGANIZATION`]); otherwise the returned
+    /// organization's [`Organization::scim_refusal`] says why and how to fix
+    /// it. Only the operator.
     ///
     /// # Errors
     /// `Forbidden` for anyone but the operator; `Uniqueness` for a taken
-    /// name; `InvalidValue` for a blank name or owner address.
-    pub async fn create(
-        &self,
-        actor: &Actor,
-        name: &str,
-        owner: Option<Email>,
-        scim_enabled: bool,
-    ) -> Result<Organization> {
+    /// name or a domain registered elsewhere; `InvalidValue` for a blank
+    /// name or one with control characters.
+    pub async fn create(&self, actor: &Actor, new: NewOrganization) -> Result<Organization> {
         if *actor != Actor::Operator {
             return Err(Error::Forbidden { detail: "only the operator creates organizations".into() });
         }
         let deps = self.deps.clone();
+        let NewOrganization { name, owner, mut domains, scim } = new;
         let name = name.trim().to_owned();
+        domains.dedup();
         transact(&*self.deps.store, Mode::Write, move |tx| {
             if name.is_empty() {
                 return Err(Error::invalid("an organization needs a name"));
             }
+            check_display_text("an organization name", &name, 200)?;
             let org = Organization {
                 id: OrganizationId::new(deps.ids.id()),
                 name: name.clone(),
                 domains: Vec::new(),
-                scim_enabled,
+                scim_enabled: scim && (!domains.is_empty() || name == DEFAULT_ORGANIZATION),
                 default_role: Role::FreeMember,
                 created_at: deps.clock.now(),
             };
@@ -73,20 +130,38 @@ impl Organizations {
                 }
                 other => other?,
             }
-            let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+            let mut changes = vec![AttributeChange {
+                attribute: "name".into(),
+                before: None,
+                after: Some(Value::String(name.clone())),
+            }];
+            for domain in &domains {
+                match tx.organizations().add_domain(&org.id, domain) {
+                    Err(RepoError::Unique(_)) => return Err(domain_taken(domain)),
+                    other => other?,
+                }
+                changes.push(AttributeChange {
+                    attribute: "domains".into(),
+                    before: None,
+                    after: Some(Value::String(domain.as_str().to_owned())),
+                });
+            }
+            changes.push(AttributeChange {
+                attribute: "scimEnabled".into(),
+                before: None,
+                after: Some(Value::Bool(org.scim_enabled)),
+            });
             Audit::new(
                 &org.id,
                 &Actor::Operator,
                 ResourceKind::Organization,
                 org.id.as_str(),
                 Operation::Create,
-                vec![AttributeChange {
-                    attribute: "name".into(),
-                    before: None,
-                    after: Some(Value::String(name.clone())),
-                }],
+                changes,
             )
             .record(tx, &deps)?;
+            let org = Organization { domains: domains.clone(), ..org };
+            let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
             if let Some(owner) = &owner {
                 let mut attrs = Complex::new();
                 attrs.insert("userName".into(), Value::String(owner.as_str().to_owned()));
@@ -159,7 +234,7 @@ impl Organizations {
         if !self.list().await?.is_empty() {
             return Ok(None);
         }
-        match self.create(&Actor::Operator, DEFAULT_ORGANIZATION, None, true).await {
+        match self.create(&Actor::Operator, NewOrganization::new(DEFAULT_ORGANIZATION)).await {
             Ok(o) => Ok(Some(o)),
             // Another process won the race: it is set up.
             Err(Error::Uniqueness { rule: Uniqueness::OrganizationName, .. }) => Ok(None),
@@ -331,12 +406,7 @@ impl Organizations {
                     return Ok(org);
                 }
                 match tx.organizations().add_domain(&org.id, &domain) {
-                    Err(RepoError::Unique(_)) => {
-                        return Err(Error::Uniqueness {
-                            rule: Uniqueness::Domain,
-                            detail: format!("{domain} is registered to another organization; a domain belongs to one organization at most"),
-                        })
-                    }
+                    Err(RepoError::Unique(_)) => return Err(domain_taken(&domain)),
                     other => other?,
                 }
             } else if !tx.organizations().remove_domain(&org.id, &domain)? {
@@ -344,8 +414,34 @@ impl Organizations {
             }
             let v = Value::String(domain.as_str().to_owned());
             let (before, after) = if add { (None, Some(v)) } else { (Some(v), None) };
-            Audit::new(&org.id, &caller.actor, ResourceKind::Organization, org.id.as_str(), Operation::Configure, vec![AttributeChange { attribute: "domains".into(), before, after }]).record(tx, &deps)?;
-            load_org(tx, &org.id)
+            let mut changes = vec![AttributeChange { attribute: "domains".into(), before, after }];
+            let mut org = load_org(tx, &org.id)?;
+            // SCIM works only while a domain is registered: the last one
+            // gone switches it off, and only the operator turns it on again.
+            let switch_off = !add && org.domains.is_empty() && org.scim_enabled && org.name != DEFAULT_ORGANIZATION;
+            if switch_off {
+                org.scim_enabled = false;
+                tx.organizations().update(&org)?;
+                changes.push(AttributeChange {
+                    attribute: "scimEnabled".into(),
+                    before: Some(Value::Bool(true)),
+                    after: Some(Value::Bool(false)),
+                });
+            }
+            Audit::new(
+                &org.id,
+                &caller.actor,
+                ResourceKind::Organization,
+                org.id.as_str(),
+                Operation::Configure,
+                changes,
+            )
+            .record(tx, &deps)?;
+            if switch_off {
+                let data = EventData::Organization { name: org.name.clone() };
+                emit(tx, &deps, &org.id, &caller.actor, EventKind::OrganizationScimDisabled, data)?;
+            }
+            Ok(org)
         })
         .await
     }

@@ -4,6 +4,7 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use enlist_core::service::NewOrganization;
 use enlist_core::testing::{SeqIds, TickClock};
 use enlist_core::{Actor, Caller, Deps, Email, Enlist, Organization, OrganizationId};
 use enlist_diesel::testing::TestDatabase;
@@ -65,7 +66,7 @@ pub fn operator(org: &OrganizationId) -> Caller {
 pub async fn org(env: &Env, name: &str, owner: &str) -> Organization {
     env.enlist
         .organizations
-        .create(&Actor::Operator, name, Some(Email::parse(owner).expect("email")), true)
+        .create(&Actor::Operator, NewOrganization::new(name).owner(Email::parse(owner).expect("email")))
         .await
         .expect("org created")
 }

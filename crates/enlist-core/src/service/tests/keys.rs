@@ -21,16 +21,16 @@ fn keys_hash(s: &str) -> Vec<u8> {
 
 #[test]
 fn a_valid_key_resolves_to_its_organization_and_a_revoked_one_does_not() {
-    let mut w = world(org(&[]), vec![], 0);
-    w.tx.keys.expect_get_with_organization().returning(|_| Ok(Some((key(false), org(&[])))));
+    let mut w = world(org(&["x.com"]), vec![], 0);
+    w.tx.keys.expect_get_with_organization().returning(|_| Ok(Some((key(false), org(&["x.com"])))));
     let (e, _) = enlist(w.tx);
     let caller = block_on(e.api_keys.authenticate("enlist_k1.s3cret")).unwrap();
     assert_eq!(caller, entra());
     let err = block_on(e.api_keys.authenticate("enlist_k1.wrong")).unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }));
 
-    let mut w = world(org(&[]), vec![], 0);
-    w.tx.keys.expect_get_with_organization().returning(|_| Ok(Some((key(true), org(&[])))));
+    let mut w = world(org(&["x.com"]), vec![], 0);
+    w.tx.keys.expect_get_with_organization().returning(|_| Ok(Some((key(true), org(&["x.com"])))));
     let (e, _) = enlist(w.tx);
     let err = block_on(e.api_keys.authenticate("enlist_k1.s3cret")).unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }));
@@ -39,7 +39,7 @@ fn a_valid_key_resolves_to_its_organization_and_a_revoked_one_does_not() {
 
 #[test]
 fn scim_switched_off_is_forbidden() {
-    let mut o = org(&[]);
+    let mut o = org(&["x.com"]);
     o.scim_enabled = false;
     let mut w = world(o.clone(), vec![], 0);
     w.tx.keys.expect_get_with_organization().returning(move |_| Ok(Some((key(false), o.clone()))));

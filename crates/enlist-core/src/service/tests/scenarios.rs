@@ -28,8 +28,10 @@ fn key(org: &Organization) -> Caller {
     Caller { organization_id: org.id.clone(), actor: Actor::ApiKey { id: ApiKeyId::new("k"), label: "Entra".into() } }
 }
 fn org_named(e: &Env, name: &str, owner: &str, domains: &[&str]) -> Organization {
-    let o = block_on(e.enlist.organizations.create(&Actor::Operator, name, Some(Email::parse(owner).unwrap()), true))
-        .unwrap();
+    let o = block_on(
+        e.enlist.organizations.create(&Actor::Operator, NewOrganization::new(name).owner(Email::parse(owner).unwrap())),
+    )
+    .unwrap();
     for d in domains {
         block_on(e.enlist.organizations.add_domain(&op(&o), DomainName::parse(d).unwrap())).unwrap();
     }
@@ -274,4 +276,67 @@ fn console_links_are_single_use_and_for_active_admins_only() {
     block_on(e.enlist.users.change(&key(&o), &session.user_id, off, None)).unwrap();
     assert!(matches!(block_on(e.enlist.console.session(&session_token)), Err(Error::Unauthorized { .. })));
     block_on(e.enlist.console.sign_out(&session_token)).unwrap();
+}
+
+#[test]
+fn scim_works_only_while_the_organization_has_a_registered_domain() {
+    use crate::ports::Store;
+    let e = env();
+    let dn = |d: &str| DomainName::parse(d).unwrap();
+    // Without a domain, SCIM starts off and says why and how to fix it.
+    let bare = block_on(e.enlist.organizations.create(&Actor::Operator, NewOrganization::new("Bare"))).unwrap();
+    assert!(!bare.scim_enabled);
+    let why = bare.scim_refusal().unwrap();
+    assert!(why.contains("no registered email domain") && why.contains("enlist domain add 'Bare'"), "{why}");
+    let bare_key = block_on(e.enlist.api_keys.create(&op(&bare), "Entra")).unwrap().token;
+    let err = block_on(e.enlist.api_keys.authenticate(&bare_key)).unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }) && detail(&err).contains("enlist domain add"), "{err}");
+    // With one, it starts on.
+    let o = block_on(
+        e.enlist.organizations.create(&Actor::Operator, NewOrganization::new("Contoso").domain(dn("contoso.com"))),
+    )
+    .unwrap();
+    assert!(o.scim_enabled && o.scim_refusal().is_none());
+    let token = block_on(e.enlist.api_keys.create(&op(&o), "Entra")).unwrap().token;
+    block_on(e.enlist.api_keys.authenticate(&token)).unwrap();
+    // Removing the last domain switches SCIM off, audited and announced.
+    let o = block_on(e.enlist.organizations.remove_domain(&op(&o), dn("contoso.com"))).unwrap();
+    assert!(!o.scim_enabled);
+    let snap = e.store.snapshot();
+    let last = snap.audit_records().last().unwrap();
+    assert!(last.changes.iter().any(|c| c.attribute == "scimEnabled" && c.after == Some(Value::Bool(false))));
+    assert_eq!(snap.events().last().unwrap().kind, EventKind::OrganizationScimDisabled);
+    let err = block_on(e.enlist.api_keys.authenticate(&token)).unwrap_err();
+    assert!(detail(&err).contains("no registered email domain"), "{err}");
+    // A domain again: still off until the operator switches it on.
+    block_on(e.enlist.organizations.add_domain(&op(&o), dn("contoso.com"))).unwrap();
+    let err = block_on(e.enlist.api_keys.authenticate(&token)).unwrap_err();
+    assert!(detail(&err).contains("Enterprise add-on"), "{err}");
+    block_on(e.enlist.organizations.set_scim(&op(&o), true)).unwrap();
+    block_on(e.enlist.api_keys.authenticate(&token)).unwrap();
+    // A row written before this rule (SCIM on, no domain) is refused too.
+    let legacy = Organization { scim_enabled: true, ..bare.clone() };
+    block_on(e.store.write(Box::new(move |tx| Ok(tx.organizations().update(&legacy)?)))).unwrap();
+    assert!(block_on(e.enlist.api_keys.authenticate(&bare_key)).is_err());
+    // The trial Default organization is the one exception.
+    let trial =
+        block_on(e.enlist.organizations.create(&Actor::Operator, NewOrganization::new(DEFAULT_ORGANIZATION))).unwrap();
+    assert!(trial.scim_enabled && trial.scim_refusal().is_none());
+}
+
+#[test]
+fn names_and_labels_with_control_characters_are_refused_and_nothing_is_written() {
+    let e = env();
+    let o = org_named(&e, "Contoso", "boss@contoso.com", &["contoso.com"]);
+    let before = e.store.snapshot().audit_records().len();
+    for label in ["a\u{1b}]52;c;ZXZpbA==\u{7}b", "two\nlines", "x\u{202e}gpj.exe", "\u{9b}31m"] {
+        let err = block_on(e.enlist.api_keys.create(&op(&o), label)).unwrap_err();
+        assert!(matches!(err, Error::InvalidValue { .. }) && detail(&err).contains("control characters"), "{err}");
+        let err =
+            block_on(e.enlist.organizations.create(&Actor::Operator, NewOrganization::new(format!("Org {label}"))))
+                .unwrap_err();
+        assert!(matches!(err, Error::InvalidValue { .. }), "{label:?}: {err}");
+    }
+    assert_eq!(e.store.snapshot().audit_records().len(), before, "nothing was written");
+    assert!(block_on(e.enlist.api_keys.create(&op(&o), "Entra ID — Zoë's tenant")).is_ok(), "plain Unicode is fine");
 }
