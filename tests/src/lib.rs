@@ -100,7 +100,7 @@ impl TestServer {
         let key_a = enlist.api_keys.create(&op(&a.id), "Entra ID provisioning").await.unwrap().token;
         let key_b = enlist.api_keys.create(&op(&b.id), "Okta").await.unwrap().token;
         // Activity goes through the real recorder and batch writer.
-        let (recorder, rx) = enlist_actix::Recorder::new(1000, Arc::new(TickClock::default()));
+        let (recorder, rx) = enlist_actix::Recorder::new(Default::default(), Arc::new(TickClock::default()));
         let (activity_stop, stopped) = tokio::sync::watch::channel(false);
         actix_web::rt::spawn(enlist_actix::write_batches(rx, Arc::new(db.clone()), stopped));
         let state = actix_web::web::Data::new(

@@ -118,3 +118,44 @@ async fn a_refused_body_is_recorded_for_the_keys_organization(s: &TestServer) {
     assert!(b.is_empty(), "a made-up token is recorded for no one: {b:?}");
 }
 on_both!(a_refused_body_is_recorded_for_the_keys_organization);
+
+/// A client's oversized texts are stored cut to their caps, and a password
+/// in any casing or shape the PATCH parser takes is never stored.
+async fn hostile_texts_are_capped_and_passwords_never_stored(s: &TestServer) {
+    let a = s.a();
+    let huge = format!("{}@contoso.com", "u".repeat(60_000));
+    a.post("/scim/v2/Users", &json!({"userName": huge})).await.scim_error(400, Some("invalidValue"));
+    let g = a.post("/scim/v2/Groups", &json!({"displayName": "Sales"})).await.json();
+    let ids: Vec<_> = (0..1000).map(|i| json!({"value": format!("no-such-user-{i:04}-{}", "z".repeat(20))})).collect();
+    let path = format!("/scim/v2/Groups/{}", g["id"].as_str().unwrap());
+    a.patch(&path, &json!([{"op": "add", "path": "members", "value": ids}]))
+        .await
+        .scim_error(400, Some("invalidValue"));
+    let u = a.post("/scim/v2/Users", &json!({"userName": "ana@contoso.com"})).await.json();
+    let user = format!("/scim/v2/Users/{}", u["id"].as_str().unwrap());
+    let shapes = [
+        json!({"OPERATIONS": [{"Op": "Replace", "Path": "PASSWORD", "Value": "pw-one"}]}),
+        json!({"operations": [{"op": "replace", "path": "password", "value": "pw-two"}]}),
+        json!({"Operations": [{"op": "replace", "value": {"PASSWORD": "pw-three"}}]}),
+        json!({"Operations": [{"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:Password", "value": "pw-four"}]}),
+    ];
+    for body in &shapes {
+        // Refused (mutability, or invalidSyntax for the upper-case member).
+        let mut body = body.clone();
+        body["schemas"] = json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]);
+        assert_eq!(a.send("PATCH", &user, &[], Some(&body.to_string())).await.status, 400, "{body}");
+    }
+    let all = activity_of(s, &s.org_a, ActivityQuery { limit: 100, ..ActivityQuery::default() }, 8).await;
+    assert_eq!(all.len(), 8, "[{:?}]", s.backend);
+    for r in &all {
+        assert!(r.stored_bytes() < 6 * 1024, "[{:?}] {} bytes: {r:?}", s.backend, r.stored_bytes());
+        for pw in ["pw-one", "pw-two", "pw-three", "pw-four"] {
+            assert!(!r.summary.contains(pw), "[{:?}] {pw} stored: {}", s.backend, r.summary);
+        }
+    }
+    let long = all.iter().find(|r| r.subject.as_deref().is_some_and(|x| x.starts_with("uuu"))).unwrap();
+    assert!(long.subject.as_ref().unwrap().len() <= ActivityRecord::MAX_SUBJECT_BYTES);
+    let members = all.iter().find(|r| r.route == "/Groups/{id}").unwrap();
+    assert!(members.detail.as_ref().unwrap().len() <= ActivityRecord::MAX_DETAIL_BYTES, "{members:?}");
+}
+on_both!(hostile_texts_are_capped_and_passwords_never_stored);

@@ -1,15 +1,18 @@
 //! Recording provisioning activity without slowing provisioning: each
 //! request that changed something or was refused becomes one
-//! [`ActivityRecord`], handed to a bounded queue (a full queue drops the
-//! record and counts it, never makes the request wait) and written in
-//! batches by [`write_batches`], off every request's transaction.
+//! [`ActivityRecord`], cut to its byte caps and handed to a queue bounded
+//! in bytes, with a byte budget per organization so one tenant cannot
+//! crowd out the rest (a record over either is dropped and counted, never
+//! makes the request wait), and written in batches by [`write_batches`],
+//! off every request's transaction.
 
 use enlist_core::ports::{ActivityLog, Clock};
 use enlist_core::{ActivityRecord, OrganizationId};
 use serde_json::Value as Json;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// What a request learns about itself while it is handled: filled in by the
@@ -25,19 +28,79 @@ pub(crate) struct Draft {
     pub(crate) detail: Option<String>,
 }
 
+/// How much unwritten activity a process holds, and how much one
+/// organization may add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivityLimits {
+    /// Bytes of records queued and not yet written, all organizations
+    /// together; beyond, new records are dropped and counted.
+    pub queue_bytes: usize,
+    /// Bytes one organization may add at once (its bucket's size)…
+    pub org_burst_bytes: usize,
+    /// …and per second after that. A busy Entra cycle writes about 20
+    /// records a second of about 600 bytes; a client sending refusals of
+    /// maximal size as fast as it can gets about 6 a second, and the rest
+    /// of the queue stays for the other organizations.
+    pub org_bytes_per_second: usize,
+}
+
+impl Default for ActivityLimits {
+    fn default() -> Self {
+        Self { queue_bytes: 16 << 20, org_burst_bytes: 1 << 20, org_bytes_per_second: 32 << 10 }
+    }
+}
+
+/// One organization's allowance: a token bucket of bytes.
+struct Bucket {
+    bytes: f64,
+    at: Instant,
+}
+
+/// Why records were dropped, for `/metrics`.
+#[derive(Default)]
+struct Dropped {
+    queue_full: AtomicU64,
+    org_budget: AtomicU64,
+}
+
 /// The queue between requests and the writer.
 pub struct Recorder {
-    tx: mpsc::Sender<ActivityRecord>,
-    dropped: AtomicU64,
+    tx: mpsc::UnboundedSender<(ActivityRecord, usize)>,
+    queued: Arc<AtomicUsize>,
+    limits: ActivityLimits,
+    buckets: Mutex<HashMap<OrganizationId, Bucket>>,
+    dropped: Dropped,
     clock: Arc<dyn Clock>,
 }
 
+/// The writer's end of a [`Recorder`]'s queue, for [`write_batches`].
+pub struct ActivityQueue {
+    rx: mpsc::UnboundedReceiver<(ActivityRecord, usize)>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl ActivityQueue {
+    fn taken(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 impl Recorder {
-    /// A recorder holding at most `capacity` records not yet written, and
-    /// the receiving end for [`write_batches`].
-    pub fn new(capacity: usize, clock: Arc<dyn Clock>) -> (Arc<Self>, mpsc::Receiver<ActivityRecord>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Arc::new(Self { tx, dropped: AtomicU64::new(0), clock }), rx)
+    /// A recorder within `limits`, and the receiving end for
+    /// [`write_batches`].
+    pub fn new(limits: ActivityLimits, clock: Arc<dyn Clock>) -> (Arc<Self>, ActivityQueue) {
+        // Unbounded in count, bounded in bytes by `queued` below.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let me = Self {
+            tx,
+            queued: queued.clone(),
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+            dropped: Dropped::default(),
+            clock,
+        };
+        (Arc::new(me), ActivityQueue { rx, queued })
     }
 
     /// The time, for a record's `at`.
@@ -45,44 +108,98 @@ impl Recorder {
         self.clock.now()
     }
 
-    /// Queues a record, or drops and counts it when the queue is full.
+    /// Queues a record cut to its caps ([`ActivityRecord::bounded`]), or
+    /// drops and counts it when its organization spent its budget or the
+    /// queue is full. Never makes the request wait.
     pub fn record(&self, r: ActivityRecord) {
-        if self.tx.try_send(r).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let r = r.bounded();
+        let size = r.stored_bytes();
+        if !self.spend(&r.organization_id, size) {
+            self.dropped.org_budget.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let before = self.queued.fetch_add(size, Ordering::Relaxed);
+        if before + size > self.limits.queue_bytes || self.tx.send((r, size)).is_err() {
+            self.queued.fetch_sub(size, Ordering::Relaxed);
+            self.dropped.queue_full.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Records dropped because the queue was full (a metric).
+    /// Takes `size` bytes from the organization's bucket, if it holds them.
+    fn spend(&self, org: &OrganizationId, size: usize) -> bool {
+        let now = Instant::now();
+        let (burst, rate) = (self.limits.org_burst_bytes as f64, self.limits.org_bytes_per_second as f64);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 10_000 {
+            // Full buckets carry no state worth keeping.
+            buckets.retain(|_, b| b.bytes + now.duration_since(b.at).as_secs_f64() * rate < burst);
+        }
+        let b = buckets.entry(org.clone()).or_insert(Bucket { bytes: burst, at: now });
+        b.bytes = (b.bytes + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+        b.at = now;
+        if b.bytes < size as f64 {
+            return false;
+        }
+        b.bytes -= size as f64;
+        true
+    }
+
+    /// Records dropped, all reasons together.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped_full() + self.dropped_over_budget()
+    }
+
+    /// Records dropped because the queue held `queue_bytes` already.
+    pub fn dropped_full(&self) -> u64 {
+        self.dropped.queue_full.load(Ordering::Relaxed)
+    }
+
+    /// Records dropped because their organization spent its budget.
+    pub fn dropped_over_budget(&self) -> u64 {
+        self.dropped.org_budget.load(Ordering::Relaxed)
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
-/// Writes queued records in batches (up to 200, or whatever arrived within
-/// half a second) until `stop`; what is queued at stop is written first.
-pub async fn write_batches(
-    mut rx: mpsc::Receiver<ActivityRecord>,
-    log: Arc<dyn ActivityLog>,
-    mut stop: watch::Receiver<bool>,
-) {
+/// Most records, and bytes, one batch writes.
+const BATCH_RECORDS: usize = 200;
+const BATCH_BYTES: usize = 512 * 1024;
+
+/// Writes queued records in batches (up to 200 records or 512 KiB, or
+/// whatever arrived within 50 ms) until `stop`; what is queued at stop is
+/// written first.
+pub async fn write_batches(mut queue: ActivityQueue, log: Arc<dyn ActivityLog>, mut stop: watch::Receiver<bool>) {
     loop {
         let mut batch = Vec::new();
+        let mut bytes = 0;
         let stopping = tokio::select! {
-            n = rx.recv_many(&mut batch, 200) => n == 0,
+            first = queue.rx.recv() => match first {
+                Some((r, size)) => {
+                    queue.taken(size);
+                    bytes += size;
+                    batch.push(r);
+                    false
+                }
+                None => true,
+            },
             _ = stop.changed() => true,
         };
         if !stopping {
             // Let a burst gather into one statement.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            while batch.len() < 200 {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
+        }
+        while stopping || (batch.len() < BATCH_RECORDS && bytes < BATCH_BYTES) {
+            match queue.rx.try_recv() {
+                Ok((r, size)) => {
+                    queue.taken(size);
+                    bytes += size;
+                    batch.push(r);
                 }
-            }
-        } else {
-            while let Ok(r) = rx.try_recv() {
-                batch.push(r);
+                Err(_) => break,
             }
         }
         if !batch.is_empty() {
@@ -102,21 +219,32 @@ const SUMMARY_MAX: usize = 2000;
 
 /// What was sent, for a person: attribute names and short values, with
 /// passwords and anything token-like replaced by `***`.
+///
+/// Names are matched as the SCIM parser matches them, in any letter case:
+/// a member named like a secret (`password`, `PASSWORD`,
+/// `urn:…:User:Password`) and the `value` of any operation whose `path`
+/// names one (`{"Path": "PASSWORD", "Value": …}`), at every depth. The
+/// parser refuses such a request; its refusal is still recorded, so the
+/// secret must go here.
 pub(crate) fn summarize(body: &Json) -> String {
     fn redact(key: &str) -> bool {
-        let k = key.rsplit(':').next().unwrap_or(key).to_ascii_lowercase();
+        let k = key.to_lowercase();
         k.contains("password") || k.contains("secret") || k.contains("token")
     }
     fn walk(v: &Json, depth: usize) -> Json {
         match v {
-            Json::Object(m) if depth < 6 => Json::Object(
-                m.iter()
-                    .map(|(k, v)| {
-                        let v = if redact(k) { Json::String("***".into()) } else { walk(v, depth + 1) };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            ),
+            Json::Object(m) if depth < 6 => {
+                let secret_path =
+                    m.iter().any(|(k, v)| k.eq_ignore_ascii_case("path") && v.as_str().is_some_and(redact));
+                Json::Object(
+                    m.iter()
+                        .map(|(k, v)| {
+                            let hide = redact(k) || (secret_path && k.eq_ignore_ascii_case("value"));
+                            (k.clone(), if hide { Json::String("***".into()) } else { walk(v, depth + 1) })
+                        })
+                        .collect(),
+                )
+            }
             Json::Array(a) if depth < 6 => {
                 let mut out: Vec<Json> = a.iter().take(20).map(|x| walk(x, depth + 1)).collect();
                 if a.len() > 20 {
@@ -131,19 +259,7 @@ pub(crate) fn summarize(body: &Json) -> String {
             other => other.clone(),
         }
     }
-    // A PATCH's path-addressed password: `{"path": "password", "value": …}`.
-    let mut v = walk(body, 0);
-    if let Some(ops) = v.get_mut("Operations").and_then(Json::as_array_mut) {
-        for op in ops {
-            let path = op.get("path").and_then(Json::as_str).is_some_and(redact);
-            if path {
-                if let Some(val) = op.get_mut("value") {
-                    *val = Json::String("***".into());
-                }
-            }
-        }
-    }
-    let s = v.to_string();
+    let s = walk(body, 0).to_string();
     if s.chars().count() > SUMMARY_MAX {
         format!("{}…", s.chars().take(SUMMARY_MAX).collect::<String>())
     } else {
@@ -165,19 +281,34 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Every shape the PATCH parser accepts a password in, each with its
+    /// own secret: none may reach the summary.
     #[test]
-    fn passwords_and_tokens_never_reach_the_summary() {
-        let s = summarize(&json!({
-            "userName": "ana@contoso.com", "password": "Hunter2!",
-            "urn:ietf:params:scim:schemas:core:2.0:User:password": "x1",
-            "urn:ietf:params:scim:schemas:core:2.0:User": {"password": "x2"},
-            "Operations": [{"op": "replace", "path": "password", "value": "x3"}],
-            "x_api_token": "t0k3n"
-        }));
-        for secret in ["Hunter2!", "x1", "x2", "x3", "t0k3n"] {
-            assert!(!s.contains(secret), "{secret} leaked: {s}");
+    fn passwords_and_tokens_never_reach_the_summary_in_any_casing_or_shape() {
+        let cases = [
+            json!({"userName": "ana@contoso.com", "password": "s1"}),
+            json!({"PASSWORD": "s2"}),
+            json!({"urn:ietf:params:scim:schemas:core:2.0:User:password": "s3"}),
+            json!({"urn:ietf:params:scim:schemas:core:2.0:User": {"Password": "s4"}}),
+            json!({"Operations": [{"op": "replace", "path": "password", "value": "s5"}]}),
+            json!({"operations": [{"op": "replace", "path": "password", "value": "s6"}]}),
+            json!({"OPERATIONS": [{"Op": "Replace", "Path": "PASSWORD", "Value": "s7"}]}),
+            json!({"Operations": [{"op": "replace", "value": {"PASSWORD": "s8"}}]}),
+            json!({"Operations": [{"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User:Password", "value": "s9"}]}),
+            json!({"Operations": [{"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:passWord": "s10"}}]}),
+            json!({"Operations": [{"op": "replace", "path": "password", "value": {"nested": "s11"}}]}),
+            json!({"x_api_token": "s12", "clientSecret": "s13"}),
+        ];
+        for (i, body) in cases.iter().enumerate() {
+            let s = summarize(body);
+            let secret = format!("s{}", i + 1);
+            assert!(!s.contains(&format!("\"{secret}\"")), "case {}: {secret} leaked: {s}", i + 1);
         }
+        // What is not a secret stays readable.
+        let s = summarize(&cases[0]);
         assert!(s.contains("ana@contoso.com"), "{s}");
+        let s = summarize(&json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Ana"}]}));
+        assert!(s.contains("Ana"), "{s}");
     }
 
     #[test]
@@ -189,28 +320,61 @@ mod tests {
         assert_eq!(subject_of(&json!({"DisplayName": "Sales"})).as_deref(), Some("Sales"));
     }
 
-    #[tokio::test]
-    async fn a_full_queue_drops_and_counts_instead_of_waiting() {
-        let (rec, _rx) = Recorder::new(1, Arc::new(enlist_core::testing::TickClock::default()));
-        let r = |i: u64| ActivityRecord {
-            id: format!("a{i}"),
-            organization_id: OrganizationId::new("o"),
+    fn record(org: &str, subject: &str) -> ActivityRecord {
+        ActivityRecord {
+            id: "a".into(),
+            organization_id: OrganizationId::new(org),
             at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
             key_label: "Entra".into(),
             method: "POST".into(),
             route: "/Users".into(),
             resource_id: None,
-            subject: None,
-            status: 201,
+            subject: Some(subject.into()),
+            status: 400,
             scim_type: None,
-            detail: None,
+            detail: Some(subject.into()),
             latency_ms: 1,
             request_id: "r".into(),
-            summary: "{}".into(),
-        };
-        rec.record(r(1));
-        rec.record(r(2));
-        rec.record(r(3));
-        assert_eq!(rec.dropped(), 2);
+            summary: subject.into(),
+        }
+    }
+
+    fn clock() -> Arc<enlist_core::testing::TickClock> {
+        Arc::new(enlist_core::testing::TickClock::default())
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_by_bytes_instead_of_waiting() {
+        let limits = ActivityLimits { queue_bytes: 8 * 1024, ..ActivityLimits::default() };
+        let (rec, _queue) = Recorder::new(limits, clock());
+        // Each 200 KB record is cut to its caps (about 5.5 KiB): one fits.
+        let big = "x".repeat(200_000);
+        for _ in 0..3 {
+            rec.record(record("o", &big));
+        }
+        assert_eq!((rec.dropped_full(), rec.dropped_over_budget()), (2, 0));
+        assert!(rec.queued_bytes() < 6 * 1024, "{}", rec.queued_bytes());
+    }
+
+    #[tokio::test]
+    async fn one_organization_over_its_budget_does_not_crowd_out_another() {
+        let limits =
+            ActivityLimits { org_burst_bytes: 64 * 1024, org_bytes_per_second: 1, ..ActivityLimits::default() };
+        let (rec, mut queue) = Recorder::new(limits, clock());
+        let big = "x".repeat(200_000);
+        for _ in 0..100 {
+            rec.record(record("noisy", &big));
+        }
+        let kept = 100 - rec.dropped_over_budget();
+        assert!((10..=12).contains(&kept), "64 KiB holds about 11 capped records, kept {kept}");
+        rec.record(record("quiet", "ana@contoso.com"));
+        assert_eq!(rec.dropped_full(), 0);
+        let mut orgs = Vec::new();
+        while let Ok((r, size)) = queue.rx.try_recv() {
+            queue.taken(size);
+            orgs.push(r.organization_id.as_str().to_owned());
+        }
+        assert_eq!(orgs.last().map(String::as_str), Some("quiet"), "the quiet organization's record is kept");
+        assert_eq!(rec.queued_bytes(), 0, "taking records frees their bytes");
     }
 }

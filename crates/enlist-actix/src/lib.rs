@@ -14,7 +14,7 @@ pub mod openapi;
 mod routes;
 mod stream;
 
-pub use activity::{write_batches, Recorder};
+pub use activity::{write_batches, ActivityLimits, ActivityQueue, Recorder};
 pub use metrics::{Gauge, Metrics};
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};

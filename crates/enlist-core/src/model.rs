@@ -207,6 +207,76 @@ pub struct ActivityRecord {
     pub summary: String,
 }
 
+impl ActivityRecord {
+    /// Most bytes stored of `subject` (a userName or displayName).
+    pub const MAX_SUBJECT_BYTES: usize = 256;
+    /// Most bytes stored of `detail` (a refusal echoes what was sent).
+    pub const MAX_DETAIL_BYTES: usize = 1024;
+    /// Most bytes stored of `summary`.
+    pub const MAX_SUMMARY_BYTES: usize = 4096;
+    /// Most bytes stored of `resource_id`, `request_id`, `key_label`,
+    /// `method` and `route` (ids are 36 bytes; a longer one was sent by
+    /// the client).
+    pub const MAX_SHORT_BYTES: usize = 128;
+
+    /// The record with every text cut to its cap, at a character
+    /// boundary, marked with `…`. A client's text never stores more than
+    /// about 6 KiB per request, whatever it sent.
+    #[must_use]
+    pub fn bounded(mut self) -> Self {
+        for (s, max) in [
+            (&mut self.key_label, Self::MAX_SHORT_BYTES),
+            (&mut self.method, Self::MAX_SHORT_BYTES),
+            (&mut self.route, Self::MAX_SHORT_BYTES),
+            (&mut self.request_id, Self::MAX_SHORT_BYTES),
+            (&mut self.summary, Self::MAX_SUMMARY_BYTES),
+        ] {
+            cut(s, max);
+        }
+        for (s, max) in [
+            (&mut self.resource_id, Self::MAX_SHORT_BYTES),
+            (&mut self.subject, Self::MAX_SUBJECT_BYTES),
+            (&mut self.scim_type, Self::MAX_SHORT_BYTES),
+            (&mut self.detail, Self::MAX_DETAIL_BYTES),
+        ] {
+            if let Some(s) = s {
+                cut(s, max);
+            }
+        }
+        self
+    }
+
+    /// About how many bytes the record takes stored: its texts and a fixed
+    /// allowance for the rest of the row.
+    pub fn stored_bytes(&self) -> usize {
+        let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+        64 + self.id.len()
+            + self.organization_id.as_str().len()
+            + self.key_label.len()
+            + self.method.len()
+            + self.route.len()
+            + self.request_id.len()
+            + self.summary.len()
+            + opt(&self.resource_id)
+            + opt(&self.subject)
+            + opt(&self.scim_type)
+            + opt(&self.detail)
+    }
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary, ending in `…`.
+fn cut(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push('…');
+}
+
 /// Which activity to read.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ActivityQuery {

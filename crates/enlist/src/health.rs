@@ -41,10 +41,20 @@ impl enlist_actix::Health for DatabaseHealth {
             ),
         ];
         if let Some(a) = &self.activity {
+            let help = "Activity records dropped (provisioning was not slowed): the queue was full \
+                        (reason=queue_full) or their organization spent its budget (reason=org_budget).";
+            for (reason, n) in [("queue_full", a.dropped_full()), ("org_budget", a.dropped_over_budget())] {
+                out.push(Gauge {
+                    name: "enlist_activity_dropped",
+                    help,
+                    label: Some(("reason", reason.to_owned())),
+                    value: n as f64,
+                });
+            }
             out.push(Gauge::new(
-                "enlist_activity_dropped",
-                "Activity records dropped because the writer fell behind (provisioning was not slowed).",
-                a.dropped() as f64,
+                "enlist_activity_queued_bytes",
+                "Bytes of activity records waiting to be written.",
+                a.queued_bytes() as f64,
             ));
         }
         let mut names = self.consumers.lock().unwrap_or_else(|p| p.into_inner()).clone();

@@ -74,6 +74,7 @@ pub struct Builder {
     events_keep_days: u32,
     webhook_lease: std::time::Duration,
     activity_keep_days: u32,
+    activity_limits: enlist_actix::ActivityLimits,
     store: Option<Arc<dyn enlist_core::ports::Store>>,
 }
 
@@ -92,6 +93,7 @@ impl Default for Builder {
             events_keep_days: 30,
             webhook_lease: enlist_webhooks::DEFAULT_LEASE,
             activity_keep_days: 30,
+            activity_limits: enlist_actix::ActivityLimits::default(),
             store: None,
         }
     }
@@ -168,6 +170,13 @@ impl Builder {
         self.activity_keep_days = days.max(1);
         self
     }
+    /// How much unwritten activity the process holds and each organization
+    /// may add (default: 16 MiB queued; 1 MiB at once, then 32 KiB a second,
+    /// per organization). Records beyond are dropped and counted.
+    pub fn activity_limits(mut self, limits: enlist_actix::ActivityLimits) -> Self {
+        self.activity_limits = limits;
+        self
+    }
     /// Days change events are kept for replay (default 30).
     pub fn events_keep_days(mut self, days: u32) -> Self {
         self.events_keep_days = days.max(1);
@@ -213,7 +222,7 @@ impl Builder {
         let consumers = Arc::new(Mutex::new(Vec::new()));
         // Activity waits here for the writer that start_background runs;
         // beyond this many unwritten records, new ones are dropped and counted.
-        let (recorder, activity_rx) = enlist_actix::Recorder::new(10_000, self.clock.clone());
+        let (recorder, activity_rx) = enlist_actix::Recorder::new(self.activity_limits, self.clock.clone());
         let health = DatabaseHealth {
             db: db.clone(),
             consumers: consumers.clone(),
@@ -254,7 +263,7 @@ pub struct Enlist {
     activity_keep_days: u32,
     /// The activity queue's receiving end, taken by the first
     /// `start_background`.
-    activity_rx: Arc<Mutex<Option<tokio::sync::mpsc::Receiver<enlist_core::ActivityRecord>>>>,
+    activity_rx: Arc<Mutex<Option<enlist_actix::ActivityQueue>>>,
     /// Names of this process's consumers, for the lag gauges.
     consumers: Arc<Mutex<Vec<String>>>,
 }
