@@ -44,3 +44,25 @@ async fn trickling_bodies_hold_no_place(s: &TestServer) {
     assert_eq!(found["totalResults"], 0);
 }
 on_both!(trickling_bodies_hold_no_place);
+
+/// A request without a valid key is refused from its headers: the server
+/// answers 401 before any of the body arrives, so unauthenticated
+/// connections make it buffer nothing.
+async fn the_key_is_checked_before_the_body_is_read(s: &TestServer) {
+    for auth in ["Bearer enlist_nosuchkey.secret", "Bearer not-a-key", ""] {
+        let mut c = tokio::net::TcpStream::connect(&s.addr).await.unwrap();
+        let auth = if auth.is_empty() { String::new() } else { format!("Authorization: {auth}\r\n") };
+        let head = format!(
+            "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/scim+json\r\nContent-Length: 60000\r\n\r\n"
+        );
+        c.write_all(head.as_bytes()).await.unwrap();
+        // No body at all: an answer now can only come from the headers.
+        let t = Instant::now();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf)).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 401"), "[{:?}] {auth:?}: {text}", s.backend);
+        assert!(t.elapsed() < Duration::from_secs(1), "[{:?}] waited {:?} for a body", s.backend, t.elapsed());
+    }
+}
+on_both!(the_key_is_checked_before_the_body_is_read);

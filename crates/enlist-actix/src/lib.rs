@@ -55,6 +55,9 @@ pub struct Config {
     /// read before a request takes one of the `max_in_flight` places, so a
     /// client that trickles its body holds a connection, never a place.
     pub body_timeout: Duration,
+    /// Bytes of request bodies this process holds in memory at once, all
+    /// requests together; a body that would pass it is refused with 503.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             max_in_flight: 256,
             queue_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
+            max_buffered_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -98,13 +102,18 @@ pub struct Scim {
     /// Where provisioning activity goes (none: not recorded).
     pub activity: Option<Arc<Recorder>>,
     limiter: tokio::sync::Semaphore,
+    body_budget: tokio::sync::Semaphore,
 }
 
 impl Scim {
     /// The request state.
     pub fn new(enlist: Enlist, config: Config, health: Arc<dyn Health>, ids: Arc<dyn IdGenerator>) -> Self {
         let limiter = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
-        Self { enlist, config, health, ids, metrics: Arc::new(Metrics::default()), activity: None, limiter }
+        let body_budget = tokio::sync::Semaphore::new(
+            (config.max_buffered_bytes / BUDGET_UNIT).clamp(config.max_body_bytes.div_ceil(BUDGET_UNIT), 1 << 30),
+        );
+        let metrics = Arc::new(Metrics::default());
+        Self { enlist, config, health, ids, metrics, activity: None, limiter, body_budget }
     }
 
     /// Records every request that changes something or is refused.
@@ -134,14 +143,14 @@ fn enlist_openapi(base: &str) -> String {
     openapi::document(if base.is_empty() { "/" } else { base }).to_string()
 }
 
-/// Registers `/healthz`, `/metrics` and the SCIM routes on an app.
+/// Registers the SCIM routes (and their OpenAPI description) on an app.
+/// Health and metrics are [`configure_admin`]'s, to mount where only the
+/// operator's monitoring reaches.
 pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let base = state.config.base_path.trim_end_matches('/').to_owned();
         let described = enlist_openapi(&base);
         cfg.app_data(state)
-            .route("/healthz", web::get().to(healthz))
-            .route("/metrics", web::get().to(metrics))
             // The API description, next to the endpoint it describes; it
             // holds no data, so no key is needed.
             .route(
@@ -156,7 +165,17 @@ pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig)
     }
 }
 
-/// The standalone HTTP server around [`configure`]: `workers` threads,
+/// Registers `/healthz` (the database answers) and `/metrics`
+/// (Prometheus text: request counts and latencies, outbox, consumers'
+/// names and lag). Neither asks for a key: serve them on an address only
+/// monitoring reaches (`enlist serve --admin-bind`), not the public port.
+pub fn configure_admin(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(state).route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
+    }
+}
+
+/// The standalone HTTP server around [`configure`] and [`configure_admin`]: `workers` threads,
 /// bound to `bind`, with signal handling left to the caller (so a process
 /// installs its own before announcing it is ready) and a 30 s grace period
 /// for in-flight requests on stop. `enlist serve` and the black-box tests
@@ -169,11 +188,13 @@ pub fn http_server(
     workers: usize,
     bind: impl std::net::ToSocketAddrs,
 ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
-    let server = actix_web::HttpServer::new(move || actix_web::App::new().configure(configure(state.clone())))
-        .workers(workers.max(1))
-        .shutdown_timeout(30)
-        .disable_signals()
-        .bind(bind)?;
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(configure_admin(state.clone())).configure(configure(state.clone()))
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(30)
+    .disable_signals()
+    .bind(bind)?;
     let addrs = server.addrs();
     Ok((server.run(), addrs))
 }
@@ -227,6 +248,52 @@ fn request_id(req: &HttpRequest, ids: &dyn IdGenerator) -> String {
         .unwrap_or_else(|| ids.id())
 }
 
+/// The unit of the body budget's permits: a semaphore counts in u32, and
+/// KiB keep a budget of gigabytes within it.
+const BUDGET_UNIT: usize = 1024;
+
+/// Reads a whole body like [`read_limited`], taking its bytes from the
+/// process-wide `budget` as they arrive. When the budget is spent (many
+/// large bodies at once) the request is refused at once with 503: waiting
+/// while holding part of the budget could deadlock every reader.
+async fn read_budgeted<'a>(
+    payload: &mut actix_web::dev::Payload,
+    limit: usize,
+    budget: &'a tokio::sync::Semaphore,
+) -> Result<(web::Bytes, Option<tokio::sync::SemaphorePermit<'a>>), ScimError> {
+    use futures_util::StreamExt;
+    let mut buf = web::BytesMut::new();
+    let mut held: Option<tokio::sync::SemaphorePermit<'a>> = None;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ScimError::syntax(format!("the request body could not be read: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        let units = (buf.len() + chunk.len()).div_ceil(BUDGET_UNIT);
+        let have = held.as_ref().map_or(0, |p| p.num_permits());
+        if units > have {
+            let more = u32::try_from(units - have).unwrap_or(u32::MAX);
+            let permit = budget.try_acquire_many(more).map_err(|_| {
+                ScimError::status(
+                    503,
+                    "Enlist is receiving too many large request bodies at once; nothing was changed. \
+                     Retry after the Retry-After delay.",
+                )
+            })?;
+            match &mut held {
+                Some(h) => h.merge(permit),
+                None => held = Some(permit),
+            }
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((buf.freeze(), held))
+}
+
+fn too_large(limit: usize) -> ScimError {
+    ScimError::status(413, format!("the request body is larger than {limit} bytes; send smaller batches"))
+}
+
 /// Reads a whole body, refusing it past `limit` bytes.
 pub(crate) async fn read_limited(payload: &mut actix_web::dev::Payload, limit: usize) -> Result<web::Bytes, ScimError> {
     use futures_util::StreamExt;
@@ -234,10 +301,7 @@ pub(crate) async fn read_limited(payload: &mut actix_web::dev::Payload, limit: u
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ScimError::syntax(format!("the request body could not be read: {e}")))?;
         if buf.len() + chunk.len() > limit {
-            return Err(ScimError::status(
-                413,
-                format!("the request body is larger than {limit} bytes; send smaller batches"),
-            ));
+            return Err(too_large(limit));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -281,13 +345,27 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
     // place others need.
     let mut payload = payload.into_inner();
     let mut refused = None;
+    // Bytes of this request's body held in memory, returned to the
+    // process-wide budget when the request ends.
+    let mut _buffered = None;
     if matches!(
         *req.method(),
         actix_web::http::Method::POST | actix_web::http::Method::PUT | actix_web::http::Method::PATCH
     ) {
+        // The key is checked from the headers before a byte of the body is
+        // read: an unauthenticated client never makes Enlist buffer anything.
+        let caller = tracing::Instrument::instrument(routes::authenticate(&req, &state), span.clone()).await;
         let limit = state.config.max_body_bytes;
-        match tokio::time::timeout(state.config.body_timeout, read_limited(&mut payload, limit)).await {
-            Ok(Ok(bytes)) => payload = actix_web::dev::Payload::from(bytes),
+        let read = async {
+            let caller = caller?;
+            req.extensions_mut().insert(caller);
+            read_budgeted(&mut payload, limit, &state.body_budget).await
+        };
+        match tokio::time::timeout(state.config.body_timeout, read).await {
+            Ok(Ok((bytes, permit))) => {
+                payload = actix_web::dev::Payload::from(bytes);
+                _buffered = permit;
+            }
             Ok(Err(e)) => refused = Some(e),
             Err(_) => {
                 refused = Some(ScimError::status(
@@ -379,5 +457,25 @@ mod tests {
         assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
         drop(held);
         assert!(admit(&limiter, Duration::from_millis(10)).await.is_ok(), "a freed slot admits again");
+    }
+
+    fn payload(bytes: usize) -> actix_web::dev::Payload {
+        actix_web::dev::Payload::from(web::Bytes::from(vec![b'x'; bytes]))
+    }
+
+    #[actix_web::test]
+    async fn buffered_bodies_share_one_budget_and_give_it_back() {
+        let budget = tokio::sync::Semaphore::new(8); // 8 KiB
+        let (bytes, held) = read_budgeted(&mut payload(5000), 1 << 20, &budget).await.unwrap();
+        assert_eq!((bytes.len(), budget.available_permits()), (5000, 3));
+        // A second body that does not fit is refused at once, holding nothing.
+        let e = read_budgeted(&mut payload(5000), 1 << 20, &budget).await.unwrap_err();
+        assert_eq!(e.status, 503);
+        assert_eq!(budget.available_permits(), 3);
+        drop(held);
+        assert_eq!(budget.available_permits(), 8, "a finished request returns its bytes");
+        assert!(read_budgeted(&mut payload(5000), 1 << 20, &budget).await.is_ok());
+        // The per-request limit still holds.
+        assert_eq!(read_budgeted(&mut payload(5000), 4000, &budget).await.unwrap_err().status, 413);
     }
 }

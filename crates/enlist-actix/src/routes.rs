@@ -116,6 +116,16 @@ pub(crate) fn route_label(req: &HttpRequest) -> &'static str {
 /// organization's to see in the activity log. The token is only
 /// attributed, never accepted.
 pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &Scim, e: &ScimError) {
+    if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
+        // Already known from authentication.
+        d.scim_type = e.scim_type.map(str::to_owned);
+        d.detail = Some(e.detail.clone());
+        return;
+    }
+    if matches!(e.status, 401 | 403) {
+        // Authentication refused it and attributed what it could.
+        return;
+    }
     let Ok(token) = bearer(req) else { return };
     if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
         req.extensions_mut().insert(Draft {
@@ -192,7 +202,13 @@ fn bearer(req: &HttpRequest) -> Result<&str, ScimError> {
     }
 }
 
-async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimError> {
+/// The caller a request's key names. Requests with a body are
+/// authenticated before it is read (by the front, which leaves the
+/// [`Caller`] in the request's extensions); the rest here.
+pub(crate) async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimError> {
+    if let Some(c) = req.extensions().get::<Caller>().cloned() {
+        return Ok(c);
+    }
     let token = bearer(req)?;
     let caller = match state.enlist.api_keys.authenticate(token).await {
         Ok(c) => c,
