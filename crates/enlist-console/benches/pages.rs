@@ -134,7 +134,7 @@ async fn main() {
         let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
         let r = test::call_service(
             &app,
-            test::TestRequest::get().uri(&format!("/console/login?token={link}")).to_request(),
+            test::TestRequest::post().uri("/console/login").set_form([("token", link.as_str())]).to_request(),
         )
         .await;
         let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();

@@ -19,13 +19,35 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use enlist_core::ports::ActivityLog;
+use enlist_core::service::SignedIn;
 use enlist_core::{Actor, ApiKeyId, Caller, ConsoleSession, Error};
 use serde::Deserialize;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// The session cookie's name.
-pub const COOKIE: &str = "enlist_console";
+/// The session cookie's name over HTTPS. The `__Host-` prefix makes the
+/// browser refuse it unless it is `Secure`, for the whole host (`Path=/`)
+/// and without a `Domain`, so no sibling subdomain can plant or overwrite
+/// a session.
+pub const COOKIE: &str = "__Host-enlist_console";
+
+/// The session cookie's name when [`ConsoleState::secure_cookies`] is off
+/// (plain-HTTP development only: the prefix needs `Secure`).
+pub const DEV_COOKIE: &str = "enlist_console";
+
+/// The headers of every console answer, pages, redirects and refusals
+/// alike. Scripts and styles come only from the console's own files.
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+];
 
 /// What the console needs.
 pub struct ConsoleState {
@@ -40,13 +62,31 @@ pub struct ConsoleState {
     pub secure_cookies: bool,
 }
 
+impl ConsoleState {
+    /// The session cookie's name: [`COOKIE`], or [`DEV_COOKIE`] without
+    /// `Secure`.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            COOKIE
+        } else {
+            DEV_COOKIE
+        }
+    }
+}
+
 /// Registers the console under `/console` on an app or scope.
 pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
+        let headers =
+            SECURITY_HEADERS.iter().fold(actix_web::middleware::DefaultHeaders::new(), |h, (k, v)| h.add((*k, *v)));
         cfg.service(
             web::scope("/console")
+                .wrap(headers)
                 .app_data(state)
-                .route("/login", web::get().to(login))
+                .route("/assets/console.css", web::get().to(|| asset("text/css", pages::STYLE)))
+                .route("/assets/console.js", web::get().to(|| asset("text/javascript", pages::SCRIPT)))
+                .route("/login", web::get().to(login_page))
+                .route("/login", web::post().to(login))
                 .route("", web::get().to(integrations))
                 .service(web::resource("/").name(HOME).route(web::get().to(integrations)))
                 .route("/keys", web::post().to(generate_key))
@@ -63,12 +103,11 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
 }
 
 fn html(status: actix_web::http::StatusCode, body: maud::Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"))
-        .body(body.into_string())
+    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body.into_string())
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok().content_type(content_type).insert_header((header::CACHE_CONTROL, "max-age=3600")).body(body)
 }
 
 /// The resource whose URL tells where the console is mounted.
@@ -84,7 +123,7 @@ fn base(req: &HttpRequest) -> String {
     }
 }
 
-fn ctx<'a>(req: &HttpRequest, s: &'a ConsoleSession) -> pages::Ctx<'a> {
+fn ctx<'a>(req: &HttpRequest, s: &'a SignedIn) -> pages::Ctx<'a> {
     pages::Ctx { base: base(req), s }
 }
 
@@ -94,8 +133,8 @@ fn refusal(req: &HttpRequest, status: u16, message: &str) -> HttpResponse {
 }
 
 /// The signed-in Admin, or the page that says how to sign in.
-async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSession, Caller), HttpResponse> {
-    let Some(cookie) = req.cookie(COOKIE) else {
+async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(SignedIn, Caller), HttpResponse> {
+    let Some(cookie) = req.cookie(state.cookie_name()) else {
         return Err(refusal(
             req,
             401,
@@ -104,8 +143,10 @@ async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSe
     };
     match state.enlist.console.session(cookie.value()).await {
         Ok(s) => {
-            let caller =
-                Caller { organization_id: s.organization_id.clone(), actor: Actor::Member { user: s.user_id.clone() } };
+            let caller = Caller {
+                organization_id: s.session.organization_id.clone(),
+                actor: Actor::Member { user: s.session.user_id.clone() },
+            };
             Ok((s, caller))
         }
         Err(e) => Err(refusal(req, 401, &detail(&e))),
@@ -114,13 +155,9 @@ async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(ConsoleSe
 
 /// The signed-in Admin who sent a form: the session, and a CSRF token that
 /// matches it; else the refusal to answer.
-async fn form_sender(
-    req: &HttpRequest,
-    state: &ConsoleState,
-    csrf: &str,
-) -> Result<(ConsoleSession, Caller), HttpResponse> {
+async fn form_sender(req: &HttpRequest, state: &ConsoleState, csrf: &str) -> Result<(SignedIn, Caller), HttpResponse> {
     let (session, caller) = signed_in(req, state).await?;
-    if !csrf_ok(&session, csrf) {
+    if !csrf_ok(&session.session, csrf) {
         return Err(refusal(
             req,
             403,
@@ -146,16 +183,62 @@ struct LoginQuery {
     token: String,
 }
 
-async fn login(req: HttpRequest, q: web::Query<LoginQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
-    match state.enlist.console.sign_in(&q.token).await {
+/// A sign-in link opens this page: it says who it signs in where and uses
+/// nothing. Mail scanners that fetch every link (Safe Links and the like)
+/// spend no link and get no session.
+async fn login_page(req: HttpRequest, q: web::Query<LoginQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
+    match state.enlist.console.preview(&q.token).await {
+        Ok(to) => {
+            let current = match req.cookie(state.cookie_name()) {
+                Some(c) => state.enlist.console.session(c.value()).await.ok(),
+                None => None,
+            };
+            html(actix_web::http::StatusCode::OK, pages::confirm_sign_in(&base(&req), &q.token, &to, current.as_ref()))
+        }
+        Err(e) => refusal(&req, 401, &detail(&e)),
+    }
+}
+
+/// Whether a form post came from a page of this same site. Browsers send
+/// `Sec-Fetch-Site` (and `Origin`) on every POST; a page elsewhere that
+/// posts a link of its own Admin's here (login CSRF) is refused. A client
+/// that sends neither is not a browser, and no one's session is at stake.
+fn same_site(req: &HttpRequest) -> bool {
+    let h = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = h("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match h("origin") {
+        Some(origin) => {
+            let host = req.connection_info().host().to_owned();
+            origin.split_once("://").is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(&host))
+        }
+        None => true,
+    }
+}
+
+/// The sign-in page's form: uses the link once, ends the browser's
+/// previous session (the page named it), and starts a new one.
+async fn login(req: HttpRequest, form: web::Form<LoginQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
+    if !same_site(&req) {
+        return refusal(
+            &req,
+            403,
+            "This sign-in was sent from another site; open your console link again and sign in from its page.",
+        );
+    }
+    match state.enlist.console.sign_in(&form.token).await {
         Ok((token, _)) => {
-            let cookie = Cookie::build(COOKIE, token)
-                .path(base(&req))
+            if let Some(old) = req.cookie(state.cookie_name()) {
+                let _ = state.enlist.console.sign_out(old.value()).await;
+            }
+            let cookie = Cookie::build(state.cookie_name(), token)
+                .path(if state.secure_cookies { "/".to_owned() } else { base(&req) })
                 .http_only(true)
                 .secure(state.secure_cookies)
                 .same_site(SameSite::Strict)
                 .finish();
-            let to = format!("{}/", req.path().trim_end_matches("/login"));
+            let to = format!("{}/", base(&req));
             HttpResponse::SeeOther().cookie(cookie).insert_header((header::LOCATION, to)).finish()
         }
         Err(e) => refusal(&req, 401, &detail(&e)),
@@ -427,13 +510,14 @@ async fn logout(req: HttpRequest, form: web::Form<CsrfForm>, state: web::Data<Co
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_ok(&session, &form.csrf) {
+    if !csrf_ok(&session.session, &form.csrf) {
         return refusal(&req, 403, "This form is out of date; reload the page and try again.");
     }
-    if let Some(c) = req.cookie(COOKIE) {
+    if let Some(c) = req.cookie(state.cookie_name()) {
         let _ = state.enlist.console.sign_out(c.value()).await;
     }
-    let mut gone = Cookie::build(COOKIE, "").path(base(&req)).finish();
+    let path = if state.secure_cookies { "/".to_owned() } else { base(&req) };
+    let mut gone = Cookie::build(state.cookie_name(), "").path(path).secure(state.secure_cookies).finish();
     gone.make_removal();
     HttpResponse::Ok()
         .cookie(gone)

@@ -3,26 +3,41 @@
 
 use enlist_core::query::ListPage;
 use enlist_core::service::UserView;
-use enlist_core::{ActivityRecord, ApiKey, ConsoleSession, Organization};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use enlist_core::service::{LinkPreview, SignedIn};
+use enlist_core::{ActivityRecord, ApiKey, Organization};
+use maud::{html, Markup, DOCTYPE};
 
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
+/// The console's stylesheet, served at `{base}/assets/console.css`: the
+/// CSP allows no inline style or script.
+pub(crate) const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
 header{background:#0b3d91;color:#fff;padding:.75rem 1rem}header a{color:#fff;margin-right:1rem}\
+.who{float:right}.who form{display:inline;margin-left:.5rem}\
 main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc;vertical-align:top}\
 .fix{background:#fff4ce;padding:.25rem .5rem}.secret{font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}\
 .err{color:#a4000f}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
-@media(max-width:40rem){td,th{display:block}}";
+@media(max-width:40rem){td,th{display:block}.who{float:none;display:block}}";
 
-const COPY: &str = "function copy(id){navigator.clipboard.writeText(document.getElementById(id).textContent)}";
+/// The console's script, served at `{base}/assets/console.js`: copy
+/// buttons (`data-copy="ID"`) and confirmations (`data-confirm="…"` on a
+/// form), bound here rather than in inline handlers.
+pub(crate) const SCRIPT: &str = "document.addEventListener('click',function(e){var t=e.target.closest('[data-copy]');\
+if(t){navigator.clipboard.writeText(document.getElementById(t.dataset.copy).textContent)}});\
+document.addEventListener('submit',function(e){var m=e.target.dataset.confirm;if(m&&!confirm(m)){e.preventDefault()}});";
 
 /// Where the console is mounted (`/console`, or under a host's prefix) and
-/// who is signed in: every link and form is built from it.
+/// who is signed in where: every link and form is built from it.
 pub(crate) struct Ctx<'a> {
     pub(crate) base: String,
-    pub(crate) s: &'a ConsoleSession,
+    pub(crate) s: &'a SignedIn,
 }
 
-fn layout(title: &str, base: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
+impl Ctx<'_> {
+    fn csrf(&self) -> &str {
+        &self.s.session.csrf
+    }
+}
+
+fn layout(title: &str, base: &str, who: Option<&SignedIn>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -30,29 +45,59 @@ fn layout(title: &str, base: &str, session: Option<&ConsoleSession>, body: Marku
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Enlist" }
-                style { (PreEscaped(STYLE)) }
-                script { (PreEscaped(COPY)) }
+                link rel="stylesheet" href={ (base) "/assets/console.css" };
+                script src={ (base) "/assets/console.js" } defer {}
             }
             body {
                 header {
-                    nav aria-label="Console" {
-                        a href={ (base) "/" } { "Integrations" }
-                        a href={ (base) "/people" } { "People" }
-                        a href={ (base) "/groups" } { "Groups" }
-                        a href={ (base) "/activity" } { "Activity" }
-                        a href={ (base) "/domains" } { "Domains" }
-                        @if let Some(s) = session {
-                            form method="post" action={ (base) "/logout" } style="display:inline" {
-                                input type="hidden" name="csrf" value=(s.csrf);
+                    @if let Some(w) = who {
+                        p class="who" {
+                            span id="signed-in-as" { (w.organization) " · " (w.email.as_str()) }
+                            form method="post" action={ (base) "/logout" } {
+                                input type="hidden" name="csrf" value=(w.session.csrf);
                                 button type="submit" { "Sign out" }
                             }
                         }
+                        nav aria-label="Console" {
+                            a href={ (base) "/" } { "Integrations" }
+                            a href={ (base) "/people" } { "People" }
+                            a href={ (base) "/groups" } { "Groups" }
+                            a href={ (base) "/activity" } { "Activity" }
+                            a href={ (base) "/domains" } { "Domains" }
+                        }
+                    } @else {
+                        p { "Enlist console" }
                     }
                 }
                 main { h1 { (title) } (body) }
             }
         }
     }
+}
+
+/// What a sign-in link opens: who it signs in where, and the one button
+/// that uses it. A session already open in this browser is named, never
+/// replaced without the person seeing it.
+pub(crate) fn confirm_sign_in(base: &str, token: &str, to: &LinkPreview, current: Option<&SignedIn>) -> Markup {
+    layout(
+        "Sign in",
+        base,
+        None,
+        html! {
+            p id="sign-in-to" { "Sign in to " strong { (to.organization) } " as " strong { (to.email.as_str()) } "?" }
+            @if let Some(c) = current {
+                p role="alert" class="fix" id="replaces" {
+                    "This browser is signed in to " strong { (c.organization) } " as " strong { (c.email.as_str()) }
+                    ". Signing in here signs that session out."
+                }
+            }
+            p { "Continue only if you asked for this link. It works once, for 15 minutes." }
+            form method="post" action={ (base) "/login" } {
+                input type="hidden" name="token" value=(token);
+                button type="submit" id="sign-in" { "Sign in" }
+            }
+        },
+    )
 }
 
 /// A refusal: why, and what to do.
@@ -77,7 +122,7 @@ pub(crate) fn integrations(
         Some(c.s),
         html! {
             h2 { "SCIM endpoint" }
-            p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" onclick="copy('scim-url')" { "Copy" } }
+            p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" data-copy="scim-url" { "Copy" } }
             details {
                 summary { "Microsoft Entra ID checklist" }
                 ol {
@@ -101,7 +146,7 @@ pub(crate) fn integrations(
                     div role="status" {
                         p { strong { "Key “" (label) "” created." } " Copy it now: it is shown only once." }
                         p class="secret" id="new-key" { (token) }
-                        button type="button" onclick="copy('new-key')" { "Copy key" }
+                        button type="button" data-copy="new-key" { "Copy key" }
                         p { "People provisioned with this key see its label, “" (label) "”, in their notification email." }
                     }
                 }
@@ -109,7 +154,7 @@ pub(crate) fn integrations(
                 None => {}
             }
             form method="post" action={ (c.base) "/keys" } {
-                input type="hidden" name="csrf" value=(c.s.csrf);
+                input type="hidden" name="csrf" value=(c.csrf());
                 label for="label" { "Label (what provisioned people see, e.g. “Entra ID provisioning”)" }
                 input id="label" name="label" required maxlength="100";
                 " " button type="submit" { "Generate API key" }
@@ -128,12 +173,12 @@ pub(crate) fn integrations(
                                     "revoked " (r.format("%Y-%m-%d"))
                                 } @else {
                                     form method="post" action={ (c.base) "/keys/" (k.id) "/revoke" }
-                                        onsubmit="return confirm('Revoke this key? Requests with it fail at once.')" {
-                                        input type="hidden" name="csrf" value=(c.s.csrf);
+                                        data-confirm="Revoke this key? Requests with it fail at once." {
+                                        input type="hidden" name="csrf" value=(c.csrf());
                                         button type="submit" aria-label={ "Revoke " (k.label) } { "Revoke" }
                                     }
                                     form method="post" action={ (c.base) "/keys/" (k.id) "/rotate" } {
-                                        input type="hidden" name="csrf" value=(c.s.csrf);
+                                        input type="hidden" name="csrf" value=(c.csrf());
                                         button type="submit" aria-label={ "Rotate " (k.label) } { "Rotate" }
                                     }
                                 }
@@ -321,7 +366,7 @@ pub(crate) fn groups(
                             td { (count(&v.group.id)) }
                             td {
                                 form method="post" action={ (c.base) "/groups/" (v.group.id) "/role" } {
-                                    input type="hidden" name="csrf" value=(c.s.csrf);
+                                    input type="hidden" name="csrf" value=(c.csrf());
                                     label for={ "role-" (v.group.id) } class="visually-hidden" { "Role of " (v.group.display_name) }
                                     select id={ "role-" (v.group.id) } name="role" {
                                         option value="" selected[v.group.role.is_none()] { "none" }

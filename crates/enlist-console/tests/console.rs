@@ -84,17 +84,36 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     // A non-admin gets no link; the Admin's link works once.
     assert!(enlist.console.link(&op, &Email::parse("ana@contoso.com").unwrap()).await.is_err());
     let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
-    let r =
-        test::call_service(&app, test::TestRequest::get().uri(&format!("/console/login?token={link}")).to_request())
-            .await;
+    // Opening the link (as a mail scanner would, twice) signs no one in:
+    // it says who it would sign in where.
+    for _ in 0..2 {
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri(&format!("/console/login?token={link}")).to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("set-cookie").is_none(), "a GET never starts a session");
+        let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+        assert!(body.contains("Sign in to <strong>Contoso</strong> as <strong>boss@contoso.com</strong>"), "{body}");
+    }
+    // A form on another site posting the link (login CSRF) is refused and
+    // does not spend it.
+    let post = |site: Option<&'static str>| {
+        let mut r = test::TestRequest::post().uri("/console/login").set_form([("token", link.as_str())]);
+        if let Some(site) = site {
+            r = r.insert_header(("Sec-Fetch-Site", site));
+        }
+        r.to_request()
+    };
+    assert_eq!(test::call_service(&app, post(Some("cross-site"))).await.status(), 403);
+    let r = test::call_service(&app, post(Some("same-origin"))).await;
     assert_eq!(r.status(), 303);
     let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    assert!(COOKIE.starts_with("__Host-") && cookie.path() == Some("/") && cookie.domain().is_none(), "{cookie}");
     assert!(cookie.http_only() == Some(true) && cookie.secure() == Some(true), "{cookie}");
     assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Strict));
-    let again =
-        test::call_service(&app, test::TestRequest::get().uri(&format!("/console/login?token={link}")).to_request())
-            .await;
-    assert_eq!(again.status(), 401, "a link works once");
+    assert_eq!(test::call_service(&app, post(Some("same-origin"))).await.status(), 401, "a link works once");
 
     let get = |uri: &str| test::TestRequest::get().uri(uri).cookie(cookie.clone()).to_request();
     let page = |r| async move { String::from_utf8(test::read_body(r).await.to_vec()).unwrap() };
@@ -102,6 +121,7 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     assert_eq!(r.status(), 200);
     let body = page(r).await;
     assert!(body.contains("https://enlist.example.com/scim/v2") && body.contains("Generate API key"), "{body}");
+    assert!(body.contains("<span id=\"signed-in-as\">Contoso · boss@contoso.com</span>"), "who and where: {body}");
     let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
 
     // A forged form changes nothing.
@@ -157,7 +177,8 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     // People: roles and their source; a bad filter says what is wrong.
     let body = page(test::call_service(&app, get("/console/people?q=ana")).await).await;
     assert!(body.contains("ana@contoso.com") && body.contains("FullMember") && body.contains("assigned"), "{body}");
-    assert!(!body.contains("boss@contoso.com"), "the search narrows");
+    let main = body.split("<main>").nth(1).unwrap();
+    assert!(!main.contains("boss@contoso.com"), "the search narrows (the header names the signed-in boss)");
     let r = test::call_service(&app, get("/console/people?filter=nope%20eq%20%27x%27")).await;
     assert_eq!(r.status(), 400);
 
@@ -243,10 +264,16 @@ async fn mounted_under_a_prefix_every_link_form_redirect_and_cookie_follows() {
         test::TestRequest::get().uri(&format!("/admin/enlist/console/login?token={link}")).to_request(),
     )
     .await;
+    let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+    assert!(body.contains("action=\"/admin/enlist/console/login\""), "{body}");
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post().uri("/admin/enlist/console/login").set_form([("token", link.as_str())]).to_request(),
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers().get("location").unwrap(), "/admin/enlist/console/");
     let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
-    assert_eq!(cookie.path(), Some("/admin/enlist/console"), "the browser sends it to the console only");
 
     let get = |uri: &str| test::TestRequest::get().uri(uri).cookie(cookie.clone()).to_request();
     let page = |r| async move { String::from_utf8(test::read_body(r).await.to_vec()).unwrap() };
@@ -273,4 +300,90 @@ async fn mounted_under_a_prefix_every_link_form_redirect_and_cookie_follows() {
     assert!(body.contains("10 people"), "{body}");
     let body = page(test::call_service(&app, get("/admin/enlist/console/people?q=mith")).await).await;
     assert!(body.contains("0 people"), "{body}");
+}
+
+/// Every console answer carries the security headers (pages, redirects,
+/// refusals, sign-out), and the policy allows no inline script or style;
+/// the script and stylesheet are the console's own files.
+#[actix_web::test]
+async fn every_answer_carries_the_security_headers_and_no_inline_script_is_allowed() {
+    let (t, enlist, op) = contoso().await;
+    let state = web::Data::new(ConsoleState {
+        enlist: enlist.clone(),
+        activity: Arc::new(t.db.clone()),
+        scim_base: None,
+        secure_cookies: true,
+    });
+    let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
+    let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
+    let login = test::TestRequest::post().uri("/console/login").set_form([("token", link.as_str())]).to_request();
+    let r = test::call_service(&app, login).await;
+    let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    let check = |r: &actix_web::dev::ServiceResponse, what: &str| {
+        let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let csp = h("content-security-policy");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{what}: {csp:?}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+    };
+    check(&r, "the sign-in redirect");
+    let home =
+        test::call_service(&app, test::TestRequest::get().uri("/console/").cookie(cookie.clone()).to_request()).await;
+    check(&home, "a page");
+    let body = String::from_utf8(test::read_body(home).await.to_vec()).unwrap();
+    assert!(!body.contains("<script>") && !body.contains("onclick") && !body.contains("style="), "{body}");
+    let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    for uri in ["/console/assets/console.js", "/console/assets/console.css"] {
+        let r = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(r.status(), 200, "{uri}");
+        check(&r, uri);
+    }
+    let refused = test::call_service(&app, test::TestRequest::get().uri("/console/people").to_request()).await;
+    check(&refused, "a refusal");
+    let out = test::TestRequest::post().uri("/console/logout").cookie(cookie).set_form([("csrf", csrf.as_str())]);
+    check(&test::call_service(&app, out.to_request()).await, "sign-out");
+}
+
+/// A browser already signed in sees whose session a new link would end,
+/// and the organization and person it would switch to.
+#[actix_web::test]
+async fn a_live_session_is_never_replaced_without_being_named() {
+    let (t, enlist, op) = contoso().await;
+    let state = web::Data::new(ConsoleState {
+        enlist: enlist.clone(),
+        activity: Arc::new(t.db.clone()),
+        scim_base: None,
+        secure_cookies: true,
+    });
+    let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
+    let boss = Email::parse("boss@contoso.com").unwrap();
+    let first = enlist.console.link(&op, &boss).await.unwrap();
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post().uri("/console/login").set_form([("token", first.as_str())]).to_request(),
+    )
+    .await;
+    let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    let second = enlist.console.link(&op, &boss).await.unwrap();
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get().uri(&format!("/console/login?token={second}")).cookie(cookie.clone()).to_request(),
+    )
+    .await;
+    let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+    assert!(body.contains("id=\"replaces\"") && body.contains("signs that session out"), "{body}");
+    // Signing in with the second link ends the first session.
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/console/login")
+            .cookie(cookie.clone())
+            .set_form([("token", second.as_str())])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let old = test::call_service(&app, test::TestRequest::get().uri("/console/").cookie(cookie).to_request()).await;
+    assert_eq!(old.status(), 401, "the replaced session no longer works");
 }

@@ -247,6 +247,11 @@ pub trait ConsoleRepo: Send {
     /// Uses a link: the first use before it expires returns its Admin and
     /// marks it used; any other returns `None`.
     fn take_link(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<(OrganizationId, UserId)>>;
+    /// A link not yet used nor expired at `now`, without using it.
+    fn link(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<(OrganizationId, UserId)>>;
+    /// Deletes links used or expired and sessions expired at `now`; how
+    /// many rows went.
+    fn prune(&mut self, now: DateTime<Utc>) -> RepoResult<u64>;
     /// Stores a session.
     fn insert_session(&mut self, hash: &str, session: &ConsoleSession) -> RepoResult<()>;
     /// A session not yet expired at `now`.

@@ -893,13 +893,36 @@ on_both!(pruned_events_never_reuse_a_number);
 async fn a_console_link_signs_in_once_even_when_raced(env: Env) {
     let o = org(&env, "A", "boss@a.com").await;
     let op = operator(&o.id);
-    let token = env.enlist.console.link(&op, &enlist_core::Email::parse("boss@a.com").unwrap()).await.unwrap();
+    let boss = enlist_core::Email::parse("boss@a.com").unwrap();
+    let token = env.enlist.console.link(&op, &boss).await.unwrap();
+    // Looking at the link does not use it.
+    let preview = env.enlist.console.preview(&token).await.unwrap();
+    assert_eq!((preview.organization.as_str(), &preview.email), ("A", &boss), "[{}]", env.name);
     let (one, two) = tokio::join!(env.enlist.console.sign_in(&token), env.enlist.console.sign_in(&token));
     assert_eq!(u8::from(one.is_ok()) + u8::from(two.is_ok()), 1, "[{}] exactly one sign-in", env.name);
+    assert!(env.enlist.console.preview(&token).await.is_err(), "[{}] used", env.name);
     let (session_token, session) = one.or(two).unwrap();
-    assert_eq!(env.enlist.console.session(&session_token).await.unwrap(), session);
+    assert_eq!(env.enlist.console.session(&session_token).await.unwrap().session, session);
     env.enlist.console.sign_out(&session_token).await.unwrap();
     assert!(env.enlist.console.session(&session_token).await.is_err(), "[{}] signed out", env.name);
+    // Used links and expired sessions are pruned; a live one is kept.
+    let (live, _) = env.enlist.console.sign_in(&env.enlist.console.link(&op, &boss).await.unwrap()).await.unwrap();
+    let unused = env.enlist.console.link(&op, &boss).await.unwrap();
+    assert_eq!(env.enlist.console.prune().await.unwrap(), 2, "[{}] the two used links", env.name);
+    assert!(env.enlist.console.session(&live).await.is_ok() && env.enlist.console.preview(&unused).await.is_ok());
+    use enlist_core::ports::Store;
+    let far = chrono::DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let pruned = std::sync::Arc::new(std::sync::Mutex::new(0));
+    let n = pruned.clone();
+    env.db
+        .write(Box::new(move |tx| {
+            *n.lock().unwrap() = tx.console().prune(far)?;
+            Ok(())
+        }))
+        .await
+        .unwrap();
+    assert_eq!(*pruned.lock().unwrap(), 2, "[{}] the expired session and link", env.name);
+    assert!(env.enlist.console.session(&live).await.is_err());
 }
 on_both!(a_console_link_signs_in_once_even_when_raced);
 

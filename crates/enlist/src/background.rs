@@ -89,6 +89,7 @@ impl Enlist {
         }
         let (db, clock, keep) = (self.db.clone(), self.clock.clone(), self.events_keep_days);
         let activity_keep = self.activity_keep_days;
+        let console = self.services.console.clone();
         let mut prune_stop = rx;
         tasks.push(tokio::spawn(async move {
             loop {
@@ -105,6 +106,11 @@ impl Enlist {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not prune activity; will try again in an hour"),
+                }
+                match console.prune().await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned used or expired console links and sessions"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not prune console sessions; will try again in an hour"),
                 }
                 if !pause(&mut prune_stop, Duration::from_secs(3600)).await {
                     return;

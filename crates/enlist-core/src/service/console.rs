@@ -11,6 +11,27 @@ pub const LINK_MINUTES: i64 = 15;
 /// How long a session lasts.
 pub const SESSION_HOURS: i64 = 8;
 
+/// Who a sign-in link signs in, shown before it is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPreview {
+    /// The organization's name.
+    pub organization: String,
+    /// The Admin's email.
+    pub email: Email,
+}
+
+/// A current session with the organization and the person it is for, so
+/// every page can say who is signed in where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedIn {
+    /// The session.
+    pub session: ConsoleSession,
+    /// The organization's name.
+    pub organization: String,
+    /// The signed-in Admin's email.
+    pub email: Email,
+}
+
 /// The console use cases.
 #[derive(Clone)]
 pub struct Console {
@@ -71,6 +92,23 @@ impl Console {
         .await
     }
 
+    /// Who a link would sign in, without using it: the page a link opens
+    /// says "Sign in to ORG as EMAIL" and only its form spends the link, so
+    /// a mail scanner that fetches links signs no one in.
+    ///
+    /// # Errors
+    /// `Unauthorized` for a used, expired or unknown link, or a person who
+    /// is no longer an active Admin.
+    pub async fn preview(&self, link_token: &str) -> Result<LinkPreview> {
+        let (deps, hash) = (self.deps.clone(), token_hash(link_token));
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            let (org, user) = tx.console().link(&hash, deps.clock.now())?.ok_or_else(refused)?;
+            let (organization, email) = identify(tx, &org, &user)?;
+            Ok(LinkPreview { organization, email })
+        })
+        .await
+    }
+
     /// Uses a link once: a new session (token and its CSRF token).
     ///
     /// # Errors
@@ -102,20 +140,27 @@ impl Console {
     }
 
     /// The session behind a token, if it is current and its person still
-    /// an active Admin of its organization.
+    /// an active Admin of its organization, with who and where that is.
     ///
     /// # Errors
     /// `Unauthorized` otherwise.
-    pub async fn session(&self, token: &str) -> Result<ConsoleSession> {
+    pub async fn session(&self, token: &str) -> Result<SignedIn> {
         let (deps, hash) = (self.deps.clone(), token_hash(token));
         transact(&*self.deps.store, Mode::Read, move |tx| {
-            let s = tx.console().session(&hash, deps.clock.now())?.ok_or_else(refused)?;
-            match tx.users().get(&s.organization_id, &s.user_id)? {
-                Some(u) if u.is_active_admin() => Ok(s),
-                _ => Err(refused()),
-            }
+            let session = tx.console().session(&hash, deps.clock.now())?.ok_or_else(refused)?;
+            let (organization, email) = identify(tx, &session.organization_id, &session.user_id)?;
+            Ok(SignedIn { session, organization, email })
         })
         .await
+    }
+
+    /// Deletes expired and used links and expired sessions; how many.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn prune(&self) -> Result<u64> {
+        let now = self.deps.clock.now();
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| Ok(tx.console().prune(now)?)).await
     }
 
     /// Ends a session.
@@ -126,6 +171,16 @@ impl Console {
         let hash = token_hash(token);
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| Ok(tx.console().delete_session(&hash)?)).await
     }
+}
+
+/// The organization's name and the Admin's email, while the person is an
+/// active Admin of it.
+fn identify(tx: &mut dyn Transaction, org: &OrganizationId, user: &UserId) -> Result<(String, Email)> {
+    let email = match tx.users().get(org, user)? {
+        Some(u) if u.is_active_admin() => u.profile.email().clone(),
+        _ => return Err(refused()),
+    };
+    Ok((load_org(tx, org)?.name, email))
 }
 
 fn start(

@@ -9,7 +9,7 @@ mod orgs;
 mod users;
 mod webhooks;
 
-pub use console::{Console, LINK_MINUTES, SESSION_HOURS};
+pub use console::{Console, LinkPreview, SignedIn, LINK_MINUTES, SESSION_HOURS};
 pub use events::{Events, MAX_EVENTS_PER_READ};
 pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};

@@ -533,6 +533,15 @@ impl ConsoleRepo for Memory {
             (l.1.clone(), l.2.clone())
         }))
     }
+    fn link(&mut self, hash: &str, now: DateTime<Utc>) -> RepoResult<Option<(OrganizationId, UserId)>> {
+        Ok(self.links.iter().find(|l| l.0 == hash && !l.4 && l.3 > now).map(|l| (l.1.clone(), l.2.clone())))
+    }
+    fn prune(&mut self, now: DateTime<Utc>) -> RepoResult<u64> {
+        let before = self.links.len() + self.sessions.len();
+        self.links.retain(|l| !l.4 && l.3 > now);
+        self.sessions.retain(|s| s.1.expires_at > now);
+        Ok((before - self.links.len() - self.sessions.len()) as u64)
+    }
     fn insert_session(&mut self, hash: &str, session: &ConsoleSession) -> RepoResult<()> {
         self.sessions.push((hash.to_owned(), session.clone()));
         Ok(())

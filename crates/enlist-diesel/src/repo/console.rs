@@ -52,6 +52,26 @@ impl ConsoleRepo for DieselTx<'_> {
             .map_err(other)?;
         Ok(rows.into_iter().next().map(|r| (OrganizationId::new(r.organization_id), UserId::new(r.user_id))))
     }
+    fn link(&mut self, hash: &str, now: Time) -> RepoResult<Option<(OrganizationId, UserId)>> {
+        let row: Option<LinkRow> = self
+            .db
+            .first(
+                "SELECT organization_id, user_id FROM console_links \
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                binds![hash, micros(now)],
+            )
+            .map_err(other)?;
+        Ok(row.map(|r| (OrganizationId::new(r.organization_id), UserId::new(r.user_id))))
+    }
+    fn prune(&mut self, now: Time) -> RepoResult<u64> {
+        let links = self
+            .db
+            .exec("DELETE FROM console_links WHERE used_at IS NOT NULL OR expires_at <= $1", binds![micros(now)])
+            .map_err(other)?;
+        let sessions =
+            self.db.exec("DELETE FROM console_sessions WHERE expires_at <= $1", binds![micros(now)]).map_err(other)?;
+        Ok((links + sessions) as u64)
+    }
     fn insert_session(&mut self, hash: &str, s: &ConsoleSession) -> RepoResult<()> {
         self.db
             .exec(

@@ -264,11 +264,18 @@ fn console_links_are_single_use_and_for_active_admins_only() {
     let err = block_on(e.enlist.console.link(&op(&o), &Email::parse("ana@contoso.com").unwrap())).unwrap_err();
     assert!(detail(&err).contains("not an active Admin"), "{err}");
 
+    // Opening the link shows who it signs in where, and spends nothing.
+    let preview = block_on(e.enlist.console.preview(&token)).unwrap();
+    assert_eq!((preview.organization.as_str(), preview.email.as_str()), ("Contoso", "boss@contoso.com"));
+    assert_eq!(block_on(e.enlist.console.preview(&token)).unwrap(), preview);
     let (session_token, session) = block_on(e.enlist.console.sign_in(&token)).unwrap();
     assert_eq!(session.organization_id, o.id);
+    assert!(block_on(e.enlist.console.preview(&token)).is_err(), "a used link shows nothing");
     assert!(matches!(block_on(e.enlist.console.sign_in(&token)), Err(Error::Unauthorized { .. })), "single use");
     assert!(matches!(block_on(e.enlist.console.sign_in("forged")), Err(Error::Unauthorized { .. })));
-    assert_eq!(block_on(e.enlist.console.session(&session_token)).unwrap().csrf, session.csrf);
+    let signed_in = block_on(e.enlist.console.session(&session_token)).unwrap();
+    assert_eq!(signed_in.session.csrf, session.csrf);
+    assert_eq!((signed_in.organization.as_str(), signed_in.email.as_str()), ("Contoso", "boss@contoso.com"));
 
     // Another Admin exists, so the boss can be suspended; the session ends.
     block_on(e.enlist.users.create(&key(&o), new_user("ada@contoso.com", &["Admin"]))).unwrap();
