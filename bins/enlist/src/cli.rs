@@ -179,6 +179,10 @@ pub(crate) struct Serve {
     /// Address to listen on.
     #[arg(long, env = "ENLIST_BIND")]
     pub(crate) bind: Option<String>,
+    /// Serve /healthz and /metrics on this address only (e.g.
+    /// 127.0.0.1:9090), off the public port. Without it they are on --bind.
+    #[arg(long, env = "ENLIST_ADMIN_BIND")]
+    pub(crate) admin_bind: Option<String>,
     /// Public URL prefix for Location and $ref (e.g. https://enlist.example.com).
     #[arg(long, env = "ENLIST_PUBLIC_URL")]
     pub(crate) public_url: Option<String>,

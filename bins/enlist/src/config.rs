@@ -10,6 +10,7 @@ use std::path::Path;
 pub struct File {
     pub database: Option<String>,
     pub bind: Option<String>,
+    pub admin_bind: Option<String>,
     pub public_url: Option<String>,
     pub pool_size: Option<u32>,
     pub pool_timeout_secs: Option<u64>,
@@ -40,6 +41,7 @@ impl File {
 pub struct Settings {
     pub database: String,
     pub bind: String,
+    pub admin_bind: Option<String>,
     pub public_url: Option<String>,
     pub pool_size: u32,
     pub pool_timeout_secs: u64,
@@ -70,11 +72,12 @@ impl Settings {
             None => "\"\" # not set".to_owned(),
         };
         format!(
-            "database = {}\nbind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
+            "database = {}\nbind = {}\nadmin_bind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
              body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nworkers = {}\n\
              max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
+            opt(&self.admin_bind, false),
             opt(&self.public_url, false),
             self.pool_size,
             self.pool_timeout_secs,
@@ -100,6 +103,7 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
     Ok(Settings {
         database: pick(global.database.clone(), file.database, "sqlite://enlist.db"),
         bind: pick(serve.and_then(|s| s.bind.clone()), file.bind, "127.0.0.1:8080"),
+        admin_bind: serve.and_then(|s| s.admin_bind.clone()).or(file.admin_bind),
         public_url: serve.and_then(|s| s.public_url.clone()).or(file.public_url),
         pool_size: serve.and_then(|s| s.pool_size).or(file.pool_size).unwrap_or(8),
         pool_timeout_secs: file.pool_timeout_secs.unwrap_or(30),

@@ -17,12 +17,26 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
         .iter()
         .any(|o| o.name == DEFAULT_ORGANIZATION && o.scim_enabled && o.domains.is_empty());
     // Signals are ours, installed before the banner says Ready.
-    let (server, addrs) = enlist
-        .http_server(s.workers, s.bind.as_str())
-        .with_context(|| format!("cannot listen on {}: is another process using it? Choose another --bind", s.bind))?;
+    let busy =
+        |bind: &str, flag: &str| format!("cannot listen on {bind}: is another process using it? Choose another {flag}");
+    let (server, addrs) = match &s.admin_bind {
+        Some(_) => enlist.public_server(s.workers, s.bind.as_str()),
+        None => enlist.http_server(s.workers, s.bind.as_str()),
+    }
+    .with_context(|| busy(&s.bind, "--bind"))?;
+    let admin = match &s.admin_bind {
+        Some(bind) => Some(enlist.admin_server(bind.as_str()).with_context(|| busy(bind, "--admin-bind"))?),
+        None => None,
+    };
     let addr = addrs.first().copied().ok_or_else(|| anyhow!("no listening address"))?;
     let base = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     say!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
+    match admin.as_ref().and_then(|(_, a)| a.first()) {
+        Some(a) => say!("Health and metrics: http://{a}/healthz and http://{a}/metrics"),
+        None => say!(
+            "Note: /healthz and /metrics are on the public port and ask for no key; serve them elsewhere with --admin-bind 127.0.0.1:9090"
+        ),
+    }
     if trial {
         say!(
             "Note: organization \"{DEFAULT_ORGANIZATION}\" has SCIM on without a registered domain (for trying Enlist out). \
@@ -44,6 +58,7 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     let handle = server.handle();
+    let admin_handle = admin.as_ref().map(|(a, _)| a.handle());
     tokio::spawn(async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing in-flight requests, then stopping"),
@@ -51,6 +66,9 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
         }
         // Graceful: stop accepting, let in-flight requests finish.
         handle.stop(true).await;
+        if let Some(h) = admin_handle {
+            h.stop(true).await;
+        }
     });
     say!("Ready.");
     // Scripts read the banner: flush it now.
@@ -58,7 +76,15 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
     let _ = std::io::stdout().flush();
     // Mail (when SMTP is configured) and the pruning of old events.
     let background = enlist.start_background();
-    server.await.context("the HTTP server failed")?;
+    let admin = async {
+        match admin {
+            Some((a, _)) => a.await,
+            None => Ok(()),
+        }
+    };
+    let (public, admin) = tokio::join!(server, admin);
+    public.context("the HTTP server failed")?;
+    admin.context("the health and metrics server failed")?;
     background.stop().await;
     tracing::info!("stopped");
     Ok(())

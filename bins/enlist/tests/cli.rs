@@ -112,7 +112,7 @@ async fn first_run_prints_a_key_that_works_and_stops_gracefully() {
         assert!(metrics.contains("enlist_http_requests_total{route=\"/Users\",status=\"201\"} 1"), "{metrics}");
         assert!(metrics.contains("enlist_outbox_depth 1"), "{metrics}");
         assert!(metrics.contains("enlist_outbox_set_aside 0"), "{metrics}");
-        assert!(metrics.contains("enlist_activity_dropped 0"), "{metrics}");
+        assert!(metrics.contains("enlist_activity_dropped{reason=\"org_budget\"} 0"), "{metrics}");
         // A refused request is in `enlist activity`, with the error Entra got.
         let refused =
             c.post("/scim/v2/Users", &json!({"userName": "x@contoso.com", "roles": [{"value": "Owner"}]})).await;
@@ -174,13 +174,22 @@ fn operator_commands() {
         let path = link.trim().split(&s.addr).nth(1).unwrap().to_owned();
         let anon = Client::new(&s.addr, None);
         let r = futures_lite(anon.get(&path));
+        assert_eq!(r.status, 200, "[{}] {}", t.name, r.text);
+        assert!(r.header("set-cookie").is_none() && r.text.contains("Sign in to"), "[{}] {}", t.name, r.text);
+        let link_token = path.split("token=").nth(1).unwrap().to_owned();
+        let form = [("Content-Type", "application/x-www-form-urlencoded")];
+        let sign_in = || futures_lite(anon.send("POST", "/console/login", &form, Some(&format!("token={link_token}"))));
+        let r = sign_in();
         assert_eq!(r.status, 303, "[{}] {}", t.name, r.text);
         let cookie = r.header("set-cookie").unwrap_or_default().to_owned();
         assert!(
-            cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict"),
+            cookie.starts_with("__Host-enlist_console=")
+                && cookie.contains("HttpOnly")
+                && cookie.contains("Secure")
+                && cookie.contains("SameSite=Strict"),
             "{cookie}"
         );
-        assert_eq!(futures_lite(anon.get(&path)).status, 401, "[{}] a link works once", t.name);
+        assert_eq!(sign_in().status, 401, "[{}] a link works once", t.name);
         let (success, _, err) = enlist(db, &["console-link", "Contoso", "--email", "nobody@contoso.com"]);
         assert!(!success && err.contains("not an active Admin"), "[{}] {err}", t.name);
         s.stop();
@@ -225,6 +234,29 @@ fn operator_commands() {
         let (success, _, err) = enlist("mysql://x/y", &["org", "list"]);
         assert!(!success && err.contains("unsupported database URL"), "{err}");
     }
+}
+
+/// `--admin-bind`: health and metrics leave the public port for their own.
+#[actix_web::test]
+async fn metrics_and_health_move_to_the_admin_bind() {
+    let t = TestDatabase::sqlite().unwrap();
+    let s = Server::start(&t.url, &["--admin-bind", "127.0.0.1:0"]);
+    let admin = s
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("Health and metrics: http://"))
+        .and_then(|l| l.split('/').next())
+        .unwrap_or_else(|| panic!("{:?}", s.banner))
+        .to_owned();
+    let public = Client::new(&s.addr, None);
+    for path in ["/metrics", "/healthz"] {
+        assert_eq!(public.get(path).await.status, 404, "{path} is not on the public port");
+    }
+    let admin = Client::new(&admin, None);
+    assert_eq!(admin.get("/healthz").await.status, 200);
+    assert!(admin.get("/metrics").await.text.contains("enlist_outbox_depth"));
+    assert_eq!(admin.get("/scim/v2/Users").await.status, 404, "SCIM is not on the admin port");
+    s.stop();
 }
 
 /// Runs a future to completion on a fresh runtime (for sync tests).
@@ -552,7 +584,11 @@ fn console_end_to_end_in_chromium() {
     let link = ok(db, &["console-link", "Contoso", "--email", "boss@contoso.com", "--base", &base]).trim().to_owned();
 
     browser.go(&link);
-    assert!(browser.source().contains("Generate API key"), "{}", browser.source());
+    assert!(browser.source().contains("Sign in to"), "{}", browser.source());
+    browser.screenshot(&shots.join("sign-in.png"));
+    browser.click("#sign-in");
+    assert!(browser.shows("Generate API key"), "{}", browser.source());
+    assert!(browser.text("#signed-in-as").contains("boss@contoso.com"), "{}", browser.source());
     browser.screenshot(&shots.join("integrations.png"));
     browser.type_into("#label", "Entra ID provisioning");
     browser.click("form[action='/console/keys'] button[type=submit]");
@@ -584,11 +620,14 @@ fn console_end_to_end_in_chromium() {
     }
 
     // A forged form (right session, wrong CSRF token) changes nothing.
-    let session = browser.cookie("enlist_console").expect("the session cookie");
+    let session = browser.cookie("__Host-enlist_console").expect("the session cookie");
     let forged = futures_lite(Client::new(&s.addr, None).send(
         "POST",
         "/console/keys",
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &format!("enlist_console={session}"))],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &format!("__Host-enlist_console={session}")),
+        ],
         Some("csrf=forged&label=Evil"),
     ));
     assert_eq!(forged.status, 403);

@@ -2,8 +2,9 @@
 //! or PostgreSQL, migrated when asked), and the [`Enlist`] it returns gives
 //! a host everything it needs without touching Enlist's tables:
 //!
-//! - [`Enlist::configure`]: the SCIM endpoint (plus `/healthz`, `/metrics`)
-//!   to mount in the host's actix-web `App`, under any path;
+//! - [`Enlist::configure`]: the SCIM endpoint, to mount in the host's
+//!   actix-web `App` under any path; [`Enlist::configure_admin`]: `/healthz`
+//!   and `/metrics`, to mount where only monitoring reaches;
 //! - [`Enlist::services`]: organizations, API keys, users, groups, group
 //!   roles, domains and events, for the host's own admin screens;
 //! - [`Enlist::read`]: members by id or email with their effective role and
@@ -57,6 +58,14 @@ pub enum BuildError {
     /// Opening ran on a blocking thread that did not finish.
     #[error("opening the database did not finish: {0}")]
     Interrupted(String),
+}
+
+/// Which routes a server of [`Enlist`] mounts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mount {
+    All,
+    Public,
+    Admin,
 }
 
 /// Builds an [`Enlist`]. Every port has a production default; a host
@@ -287,12 +296,19 @@ impl Enlist {
     }
 
     /// Registers the SCIM endpoint (at [`HttpConfig::base_path`], default
-    /// `/scim/v2`), `/healthz` and `/metrics` on an actix-web app or scope.
-    /// Mounted in `web::scope("/idp")`, the SCIM base is `/idp/scim/v2`.
-    /// The endpoint authenticates with Enlist API keys itself; the host's
-    /// own authentication need not (and should not) wrap it.
+    /// `/scim/v2`) on an actix-web app or scope. Mounted in
+    /// `web::scope("/idp")`, the SCIM base is `/idp/scim/v2`. The endpoint
+    /// authenticates with Enlist API keys itself; the host's own
+    /// authentication need not (and should not) wrap it.
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) {
         enlist_actix::configure(self.state.clone())
+    }
+
+    /// Registers `/healthz` and `/metrics`. They ask for no key and name
+    /// internal details (consumer names, queue depths): mount them where
+    /// only monitoring reaches, or behind the host's own authentication.
+    pub fn configure_admin(&self) -> impl FnOnce(&mut web::ServiceConfig) {
+        enlist_actix::configure_admin(self.state.clone())
     }
 
     /// The admin console under `/console` (mount it at the app's root: its
@@ -336,9 +352,50 @@ impl Enlist {
         workers: usize,
         bind: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
+        self.server(workers, bind, Mount::All)
+    }
+
+    /// Like [`Enlist::http_server`] without `/healthz` and `/metrics`: the
+    /// public port when [`Enlist::admin_server`] serves them elsewhere.
+    ///
+    /// # Errors
+    /// When `bind` cannot be listened on.
+    pub fn public_server(
+        &self,
+        workers: usize,
+        bind: impl std::net::ToSocketAddrs,
+    ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
+        self.server(workers, bind, Mount::Public)
+    }
+
+    /// `/healthz` and `/metrics` alone, on one worker (`enlist serve
+    /// --admin-bind`).
+    ///
+    /// # Errors
+    /// When `bind` cannot be listened on.
+    pub fn admin_server(
+        &self,
+        bind: impl std::net::ToSocketAddrs,
+    ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
+        self.server(1, bind, Mount::Admin)
+    }
+
+    fn server(
+        &self,
+        workers: usize,
+        bind: impl std::net::ToSocketAddrs,
+        mount: Mount,
+    ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
         let this = self.clone();
         let server = actix_web::HttpServer::new(move || {
-            actix_web::App::new().configure(this.configure_console()).configure(this.configure())
+            let mut app = actix_web::App::new();
+            if mount != Mount::Public {
+                app = app.configure(this.configure_admin());
+            }
+            if mount != Mount::Admin {
+                app = app.configure(this.configure_console()).configure(this.configure());
+            }
+            app
         })
         .workers(workers.max(1))
         .shutdown_timeout(30)
