@@ -61,7 +61,7 @@ async fn a_host_sees_entras_provisioning_as_events_in_order(s: &TestServer) {
     // The same story at a webhook receiver that verifies every signature.
     let rx = enlist_tests::WebhookReceiver::start(0).await;
     let hook =
-        enlist_webhooks::register(&s.enlist, &enlist::system::RandomIds, &op, &rx.url(), false, false).await.unwrap();
+        enlist_webhooks::register(&s.enlist, &enlist::system::RandomIds, &op, &rx.url(), false, true).await.unwrap();
     *rx.secret.lock().unwrap() = Some(hook.secret.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let dispatcher = enlist_webhooks::Dispatcher {

@@ -22,8 +22,11 @@ async fn delivered_in_order_signed_and_retried(t: TestDatabase) {
     let a = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("A")).await.unwrap();
     let b = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("B")).await.unwrap();
     let rx = WebhookReceiver::start(1).await;
-    let hook = enlist.register_webhook(&op(&a), &rx.url(), false, false).await.unwrap();
+    // The local receiver is loopback: the operator's development allowance.
+    let hook = enlist.register_webhook(&op(&a), &rx.url(), false, true).await.unwrap();
     assert!(hook.secret.starts_with("whsec_"));
+    let listed = enlist.services().webhooks.list(&op(&a), false).await.unwrap();
+    assert!(listed.len() == 1 && listed[0].secret.is_empty(), "[{}] the secret is shown at creation only", t.name);
     *rx.secret.lock().unwrap() = Some(hook.secret.clone());
     for i in 0..5 {
         enlist.services().users.create(&op(&a), user(&format!("u{i}@a.com"))).await.unwrap();
@@ -49,18 +52,46 @@ async fn unsafe_destinations_are_refused(t: TestDatabase) {
     let enlist = enlist::Enlist::builder().database_handle(t.db.clone()).build().await.unwrap();
     let a = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("A")).await.unwrap();
     let op = Caller { organization_id: a.id.clone(), actor: Actor::Operator };
-    for (url, words) in [
+    let hostile = [
         ("http://hooks.example.com/x", "is not HTTPS"),
+        ("http://127.0.0.1:6379/x", "is not HTTPS"),
+        ("https://localhost/x", "--allow-private"),
+        ("https://127.0.0.1:22/x", "--allow-private"),
+        ("https://2130706433/x", "--allow-private"),
         ("https://10.0.0.7/x", "--allow-private"),
+        ("https://169.254.169.254/latest/meta-data", "--allow-private"),
         ("https://[fd00::1]/x", "--allow-private"),
+        ("https://[::ffff:127.0.0.1]/x", "--allow-private"),
+        ("https://[64:ff9b::7f00:1]/x", "--allow-private"),
+        ("https://[2002:7f00:1::1]/x", "--allow-private"),
+        ("https://[fec0::1]/x", "--allow-private"),
+        ("https://224.0.0.1/x", "--allow-private"),
         ("ftp://x/y", "not an http(s) URL"),
-    ] {
+    ];
+    // The same answers through the facade and through the core use case
+    // directly (a host that never calls the adapter).
+    for (url, words) in hostile {
         match enlist.register_webhook(&op, url, false, false).await {
             Err(Error::InvalidValue { detail }) => assert!(detail.contains(words), "[{}] {url}: {detail}", t.name),
             other => panic!("[{}] {url}: {other:?}", t.name),
         }
+        match enlist.services().webhooks.add(&op, url, false, false, "whsec_x".into()).await {
+            Err(Error::InvalidValue { detail }) => assert!(detail.contains(words), "[{}] core {url}: {detail}", t.name),
+            other => panic!("[{}] core {url}: {other:?}", t.name),
+        }
     }
     assert!(enlist.services().webhooks.list(&op, false).await.unwrap().is_empty(), "nothing was stored");
+    // A cap per organization.
+    let cap = enlist::core::service::MAX_WEBHOOKS_PER_ORGANIZATION;
+    for i in 0..cap {
+        let url = format!("https://hooks{i}.example.com/x");
+        enlist.services().webhooks.add(&op, &url, false, false, "whsec_x".into()).await.unwrap();
+    }
+    match enlist.services().webhooks.add(&op, "https://one-more.example.com/x", false, false, "whsec_x".into()).await {
+        Err(Error::InvalidValue { detail }) => assert!(detail.contains("remove one first"), "[{}] {detail}", t.name),
+        other => panic!("[{}] past the cap: {other:?}", t.name),
+    }
+    assert_eq!(enlist.services().webhooks.list(&op, false).await.unwrap().len(), cap);
     let key = Caller {
         organization_id: a.id.clone(),
         actor: Actor::ApiKey { id: enlist::core::ApiKeyId::new("k"), label: "x".into() },
@@ -97,7 +128,7 @@ async fn a_failing_endpoint_is_disabled_with_its_reason(t: TestDatabase) {
     let a = enlist.services().organizations.create(&Actor::Operator, NewOrganization::new("A")).await.unwrap();
     let op = Caller { organization_id: a.id.clone(), actor: Actor::Operator };
     let rx = WebhookReceiver::start(usize::MAX).await;
-    let hook = enlist.register_webhook(&op, &rx.url(), false, false).await.unwrap();
+    let hook = enlist.register_webhook(&op, &rx.url(), false, true).await.unwrap();
     *rx.secret.lock().unwrap() = Some(hook.secret.clone());
     enlist.services().users.create(&op, user("u@a.com")).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -134,7 +134,8 @@ pub(crate) enum WebhookCmd {
         /// Deliver every organization's events, not only ORG's.
         #[arg(long)]
         all_organizations: bool,
-        /// Allow an address on a private network.
+        /// Allow this machine or a private network (and plain http://), for
+        /// development or an internal receiver you trust.
         #[arg(long)]
         allow_private: bool,
     },

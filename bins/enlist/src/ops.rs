@@ -367,11 +367,17 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
         WebhookCmd::Test { org, id } => {
             use enlist_core::ports::Clock;
             let o = find_org(e, &org).await?;
-            let mut all = e.webhooks.list(&operator(&o), false).await?;
-            all.extend(e.webhooks.list(&operator(&o), true).await?);
-            let w = all.into_iter().find(|w| w.id == id).ok_or_else(|| {
-                anyhow!("no webhook {id} for {}; `enlist webhook list {}` shows them", o.name, o.name)
-            })?;
+            // The signing secret is read as the delivery worker reads it:
+            // listings never carry it.
+            let w = e
+                .webhooks
+                .enabled()
+                .await?
+                .into_iter()
+                .find(|w| w.id == id && w.organization_id.as_ref().is_none_or(|org| *org == o.id))
+                .ok_or_else(|| {
+                    anyhow!("no enabled webhook {id} for {}; `enlist webhook list {}` shows them", o.name, o.name)
+                })?;
             let dest = enlist_webhooks::Destination::parse(&w.url)?;
             let addrs = enlist_webhooks::check_destination(&dest, w.allow_private).await?;
             let now = enlist::system::SystemClock.now();

@@ -392,7 +392,10 @@ fn webhook_commands() {
     for t in databases() {
         let db = t.url.as_str();
         ok(db, &["org", "create", "Contoso"]);
-        let out = ok(db, &["webhook", "add", "Contoso", &format!("http://127.0.0.1:{port}/hook")]);
+        let local = format!("http://127.0.0.1:{port}/hook");
+        let (success, _, err) = enlist(db, &["webhook", "add", "Contoso", &local]);
+        assert!(!success && err.contains("--allow-private"), "[{}] loopback needs the allowance: {err}", t.name);
+        let out = ok(db, &["webhook", "add", "Contoso", &local, "--allow-private"]);
         let secret = out.lines().last().unwrap();
         assert!(secret.starts_with("whsec_"), "[{}] {out}", t.name);
         let list = json_out(db, &["webhook", "list", "Contoso", "--json"]);

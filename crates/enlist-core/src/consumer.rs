@@ -83,6 +83,10 @@ impl Consumer {
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));
         let mut lease_until = now + lease;
+        // Most rounds find nothing: ask with a read before claiming (a write).
+        if !self.feed.pending(&self.name, self.scope.clone(), now).await? {
+            return Ok(Round::default());
+        }
         let token = self.ids.id();
         let scope = self.scope.clone();
         let Some(claim) = self.feed.claim(&self.name, scope, now, lease_until, &token, self.batch.max(1)).await? else {
@@ -195,6 +199,7 @@ mod tests {
     #[test]
     fn handled_events_are_acknowledged_up_to_the_last() {
         let mut feed = MockEventFeed::new();
+        feed.expect_pending().returning(|_, _, _| Ok(true));
         feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(claimed(&[4, 5, 6], 0)));
         feed.expect_ack()
             .withf(|c, o, t, seq| c == "sessions" && o.as_str() == "o1" && t == "t" && *seq == 6)
@@ -210,6 +215,7 @@ mod tests {
     #[test]
     fn a_failing_handler_stops_its_organization_and_nothing_after_it_is_delivered() {
         let mut feed = MockEventFeed::new();
+        feed.expect_pending().returning(|_, _, _| Ok(true));
         feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(claimed(&[4, 5, 6], 0)));
         // The position moves to 4; 5 waits for a retry; 6 is not delivered.
         feed.expect_ack().never();
@@ -226,10 +232,17 @@ mod tests {
     }
 
     #[test]
-    fn nothing_to_claim_is_an_idle_round_and_retries_back_off() {
+    fn nothing_pending_is_an_idle_round_without_a_claim_and_retries_back_off() {
+        // Nothing pending: no claim, so an idle consumer never writes.
         let mut feed = MockEventFeed::new();
-        feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(None));
+        feed.expect_pending().times(1).returning(|_, _, _| Ok(false));
+        feed.expect_claim().never();
         let h = Arc::new(Recorder { seen: Mutex::new(vec![]), fail_at: None });
+        assert_eq!(futures_executor::block_on(consumer(feed, h.clone()).run_once()).unwrap(), Round::default());
+        // Pending, but another process claimed first: idle too.
+        let mut feed = MockEventFeed::new();
+        feed.expect_pending().returning(|_, _, _| Ok(true));
+        feed.expect_claim().times(1).returning(|_, _, _, _, _, _| Ok(None));
         assert_eq!(futures_executor::block_on(consumer(feed, h).run_once()).unwrap(), Round::default());
         assert_eq!(retry_delay(1), Duration::from_secs(1));
         assert_eq!(retry_delay(4), Duration::from_secs(8));

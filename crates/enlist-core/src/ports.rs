@@ -438,6 +438,10 @@ pub trait EventFeed: Send + Sync {
         token: &str,
         limit: u32,
     ) -> Result<Option<ClaimedEvents>, Error>;
+    /// Whether [`EventFeed::claim`] would find anything at `now`, read
+    /// without writing: an idle consumer polls with this, so it costs the
+    /// database (and SQLite's one writer) no write.
+    async fn pending(&self, consumer: &str, scope: Option<OrganizationId>, now: DateTime<Utc>) -> Result<bool, Error>;
     /// Extends a held claim to `lease_until` (handlers that take long keep
     /// their claim; a crashed process's claim runs out soon); whether the
     /// claim was still held.

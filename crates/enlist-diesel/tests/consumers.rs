@@ -163,3 +163,37 @@ async fn two_processes_never_handle_one_organization_at_once(env: Env) {
     }
 }
 on_both!(two_processes_never_handle_one_organization_at_once);
+
+/// `pending` answers what `claim` would find, with a read: an idle
+/// consumer (a webhook endpoint with nothing to send) costs no write.
+async fn pending_matches_what_a_claim_would_find(env: Env) {
+    let a = org(&env, "A", "owner@a.com").await;
+    let b = org(&env, "B", "owner@b.com").await;
+    let clock = Manual::new();
+    let now = clock.now();
+    let (db, name) = (&env.db, "sessions");
+    assert!(db.pending(name, None, now).await.unwrap(), "[{}] a new consumer has every event to read", env.name);
+    assert!(db.pending(name, Some(a.id.clone()), now).await.unwrap());
+    // Held by another process: nothing for this one until the lease ends.
+    let lease = now + chrono::Duration::seconds(60);
+    let held = db.claim(name, Some(a.id.clone()), now, lease, "t1", 10).await.unwrap().unwrap();
+    assert!(!db.pending(name, Some(a.id.clone()), now).await.unwrap(), "[{}] A is held", env.name);
+    assert!(db.pending(name, None, now).await.unwrap(), "[{}] B still waits", env.name);
+    assert!(db.pending(name, Some(a.id.clone()), lease).await.unwrap(), "[{}] the lease ran out", env.name);
+    db.ack(name, &a.id, "t1", held.events.last().unwrap().seq).await.unwrap();
+    // Waiting for a retry: nothing until then.
+    let t = db.claim(name, Some(b.id.clone()), now, lease, "t2", 10).await.unwrap().unwrap();
+    let retry_at = now + chrono::Duration::seconds(5);
+    db.retry_later(name, &b.id, &t.token, None, now, retry_at, "down").await.unwrap();
+    assert!(!db.pending(name, None, now).await.unwrap(), "[{}] A done, B waits for its retry", env.name);
+    assert!(db.pending(name, None, retry_at).await.unwrap());
+    // Caught up: nothing pending, and a new event makes it pending again.
+    let c = consumer(env.db.clone(), Arc::new(Recorder::default()), clock.clone());
+    clock.advance(Duration::from_secs(5));
+    drain(&c).await;
+    assert!(!db.pending(name, None, clock.now()).await.unwrap(), "[{}] caught up", env.name);
+    env.enlist.users.create(&entra(&a.id), user("late@a.com")).await.unwrap();
+    assert!(db.pending(name, Some(a.id.clone()), clock.now()).await.unwrap());
+    assert!(!db.pending(name, Some(b.id.clone()), clock.now()).await.unwrap(), "[{}] scoped to B", env.name);
+}
+on_both!(pending_matches_what_a_claim_would_find);

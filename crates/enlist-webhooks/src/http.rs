@@ -3,8 +3,9 @@
 //! followed (a 3xx is a failure), so a destination cannot be moved to an
 //! address that was never checked.
 
-use enlist_core::{service::webhook_host, Error};
-use std::net::{IpAddr, SocketAddr};
+use enlist_core::service::{is_internal_address, webhook_host};
+use enlist_core::Error;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -39,39 +40,18 @@ impl Destination {
         Ok(Self { https, host, port, path })
     }
 
-    fn is_loopback_name(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost") || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    /// The URL without its query, for logs and messages: a query may
+    /// carry the receiver's own token.
+    pub fn redacted(&self) -> String {
+        let path = self.path.split('?').next().unwrap_or("/");
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        format!("{}://{host}:{}{path}", if self.https { "https" } else { "http" }, self.port)
     }
 }
 
-/// Not reachable from the public internet: what a webhook must not be
-/// pointed at without the operator's say-so.
-fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || o[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
-        }
-    }
-}
-
-/// Resolves the destination and refuses internal addresses: allowed only
-/// for a loopback host named as such (development) or when the operator
-/// allowed private addresses. Returns the addresses to connect to.
+/// Resolves the destination and refuses internal addresses
+/// ([`is_internal_address`]) unless the operator allowed private ones.
+/// Returns the addresses to connect to.
 ///
 /// # Errors
 /// `InvalidValue` naming the host and the address.
@@ -85,10 +65,7 @@ pub async fn check_destination(dest: &Destination, allow_private: bool) -> Resul
     if addrs.is_empty() {
         return Err(invalid(format!("{} has no address; check the host name", dest.host)));
     }
-    let loopback_dev = dest.is_loopback_name();
-    if let Some(bad) =
-        addrs.iter().find(|a| is_internal(a.ip()) && !(allow_private || loopback_dev && a.ip().is_loopback()))
-    {
+    if let Some(bad) = addrs.iter().find(|a| !allow_private && is_internal_address(a.ip())) {
         return Err(invalid(format!(
             "{} resolves to {}, a private or internal address; webhooks go to public HTTPS endpoints \
              (the operator may allow private addresses: enlist webhook add --allow-private)",
@@ -183,28 +160,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn internal_addresses_are_recognised() {
-        for ip in [
-            "10.1.2.3",
-            "172.20.0.1",
-            "192.168.1.1",
-            "127.0.0.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "172.32.0.1", "2606:4700::1111"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
     fn destinations_keep_their_path_and_query() {
         let d = Destination::parse("https://hooks.example.com:8443/in/enlist?k=1").unwrap();
         assert_eq!(
@@ -212,12 +167,17 @@ mod tests {
             ("hooks.example.com", 8443, "/in/enlist?k=1", true)
         );
         assert_eq!(Destination::parse("http://127.0.0.1:9").unwrap().path, "/");
+        assert_eq!(d.redacted(), "https://hooks.example.com:8443/in/enlist", "no query in logs");
     }
 
     #[tokio::test]
-    async fn a_public_name_resolving_inside_is_refused_and_loopback_is_for_development_only() {
+    async fn internal_addresses_are_refused_unless_the_operator_allowed_them() {
         let local = Destination::parse("http://127.0.0.1:9/x").unwrap();
-        assert!(check_destination(&local, false).await.is_ok(), "loopback named as such: development");
+        let e = check_destination(&local, false).await.unwrap_err();
+        assert!(e.to_string().contains("--allow-private"), "loopback is internal too: {e}");
+        assert!(check_destination(&local, true).await.is_ok(), "development, with the operator's allowance");
+        let named = Destination::parse("http://localhost:9/x").unwrap();
+        assert!(check_destination(&named, false).await.is_err(), "localhost resolves to loopback");
         // `localhost.` style tricks aside, an HTTPS name that resolves to
         // loopback is not development.
         let sneaky = Destination { https: true, host: "127.0.0.1.nip.invalid".into(), port: 443, path: "/".into() };

@@ -11,9 +11,10 @@
 //! has failed for [`GIVE_UP_AFTER`] is disabled with the reason.
 //!
 //! Destinations are checked on registration and again before every
-//! delivery (DNS may change): HTTPS only (plain HTTP to a loopback host, for
-//! development), never a private, link-local or loopback address behind a
-//! public name unless the operator allowed it; redirects are not followed.
+//! delivery (DNS may change): HTTPS only, never a loopback, private,
+//! link-local or otherwise internal address ([`enlist_core::service::is_internal_address`])
+//! unless the operator allowed it (`--allow-private`, which also allows
+//! plain HTTP, for development); redirects are not followed.
 
 #![warn(missing_docs)]
 
@@ -88,6 +89,8 @@ pub async fn register(
     every_organization: bool,
     allow_private: bool,
 ) -> Result<Webhook, Error> {
+    // The URL's own rule first: its refusal says more than a failed lookup.
+    enlist_core::service::check_webhook_url(url, allow_private)?;
     let dest = Destination::parse(url)?;
     check_destination(&dest, allow_private).await?;
     services.webhooks.add(caller, url, every_organization, allow_private, new_secret(ids)).await
@@ -243,7 +246,8 @@ impl Dispatcher {
             "failing since {} ({error}); fix the endpoint, then register it again (enlist webhook add)",
             since.to_rfc3339()
         );
-        tracing::warn!(webhook = %webhook.id, url = %webhook.url, %reason, "webhook disabled");
+        let url = Destination::parse(&webhook.url).map(|d| d.redacted()).unwrap_or_default();
+        tracing::warn!(webhook = %webhook.id, %url, %reason, "webhook disabled");
         self.services.webhooks.disable(&webhook.id, &reason).await.is_ok()
     }
 }

@@ -12,17 +12,78 @@ pub struct Webhooks {
     deps: Deps,
 }
 
-/// Hosts an `http://` URL may name: development on this machine only.
-fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+/// Most endpoints one organization may register: each runs a delivery
+/// loop in every process.
+pub const MAX_WEBHOOKS_PER_ORGANIZATION: usize = 10;
+
+/// Whether `ip` is not a public unicast address of the internet: what a
+/// webhook may reach only with the operator's allowance. Loopback,
+/// private, shared, link-local, documentation, benchmarking, reserved,
+/// multicast and broadcast IPv4; and IPv6 loopback, unspecified,
+/// unique-local, link- and site-local, multicast, documentation, discard,
+/// ORCHID, and every form that embeds an IPv4 address (mapped,
+/// compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`,
+/// 6to4 `2002::/16`, Teredo `2001::/32`), which could lead anywhere.
+pub fn is_internal_address(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            a == 0                                   // "this" network
+                || a == 10                           // private
+                || (a == 100 && (64..128).contains(&b)) // shared (CGN)
+                || a == 127                          // loopback
+                || (a == 169 && b == 254)            // link-local, cloud metadata
+                || (a == 172 && (16..32).contains(&b)) // private
+                || (a == 192 && b == 0 && c == 0)    // IETF protocol assignments
+                || (a == 192 && b == 0 && c == 2)    // TEST-NET-1
+                || (a == 192 && b == 88 && c == 99)  // 6to4 relay anycast
+                || (a == 192 && b == 168)            // private
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
+                || (a == 198 && b == 51 && c == 100) // TEST-NET-2
+                || (a == 203 && b == 0 && c == 113)  // TEST-NET-3
+                || a >= 224 // multicast, reserved, broadcast
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal_address(IpAddr::V4(v4));
+            }
+            (s[0..6] == [0; 6])                      // ::, ::1, ::a.b.c.d (compatible)
+                || (s[0] == 0x64 && s[1] == 0xff9b)  // NAT64 64:ff9b::/96 and 64:ff9b:1::/48
+                || (s[0] == 0x100 && s[1..4] == [0; 3]) // discard 100::/64
+                || (s[0] == 0x2001 && s[1] < 0x200)  // Teredo 2001::/32, ORCHID, IETF 2001::/23
+                || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
+                || s[0] == 0x2002                    // 6to4
+                || (s[0] & 0xfff0) == 0x3ff0         // documentation 3fff::/20
+                || s[0] == 0x5f00                    // SRv6 SIDs
+                || (s[0] & 0xfe00) == 0xfc00         // unique local
+                || (s[0] & 0xffc0) == 0xfe80         // link-local
+                || (s[0] & 0xffc0) == 0xfec0         // site-local (deprecated)
+                || (s[0] & 0xff00) == 0xff00 // multicast
+        }
+    }
+}
+
+/// A host that is this machine or a private network by its name or
+/// literal address, before any DNS lookup: `localhost` (and
+/// `*.localhost`), or an internal IP literal.
+fn is_internal_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(is_internal_address)
+        // Forms the URL parsers of resolvers accept as IPv4: 2130706433,
+        // 0x7f.1, 127.1. Anything all digits, dots and x is not a name.
+        || (!h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit() || c == '.' || c == 'x') && h.chars().any(|c| c.is_ascii_digit()) && !h.contains(".."))
+            && h.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 /// The host of an `http(s)://host[:port]/…` URL, refusing what is not one.
 pub fn webhook_host(url: &str) -> Result<(bool, String, u16)> {
     let bad = |why: &str| {
         Error::invalid(format!(
-            "webhook URL '{url}' {why}; use https://host/path (http:// only to localhost, for development)"
+            "webhook URL '{url}' {why}; use https://host/path (http:// only with the operator's --allow-private, for development)"
         ))
     };
     let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
@@ -59,8 +120,30 @@ pub fn webhook_host(url: &str) -> Result<(bool, String, u16)> {
     if host.is_empty() {
         return Err(bad("has no host"));
     }
-    if !https && !is_loopback_host(&host) {
-        return Err(bad("is not HTTPS"));
+    Ok((https, host, port))
+}
+
+/// The rule of a webhook URL, before any DNS lookup: an `http(s)` URL
+/// ([`webhook_host`]); without the operator's `allow_private`, HTTPS and
+/// a host that is neither this machine nor an internal address.
+///
+/// # Errors
+/// `InvalidValue` saying what is wrong and how to fix it.
+pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<(bool, String, u16)> {
+    let (https, host, port) = webhook_host(url)?;
+    if !allow_private {
+        if !https {
+            return Err(Error::invalid(format!(
+                "webhook URL '{url}' is not HTTPS; webhooks go to public HTTPS endpoints (plain HTTP is for \
+                 development, and needs the operator: enlist webhook add --allow-private)"
+            )));
+        }
+        if is_internal_host(&host) {
+            return Err(Error::invalid(format!(
+                "webhook URL '{url}' names {host}, this machine or a private network; webhooks go to public \
+                 HTTPS endpoints (the operator may allow private addresses: enlist webhook add --allow-private)"
+            )));
+        }
     }
     Ok((https, host, port))
 }
@@ -73,13 +156,15 @@ impl Webhooks {
     /// Registers an endpoint for the caller's organization, or, for the
     /// operator with `every_organization`, for every organization's events.
     /// `secret` is the signing secret the adapter generated (shown once).
-    /// Only the operator may allow a private network address; the adapter
-    /// resolves the host and refuses one otherwise.
+    /// Without `allow_private` (the operator's alone) the URL must be HTTPS
+    /// and name neither this machine nor an internal address; a public name
+    /// that resolves inside is refused by the delivery adapter, which
+    /// checks [`is_internal_address`] on every delivery.
     ///
     /// # Errors
     /// `Forbidden` unless an Admin (or the operator for the operator-only
-    /// options); `InvalidValue` for a URL that is not HTTPS (loopback
-    /// `http://` excepted).
+    /// options); `InvalidValue` for a URL that is not HTTPS, names an
+    /// internal host, or past [`MAX_WEBHOOKS_PER_ORGANIZATION`].
     pub async fn add(
         &self,
         caller: &Caller,
@@ -93,11 +178,19 @@ impl Webhooks {
                 detail: "only the operator registers webhooks for every organization or to private addresses".into(),
             });
         }
-        webhook_host(url)?;
+        check_webhook_url(url, allow_private)?;
         let deps = self.deps.clone();
         let (caller, url) = (caller.clone(), url.to_owned());
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             require_admin(tx, &caller, "register webhooks")?;
+            if !every_organization
+                && tx.webhooks().list(Some(&caller.organization_id))?.len() >= MAX_WEBHOOKS_PER_ORGANIZATION
+            {
+                return Err(Error::invalid(format!(
+                    "this organization has {MAX_WEBHOOKS_PER_ORGANIZATION} webhook endpoints, the most it may have; \
+                     remove one first (enlist webhook list / remove)"
+                )));
+            }
             let webhook = Webhook {
                 id: deps.ids.id(),
                 organization_id: (!every_organization).then(|| caller.organization_id.clone()),
@@ -126,7 +219,8 @@ impl Webhooks {
     }
 
     /// The caller's organization's endpoints; with `every_organization`
-    /// (operator only), the every-organization ones.
+    /// (operator only), the every-organization ones. Their signing secrets
+    /// are empty: a secret is shown once, when its endpoint is created.
     ///
     /// # Errors
     /// `Forbidden` unless an Admin or the operator.
@@ -137,7 +231,8 @@ impl Webhooks {
             if every_organization && caller.actor != Actor::Operator {
                 return Err(Error::Forbidden { detail: "only the operator lists every-organization webhooks".into() });
             }
-            Ok(tx.webhooks().list((!every_organization).then_some(&caller.organization_id))?)
+            let hooks = tx.webhooks().list((!every_organization).then_some(&caller.organization_id))?;
+            Ok(hooks.into_iter().map(|w| Webhook { secret: String::new(), ..w }).collect())
         })
         .await
     }
@@ -198,17 +293,15 @@ impl Webhooks {
 
 #[cfg(test)]
 mod tests {
-    use super::webhook_host;
+    use super::{is_internal_address, is_internal_host, webhook_host};
 
     #[test]
-    fn only_https_or_loopback_http_urls_are_accepted() {
+    fn urls_parse_to_scheme_host_and_port() {
         for (url, want) in [
             ("https://hooks.example.com/enlist", Some((true, "hooks.example.com", 443))),
             ("https://hooks.example.com:8443/x?y=1", Some((true, "hooks.example.com", 8443))),
             ("http://127.0.0.1:9000/hook", Some((false, "127.0.0.1", 9000))),
-            ("http://localhost/hook", Some((false, "localhost", 80))),
             ("http://[::1]:7000/hook", Some((false, "::1", 7000))),
-            ("http://hooks.example.com/x", None),
             ("ftp://x/y", None),
             ("https://user:pw@hooks.example.com/", None),
             ("https:///nohost", None),
@@ -216,6 +309,74 @@ mod tests {
         ] {
             let got = webhook_host(url).ok();
             assert_eq!(got.as_ref().map(|(s, h, p)| (*s, h.as_str(), *p)), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn every_internal_and_reserved_range_is_recognised() {
+        for ip in [
+            "0.1.2.3",
+            "10.1.2.3",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.20.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "::8.8.8.8",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "100::1",
+            "2001::1",
+            "2001:10::1",
+            "2001:db8::1",
+            "2002:a00:1::1",
+            "3fff::1",
+            "5f00::1",
+            "fc00::1",
+            "fd00::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+        ] {
+            assert!(is_internal_address(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "198.20.0.1", "2606:4700::1111", "2a00:1450::1"] {
+            assert!(!is_internal_address(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn internal_hosts_are_recognised_by_name_and_literal_before_any_lookup() {
+        for host in [
+            "localhost",
+            "LOCALHOST.",
+            "api.localhost",
+            "127.0.0.1",
+            "[::1]",
+            "::1",
+            "10.0.0.7",
+            "2130706433",
+            "0x7f.1",
+            "127.1",
+        ] {
+            assert!(is_internal_host(host), "{host}");
+        }
+        for host in ["hooks.example.com", "8.8.8.8", "deadbeef.example", "a1.example.com"] {
+            assert!(!is_internal_host(host), "{host}");
         }
     }
 }

@@ -83,6 +83,25 @@ impl EventFeed for Database {
         .await
     }
 
+    async fn pending(&self, consumer: &str, scope: Option<OrganizationId>, now: Time) -> Result<bool, Error> {
+        let consumer = consumer.to_owned();
+        let scope = scope.map(|o| o.as_str().to_owned()).unwrap_or_default();
+        // The claim's own conditions, as a read; an organization with events
+        // and no position yet counts (the claim gives it one).
+        self.blocking(false, move |mut db| {
+            let n: Option<Count> = db.first(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT 1 FROM event_counters o \
+                 LEFT JOIN event_consumers c ON c.organization_id = o.organization_id AND c.consumer = $1 \
+                 WHERE o.seq > COALESCE(c.position, 0) AND ($3 = '' OR o.organization_id = $3) \
+                 AND (c.consumer IS NULL OR ((c.lease_token IS NULL OR c.leased_until <= $2) AND c.retry_at <= $2)) \
+                 LIMIT 1) AS pending",
+                binds![consumer.as_str(), micros(now), scope.as_str()],
+            )?;
+            Ok(n.is_some_and(|c| c.n > 0))
+        })
+        .await
+    }
+
     async fn extend(
         &self,
         consumer: &str,
