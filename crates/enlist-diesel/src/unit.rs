@@ -11,21 +11,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Whether a write's outcome is still open. A queued unit starts only if it
-/// moves `QUEUED → RUNNING`, and commits only if it moves `RUNNING →
-/// COMMITTING`; a caller that stops waiting moves it from `QUEUED` or
-/// `RUNNING` to `ABANDONED`. So a unit is either saved and its caller told
-/// so, or rolled back: never committed after its caller gave up.
+/// moves `QUEUED → RUNNING`, and commits only if it moves to `SAVING`
+/// just before its COMMIT: from `RUNNING` on a pooled connection, or, on
+/// the SQLite writer, from `COMMITTING` (its savepoint done, the batch
+/// still running) once the whole batch is about to commit. A caller that
+/// stops waiting moves it from `QUEUED`, `RUNNING` or `COMMITTING` to
+/// `ABANDONED`. So a unit is either saved and its caller told so, or
+/// rolled back: never committed after its caller gave up.
 const RUNNING: u8 = 0;
-const COMMITTING: u8 = 1;
+pub(crate) const COMMITTING: u8 = 1;
 const ABANDONED: u8 = 2;
 const QUEUED: u8 = 3;
+pub(crate) const SAVING: u8 = 4;
 
 struct AbandonOnDrop(Arc<std::sync::atomic::AtomicU8>);
 
 impl Drop for AbandonOnDrop {
     fn drop(&mut self) {
         use std::sync::atomic::Ordering::SeqCst;
-        for from in [QUEUED, RUNNING] {
+        for from in [QUEUED, RUNNING, COMMITTING] {
             if self.0.compare_exchange(from, ABANDONED, SeqCst, SeqCst).is_ok() {
                 return;
             }
@@ -114,14 +118,17 @@ impl Database {
         let deadline = self.write_deadline;
         // Called last inside the unit's transaction (or savepoint): it
         // commits only if nobody gave up on it and it is within its deadline.
-        let may_commit = move || -> Result<(), TxError> {
+        // `to`: SAVING before a COMMIT that follows at once; COMMITTING on
+        // the writer, whose batch commits later (`writer::Ran::state`).
+        let unit_state = state.clone();
+        let may_commit = move |to: u8| -> Result<(), TxError> {
             if !write {
                 return Ok(());
             }
             if asked.elapsed() > deadline {
                 return Err(TxError::Core(busy(&format!("the change took longer than {} s", deadline.as_secs()))));
             }
-            match state.compare_exchange(RUNNING, COMMITTING, SeqCst, SeqCst) {
+            match state.compare_exchange(RUNNING, to, SeqCst, SeqCst) {
                 Ok(_) => Ok(()),
                 Err(_) => Err(TxError::Core(busy("the request was abandoned before its change was saved"))),
             }
@@ -131,7 +138,8 @@ impl Database {
         if let (Some(writer), true) = (&self.writer, write) {
             let wait = self.write_wait;
             let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
-            let job: writer::Job = Box::new(move |c: &mut SqliteConnection| -> writer::Finish {
+            let commit_by = asked + deadline;
+            let job: writer::Job = Box::new(move |c: &mut SqliteConnection| -> writer::Ran {
                 let _entered = span.enter();
                 let result = if start_state.compare_exchange(QUEUED, RUNNING, SeqCst, SeqCst).is_err() {
                     // Its caller stopped waiting: it is not run at all.
@@ -142,18 +150,26 @@ impl Database {
                     c.transaction(|c| {
                         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(Db::Sqlite(c))))
                             .map_err(|_| TxError::Core(Error::Unexpected("a unit of work panicked".into())))??;
-                        may_commit()?;
+                        may_commit(COMMITTING)?;
                         Ok(r)
                     })
                     .map_err(to_core)
                 };
-                Box::new(move |committed: Result<(), String>| {
+                let commit_by = result.is_ok().then_some(commit_by);
+                let finish: writer::Finish = Box::new(move |committed: Result<(), writer::Uncommitted>| {
                     let _ = reply.send(match (result, committed) {
                         (Ok(r), Ok(())) => Ok(r),
-                        (Ok(_), Err(e)) => Err(Error::Unexpected(format!("the commit failed: {e}").into())),
+                        (Ok(_), Err(writer::Uncommitted::Deadline)) => Err(busy(
+                            "the change was rolled back with the writes saved alongside it, one of which ran past \
+                             its deadline or was abandoned",
+                        )),
+                        (Ok(_), Err(writer::Uncommitted::Failed(e))) => {
+                            Err(Error::Unexpected(format!("the commit failed: {e}").into()))
+                        }
                         (Err(e), _) => Err(e),
                     });
-                })
+                });
+                writer::Ran { finish, commit_by, state: unit_state }
             });
             if !writer.submit(job) {
                 return Err(Error::Unexpected("the SQLite writer has stopped".into()));
@@ -171,9 +187,10 @@ impl Database {
             }
             // A panic in a unit of work unwinds through its transaction,
             // and the pool discards the connection it left mid-transaction.
-            let result =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_pooled(&pools, write, f, may_commit)))
-                    .unwrap_or_else(|_| Err(Error::Unexpected("a unit of work panicked".into())));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                on_pooled(&pools, write, f, || may_commit(SAVING))
+            }))
+            .unwrap_or_else(|_| Err(Error::Unexpected("a unit of work panicked".into())));
             let _ = reply.send(result);
         });
         if !self.threads.submit(job) {

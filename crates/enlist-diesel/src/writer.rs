@@ -13,9 +13,32 @@ use diesel::SqliteConnection;
 
 /// A unit of work as the writer runs it: inside the batch's transaction,
 /// it returns what to do once the batch's commit has succeeded or failed.
-pub(crate) type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Finish + Send>;
+pub(crate) type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Ran + Send>;
 /// Called with the batch's commit outcome.
-pub(crate) type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+pub(crate) type Finish = Box<dyn FnOnce(Result<(), Uncommitted>) + Send>;
+
+/// What a unit left in the batch: what to tell its caller after the
+/// commit, and, when it changed something, the time by which its change
+/// must be committed (its caller answers "nothing was changed" after it).
+pub(crate) struct Ran {
+    pub(crate) finish: Finish,
+    pub(crate) commit_by: Option<std::time::Instant>,
+    /// The unit's state (`unit.rs`): moved from `COMMITTING` to `SAVING`
+    /// just before the batch commits; a unit whose caller gave up first
+    /// holds `ABANDONED`, and the batch is rolled back.
+    pub(crate) state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// Why a batch was not committed.
+#[derive(Debug, Clone)]
+pub(crate) enum Uncommitted {
+    /// A unit's commit deadline passed while later units ran, or its
+    /// caller stopped waiting: the whole batch was rolled back, since that
+    /// caller may already have been told that nothing changed.
+    Deadline,
+    /// BEGIN or COMMIT failed.
+    Failed(String),
+}
 
 /// Most units in one transaction: enough to amortise the commit under a
 /// burst, few enough that one failed commit costs little.
@@ -67,18 +90,43 @@ fn run(mut conn: SqliteConnection, jobs: crossbeam_channel::Receiver<Job>) {
             }
         }
         let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+        let mut late = false;
         let committed = conn.immediate_transaction::<_, diesel::result::Error, _>(|c| {
+            let mut commit_by: Option<std::time::Instant> = None;
+            let mut states = Vec::with_capacity(batch.len());
             for job in batch.drain(..) {
-                finishes.push(job(c));
+                let ran = job(c);
+                finishes.push(ran.finish);
+                if let Some(t) = ran.commit_by {
+                    commit_by = Some(commit_by.map_or(t, |c: std::time::Instant| c.min(t)));
+                    states.push(ran.state);
+                }
+            }
+            // A unit checked its own deadline when it finished; the units
+            // after it in the batch may have pushed the commit past it, or
+            // its caller may have stopped waiting. That caller may have been
+            // told "nothing was changed" by now: then nothing may be.
+            let on_time = commit_by.is_none_or(|t| std::time::Instant::now() <= t);
+            let wanted = states.iter().all(|s| {
+                use std::sync::atomic::Ordering::SeqCst;
+                s.compare_exchange(crate::unit::COMMITTING, crate::unit::SAVING, SeqCst, SeqCst).is_ok()
+            });
+            if !(on_time && wanted) {
+                late = true;
+                return Err(diesel::result::Error::RollbackTransaction);
             }
             Ok(())
         });
-        if committed.is_err() {
+        if committed.is_err() && !late {
             // A failed BEGIN or COMMIT leaves nothing half-done: make sure
             // no transaction stays open on the connection.
             let _ = conn.batch_execute("ROLLBACK");
         }
-        let outcome = committed.map_err(|e| e.to_string());
+        let outcome = match committed {
+            Ok(()) => Ok(()),
+            Err(_) if late => Err(Uncommitted::Deadline),
+            Err(e) => Err(Uncommitted::Failed(e.to_string())),
+        };
         // Units never run (BEGIN failed) are dropped with `batch`: their
         // callers see the reply channel close and answer "unavailable".
         drop(batch);

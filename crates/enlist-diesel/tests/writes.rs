@@ -108,3 +108,42 @@ async fn a_write_past_its_deadline_or_abandoned_is_rolled_back(env: common::Env)
     assert!(exists(&db, "After").await);
 }
 on_both!(a_write_past_its_deadline_or_abandoned_is_rolled_back);
+
+/// SQLite's writer saves queued units in one batch. A unit that finished
+/// in time must not be committed after its caller was told it failed,
+/// however long the units after it in the batch run: the writer checks
+/// every unit's deadline (and that its caller still waits) right before
+/// COMMIT, and rolls the batch back otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_writer_never_commits_a_unit_whose_caller_was_told_it_failed() {
+    let env = common::sqlite();
+    let deadline = Duration::from_millis(600);
+    let db = reopen(&env.url, Duration::from_secs(10), deadline);
+    // Hold the writer so that the next two units queue into one batch.
+    let blocker = tokio::spawn({
+        let db = db.clone();
+        async move { slow_insert(&db, "Blocker", Duration::from_millis(200)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Quick, and its caller gives up at its deadline, as the HTTP layer
+    // does (answering 503 "nothing was changed").
+    let quick = tokio::spawn({
+        let db = db.clone();
+        async move { tokio::time::timeout(deadline, slow_insert(&db, "Quick", Duration::ZERO)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Slow: runs after Quick in the same batch, past Quick's deadline.
+    let slow = slow_insert(&db, "Slow", Duration::from_millis(900)).await;
+    assert!(matches!(slow, Err(Error::Unavailable { .. })), "{slow:?}");
+    let quick = quick.await.unwrap();
+    blocker.await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    match quick {
+        Err(_) => assert!(!exists(&db, "Quick").await, "Quick was committed after its caller was told it failed"),
+        Ok(r) => panic!("Quick's caller should have given up at its deadline: {r:?}"),
+    }
+    assert!(!exists(&db, "Slow").await);
+    // The writer goes on.
+    slow_insert(&db, "After", Duration::ZERO).await.unwrap();
+    assert!(exists(&db, "After").await && exists(&db, "Blocker").await);
+}
