@@ -118,8 +118,19 @@ pub trait GroupRepo: Send {
     /// [`RepoError::VersionConflict`]; `Unique(GroupDisplayName)`.
     fn update(&mut self, group: &Group, expected_version: u64) -> RepoResult<()>;
     /// Bumps version and lastModified after a membership change; the new
-    /// version.
-    fn touch(&mut self, org: &OrganizationId, id: &GroupId, at: DateTime<Utc>) -> RepoResult<u64>;
+    /// version. With `expected`, only while the stored version is still
+    /// that one, in the same statement (an `If-Match` held atomically).
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`] when the group is gone or, with
+    /// `expected`, its version moved.
+    fn touch(
+        &mut self,
+        org: &OrganizationId,
+        id: &GroupId,
+        at: DateTime<Utc>,
+        expected: Option<u64>,
+    ) -> RepoResult<u64>;
     /// Deletes the group and its memberships; whether it existed.
     fn delete(&mut self, org: &OrganizationId, id: &GroupId) -> RepoResult<bool>;
     /// Adds members, skipping present ones; returns those newly added.

@@ -202,6 +202,11 @@ impl Groups {
             let org = load_org(tx, &caller.organization_id)?;
             let group = tx.groups().get(&org.id, &id)?.ok_or_else(|| group_not_found(&id))?;
             check_version("Group", group.id.as_str(), group.version, if_match)?;
+            if if_match.is_some() {
+                // Holds the checked version until the delete commits: a change
+                // saved in between makes this a retry, then a 412.
+                tx.groups().touch(&org.id, &id, deps.clock.now(), Some(group.version))?;
+            }
             let members = if group.role.is_some() { tx.groups().clear_members(&org.id, &id)? } else { Vec::new() };
             tx.groups().delete(&org.id, &id)?;
             let data = EventData::Group { group: GroupSnapshot::of(&group), old_name: None };
@@ -445,7 +450,11 @@ fn apply(
         }
     }
     if members_changed {
-        next.version = tx.groups().touch(&org.id, id, deps.clock.now())?;
+        // With If-Match, the version checked above must still be the stored
+        // one when the change is saved: the same statement compares it (a
+        // rename above already did, and holds the row).
+        let expected = if_match.filter(|_| next.version == current.version).map(|_| current.version);
+        next.version = tx.groups().touch(&org.id, id, deps.clock.now(), expected)?;
         next.updated_at = deps.clock.now();
     }
     Audit::new(&org.id, &caller.actor, ResourceKind::Group, id.as_str(), Operation::Patch, audit_changes)

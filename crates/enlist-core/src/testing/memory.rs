@@ -323,11 +323,17 @@ impl GroupRepo for Memory {
             _ => Err(RepoError::VersionConflict),
         }
     }
-    fn touch(&mut self, org: &OrganizationId, id: &GroupId, at: DateTime<Utc>) -> RepoResult<u64> {
+    fn touch(
+        &mut self,
+        org: &OrganizationId,
+        id: &GroupId,
+        at: DateTime<Utc>,
+        expected: Option<u64>,
+    ) -> RepoResult<u64> {
         let g = self
             .groups
             .iter_mut()
-            .find(|g| &g.organization_id == org && &g.id == id)
+            .find(|g| &g.organization_id == org && &g.id == id && expected.is_none_or(|v| g.version == v))
             .ok_or(RepoError::VersionConflict)?;
         g.version += 1;
         g.updated_at = at;

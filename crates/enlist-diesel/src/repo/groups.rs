@@ -173,12 +173,19 @@ impl GroupRepo for DieselTx<'_> {
         }
         Ok(())
     }
-    fn touch(&mut self, org: &OrganizationId, id: &GroupId, at: DateTime<Utc>) -> RepoResult<u64> {
+    fn touch(
+        &mut self,
+        org: &OrganizationId,
+        id: &GroupId,
+        at: DateTime<Utc>,
+        expected: Option<u64>,
+    ) -> RepoResult<u64> {
         let rows: Vec<Count> = self
             .db
             .load(
-                "UPDATE groups SET version = version + 1, updated_at = $1 WHERE organization_id = $2 AND id = $3 RETURNING version AS n",
-                binds![micros(at), org.as_str(), id.as_str()],
+                "UPDATE groups SET version = version + 1, updated_at = $1 WHERE organization_id = $2 AND id = $3 \
+                 AND ($4 < 0 OR version = $4) RETURNING version AS n",
+                binds![micros(at), org.as_str(), id.as_str(), expected.map_or(-1, |v| v.min(i64::MAX as u64) as i64)],
             )
             .map_err(other)?;
         rows.first().map(|c| c.n as u64).ok_or(RepoError::VersionConflict)

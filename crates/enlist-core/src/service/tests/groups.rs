@@ -21,7 +21,7 @@ fn leaving_an_admin_mapped_group_cannot_remove_the_last_admin() {
     };
     w.tx.groups.expect_get().returning(move |_, _| Ok(Some(group.clone())));
     w.tx.groups.expect_remove_members().returning(|_, _, ids| Ok(ids.to_vec()));
-    w.tx.groups.expect_touch().returning(|_, _, _| Ok(2));
+    w.tx.groups.expect_touch().returning(|_, _, _, _| Ok(2));
     w.tx.users.expect_set_effective_roles().never();
     let (e, store) = enlist(w.tx);
     let err = block_on(e.groups.change(
@@ -52,7 +52,7 @@ fn joining_a_role_mapped_group_raises_the_effective_role() {
     w.tx.groups.checkpoint();
     w.tx.groups.expect_get().returning(move |_, _| Ok(Some(group.clone())));
     w.tx.groups.expect_add_members().returning(|_, _, ids| Ok(ids.to_vec()));
-    w.tx.groups.expect_touch().returning(|_, _, _| Ok(2));
+    w.tx.groups.expect_touch().returning(|_, _, _, _| Ok(2));
     w.tx.groups
         .expect_group_role_floor()
         .returning(|_, ids| Ok(ids.iter().map(|i| (i.clone(), Role::FullMember)).collect()));
