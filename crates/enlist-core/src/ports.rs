@@ -354,6 +354,9 @@ pub trait OutboxQueue: Send + Sync {
     async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
     /// Records a failed attempt and when to try again.
     async fn mark_failed(&self, id: &str, attempts: u32, retry_at: DateTime<Utc>, error: &str) -> Result<(), Error>;
+    /// Puts a claimed notification back, due at `until`, without counting
+    /// an attempt (its organization is over its sending rate).
+    async fn postpone(&self, id: &str, until: DateTime<Utc>) -> Result<(), Error>;
     /// Sets aside a notification that can never be sent: it stays for the
     /// operator and is not claimed again until [`OutboxQueue::requeue`].
     async fn set_aside(&self, id: &str, attempts: u32, at: DateTime<Utc>, error: &str) -> Result<(), Error>;

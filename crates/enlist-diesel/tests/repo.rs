@@ -725,6 +725,13 @@ async fn outbox_is_claimed_once_and_marked(env: Env) {
     assert_eq!(env.db.stats().await.unwrap().pending, 1);
     let again = env.db.due(now, 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
+    // Postponed (its organization over its rate): not due until then, and
+    // no attempt counted.
+    let slot = now + chrono::Duration::seconds(30);
+    env.db.postpone(&again[0].notification.id, slot).await.unwrap();
+    assert!(env.db.due(slot - chrono::Duration::seconds(1), 10).await.unwrap().is_empty(), "[{}]", env.name);
+    let again = env.db.due(slot, 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1), "[{}] postponing is not an attempt", env.name);
     // Pruning deletes only what was sent before the cut-off.
     assert_eq!(env.db.prune(now).await.unwrap(), 0, "[{}] sent at the cut-off is kept", env.name);
     assert_eq!(env.db.prune(now + chrono::Duration::seconds(1)).await.unwrap(), 1);

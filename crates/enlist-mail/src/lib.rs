@@ -25,26 +25,49 @@ pub enum MailConfigError {
     From(String),
 }
 
-/// The subject, plain-text and HTML bodies of a notification. The
-/// organization name and the key label come from administrators, so they
-/// are escaped in the HTML.
+/// Most characters of a person's name in a mail.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Most characters of an organization name or key label in a mail.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// Text from an identity provider or an Admin, fit for a mail: control
+/// characters and bidirectional overrides become spaces (no forged lines
+/// or headers, no reordered text), runs of space collapse, and the result
+/// is cut to `max` characters with `…`.
+pub fn clean(s: &str, max: usize) -> String {
+    let spaced: String = s.chars().map(|c| if enlist_core::service::is_hostile_char(c) { ' ' } else { c }).collect();
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= max {
+        return joined;
+    }
+    let mut cut: String = joined.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The subject, plain-text and HTML bodies of a notification. The person's
+/// name comes from the identity provider and the organization name and
+/// key label from administrators: each is [`clean`]ed and length-capped
+/// everywhere, and escaped in the HTML.
 pub fn render(n: &Notification) -> (String, String, String) {
-    let greeting = match &n.recipient_name {
-        Some(name) if !name.trim().is_empty() => format!("Hello {name},"),
+    let org = clean(&n.organization_name, MAX_LABEL_CHARS);
+    let added_by = clean(&n.added_by, MAX_LABEL_CHARS);
+    let greeting = match n.recipient_name.as_deref().map(|name| clean(name, MAX_NAME_CHARS)) {
+        Some(name) if !name.is_empty() => format!("Hello {name},"),
         _ => "Hello,".to_owned(),
     };
-    let subject = format!("You were added to {} on Enlist", n.organization_name);
+    let subject = format!("You were added to {org} on Enlist");
     let text = format!(
-        "{greeting}\n\n{} added you to the organization \"{}\" on Enlist.\n\n\
-         Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.\n",
-        n.added_by, n.organization_name
+        "{greeting}\n\n{added_by} added you to the organization \"{org}\" on Enlist.\n\n\
+         Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.\n"
     );
     let html = format!(
         "<!doctype html><html><body><p>{}</p><p><strong>{}</strong> added you to the organization <strong>{}</strong> on Enlist.</p>\
          <p>Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.</p></body></html>",
         escape(&greeting),
-        escape(&n.added_by),
-        escape(&n.organization_name)
+        escape(&added_by),
+        escape(&org)
     );
     (subject, text, html)
 }
@@ -131,6 +154,52 @@ pub const MAX_ATTEMPTS: u32 = 30;
 /// How long sent notifications are kept (for "was it sent?" questions).
 pub const KEEP_SENT_DAYS: i64 = 30;
 
+/// How fast one organization's notifications go out, per process: a
+/// burst at once, then one every `3600 / per_hour` seconds (a generic cell
+/// rate). Past it, notifications wait in the outbox, spread over the next
+/// free slots; none is dropped. It keeps a misconfigured or hostile key
+/// from mailing thousands of people a minute from the product's domain.
+pub struct OrgRate {
+    burst: u32,
+    interval: chrono::Duration,
+    /// Per organization: when its bucket is empty again (theoretical
+    /// arrival time).
+    tat: std::sync::Mutex<std::collections::HashMap<enlist_core::OrganizationId, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl OrgRate {
+    /// `burst` at once, then `per_hour` an hour.
+    pub fn new(burst: u32, per_hour: u32) -> Self {
+        let interval = chrono::Duration::milliseconds(3_600_000 / i64::from(per_hour.max(1)));
+        Self { burst: burst.max(1), interval, tat: Default::default() }
+    }
+
+    /// The default: 500 at once, then 2,000 an hour per organization.
+    pub fn standard() -> Self {
+        Self::new(500, 2000)
+    }
+
+    /// When a notification of `org` may go: `None` now (and it is
+    /// counted), or the time to wait for; `ahead` notifications of the
+    /// same organization already wait this round, and take the slots
+    /// before it.
+    fn admit(
+        &self,
+        org: &enlist_core::OrganizationId,
+        now: chrono::DateTime<chrono::Utc>,
+        ahead: i32,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let mut tat = self.tat.lock().unwrap_or_else(|p| p.into_inner());
+        let t = tat.get(org).copied().unwrap_or(now).max(now);
+        let allowed_at = t - self.interval * (self.burst as i32 - 1);
+        if allowed_at <= now && ahead == 0 {
+            tat.insert(org.clone(), t + self.interval);
+            return None;
+        }
+        Some(allowed_at.max(now) + self.interval * ahead)
+    }
+}
+
 /// Drains the outbox.
 pub struct Worker {
     /// Where queued mail is.
@@ -143,6 +212,8 @@ pub struct Worker {
     pub batch: u32,
     /// Pause when the outbox is empty.
     pub idle: Duration,
+    /// How fast each organization's mail goes out.
+    pub rate: Arc<OrgRate>,
 }
 
 impl Worker {
@@ -154,9 +225,19 @@ impl Worker {
     /// When the outbox cannot be read or updated.
     pub async fn run_once(&self) -> Result<(usize, usize), enlist_core::Error> {
         let (mut sent, mut failed) = (0, 0);
+        let mut waiting: std::collections::HashMap<enlist_core::OrganizationId, i32> = Default::default();
         for _ in 0..self.batch {
-            let Some(q) = self.queue.due(self.clock.now(), 1).await?.pop() else { break };
+            let now = self.clock.now();
+            let Some(q) = self.queue.due(now, 1).await?.pop() else { break };
             let id = q.notification.id.clone();
+            let org = &q.notification.organization_id;
+            let ahead = waiting.get(org).copied().unwrap_or(0);
+            if let Some(at) = self.rate.admit(org, now, ahead) {
+                // Over the organization's rate: kept, and due at its slot.
+                *waiting.entry(org.clone()).or_default() += 1;
+                self.queue.postpone(&id, at).await?;
+                continue;
+            }
             match self.mailer.send(&q.notification).await {
                 Ok(()) => {
                     self.queue.mark_sent(&id, self.clock.now()).await?;
@@ -253,6 +334,69 @@ mod tests {
     }
 
     #[test]
+    fn names_and_labels_are_cleaned_and_capped_everywhere() {
+        let mut n = note("Contoso\r\nBcc: victim@example.com", "Entra\u{1b}[2J\u{202e}moc.live");
+        n.recipient_name = Some(format!("Ana{}", "x".repeat(500)));
+        let (subject, text, html) = render(&n);
+        assert_eq!(subject, "You were added to Contoso Bcc: victim@example.com on Enlist");
+        for part in [&subject, &text, &html] {
+            assert!(!part.contains('\u{1b}') && !part.contains('\u{202e}') && !part.contains('\r'), "{part:?}");
+        }
+        let greeting = text.lines().next().unwrap();
+        assert!(greeting.chars().count() <= "Hello ,".len() + MAX_NAME_CHARS && greeting.ends_with("…,"), "{greeting}");
+        assert_eq!(clean("  a\t b\n\nc ", 10), "a b c");
+        assert_eq!(clean("abcdef", 4), "abc…");
+    }
+
+    /// One organization's burst goes out, the rest waits in the outbox for
+    /// its slots (postponed, never dropped); another organization is not
+    /// held up by it.
+    #[tokio::test]
+    async fn an_organization_past_its_rate_waits_in_the_outbox_and_others_go_on() {
+        let rate = OrgRate::new(2, 3600); // two at once, then one a second
+        let (a, b) = (OrganizationId::new("a"), OrganizationId::new("b"));
+        let now = Fixed.now();
+        assert_eq!(rate.admit(&a, now, 0), None);
+        assert_eq!(rate.admit(&a, now, 0), None);
+        assert_eq!(rate.admit(&a, now, 0), Some(now + chrono::Duration::seconds(1)));
+        assert_eq!(rate.admit(&a, now, 1), Some(now + chrono::Duration::seconds(2)), "spread, not all at once");
+        assert_eq!(rate.admit(&b, now, 0), None, "b has its own budget");
+        assert_eq!(rate.admit(&a, now + chrono::Duration::seconds(1), 0), None, "a slot came free");
+
+        let mut queue = MockOutboxQueue::new();
+        let mut seq = mockall::Sequence::new();
+        for (id, org) in [("n1", "a"), ("n2", "a"), ("n3", "b")] {
+            let mut n = note("A", "k");
+            n.id = id.into();
+            n.organization_id = OrganizationId::new(org);
+            queue
+                .expect_due()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(move |_, _| Ok(vec![QueuedNotification { notification: n.clone(), attempts: 0 }]));
+        }
+        queue.expect_due().times(1).in_sequence(&mut seq).returning(|_, _| Ok(vec![]));
+        queue
+            .expect_postpone()
+            .withf(|id, at| id == "n2" && *at == Fixed.now() + chrono::Duration::seconds(3600))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        queue.expect_mark_sent().withf(|id, _| id == "n1" || id == "n3").times(2).returning(|_, _| Ok(()));
+        queue.expect_mark_failed().never();
+        let mut mailer = MockMailer::new();
+        mailer.expect_send().times(2).returning(|_| Ok(()));
+        let w = Worker {
+            queue: Arc::new(queue),
+            mailer: Arc::new(mailer),
+            clock: Arc::new(Fixed),
+            batch: 10,
+            idle: Duration::from_secs(1),
+            rate: Arc::new(OrgRate::new(1, 1)),
+        };
+        assert_eq!(w.run_once().await.unwrap(), (2, 0));
+    }
+
+    #[test]
     fn backoff_doubles_and_caps() {
         assert_eq!(backoff(1), Duration::from_secs(30));
         assert_eq!(backoff(2), Duration::from_secs(60));
@@ -275,6 +419,7 @@ mod tests {
             clock: Arc::new(Fixed),
             batch: 10,
             idle: Duration::from_secs(60),
+            rate: Arc::new(OrgRate::standard()),
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
         tx.send(true).unwrap();
@@ -317,6 +462,7 @@ mod tests {
                 clock: Arc::new(Fixed),
                 batch: 10,
                 idle: Duration::from_secs(1),
+                rate: Arc::new(OrgRate::standard()),
             };
             assert_eq!(w.run_once().await.unwrap(), (0, 1));
         }
@@ -342,6 +488,7 @@ mod tests {
             clock: Arc::new(Fixed),
             batch: 10,
             idle: Duration::from_secs(1),
+            rate: Arc::new(OrgRate::standard()),
         };
         assert_eq!(w.run_once().await.unwrap(), (0, 1));
 
@@ -356,6 +503,7 @@ mod tests {
             clock: Arc::new(Fixed),
             batch: 10,
             idle: Duration::from_secs(1),
+            rate: Arc::new(OrgRate::standard()),
         };
         assert_eq!(w.run_once().await.unwrap(), (1, 0));
     }

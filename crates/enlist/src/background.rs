@@ -65,6 +65,7 @@ impl Enlist {
                     clock: self.clock.clone(),
                     batch: 50,
                     idle: Duration::from_secs(5),
+                    rate: Arc::new(enlist_mail::OrgRate::new(self.mail_rate.0, self.mail_rate.1)),
                 };
                 tasks.push(tokio::spawn(worker.run(rx.clone())));
             }

@@ -84,6 +84,7 @@ pub struct Builder {
     webhook_lease: std::time::Duration,
     activity_keep_days: u32,
     activity_limits: enlist_actix::ActivityLimits,
+    mail_rate: (u32, u32),
     store: Option<Arc<dyn enlist_core::ports::Store>>,
 }
 
@@ -103,6 +104,7 @@ impl Default for Builder {
             webhook_lease: enlist_webhooks::DEFAULT_LEASE,
             activity_keep_days: 30,
             activity_limits: enlist_actix::ActivityLimits::default(),
+            mail_rate: (500, 2000),
             store: None,
         }
     }
@@ -186,6 +188,13 @@ impl Builder {
         self.activity_limits = limits;
         self
     }
+    /// How fast each organization's notification mail goes out, per
+    /// process: `burst` at once, then `per_hour` (default 500, then 2,000
+    /// an hour). Mail past it waits in the outbox, never dropped.
+    pub fn mail_rate(mut self, burst: u32, per_hour: u32) -> Self {
+        self.mail_rate = (burst.max(1), per_hour.max(1));
+        self
+    }
     /// Days change events are kept for replay (default 30).
     pub fn events_keep_days(mut self, days: u32) -> Self {
         self.events_keep_days = days.max(1);
@@ -252,6 +261,7 @@ impl Builder {
             events_keep_days: self.events_keep_days,
             webhook_lease: self.webhook_lease,
             activity_keep_days: self.activity_keep_days,
+            mail_rate: self.mail_rate,
             activity_rx: Arc::new(Mutex::new(Some(activity_rx))),
             consumers,
         })
@@ -270,6 +280,7 @@ pub struct Enlist {
     events_keep_days: u32,
     webhook_lease: std::time::Duration,
     activity_keep_days: u32,
+    mail_rate: (u32, u32),
     /// The activity queue's receiving end, taken by the first
     /// `start_background`.
     activity_rx: Arc<Mutex<Option<enlist_actix::ActivityQueue>>>,

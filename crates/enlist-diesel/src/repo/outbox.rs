@@ -137,6 +137,14 @@ impl OutboxQueue for Database {
         })
         .await
     }
+    async fn postpone(&self, id: &str, until: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.blocking(true, move |mut db| {
+            db.exec("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2", binds![micros(until), id])?;
+            Ok(())
+        })
+        .await
+    }
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
         self.blocking(true, move |mut db| {
             Ok(db.exec("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", binds![micros(before)])? as u64)
