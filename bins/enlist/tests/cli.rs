@@ -512,7 +512,7 @@ fn a_killed_server_delivers_every_event_after_restart() {
         let lease = ["--webhook-lease-secs", "2"];
         let s = Server::start(db, &lease);
         let key = s.key.clone().unwrap();
-        ok(db, &["webhook", "add", "Default", &format!("http://127.0.0.1:{}/hook", rx.port)]);
+        ok(db, &["webhook", "add", "Default", &format!("http://127.0.0.1:{}/hook", rx.port), "--allow-private"]);
         let c = Client::new(&s.addr, Some(&format!("Bearer {key}")));
         for i in 0..12 {
             let r = futures_lite(c.post("/scim/v2/Users", &json!({"userName": format!("u{i}@x.com")})));
@@ -546,7 +546,7 @@ fn two_servers_never_deliver_at_once() {
         let rx = slow_receiver(std::time::Duration::from_millis(40));
         let one = Server::start(db, &[]);
         let key = one.key.clone().unwrap();
-        ok(db, &["webhook", "add", "Default", &format!("http://127.0.0.1:{}/hook", rx.port)]);
+        ok(db, &["webhook", "add", "Default", &format!("http://127.0.0.1:{}/hook", rx.port), "--allow-private"]);
         let two = Server::start(db, &[]);
         let c = Client::new(&two.addr, Some(&format!("Bearer {key}")));
         for i in 0..15 {
