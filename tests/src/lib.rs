@@ -1,31 +1,21 @@
-//! Black-box test support: the real HTTP app (`enlist-actix` wired to a
-//! real database, SQLite or PostgreSQL) on a loopback port, and a minimal
-//! HTTP/1.1 client that speaks to it over a socket like Entra would.
+//! Black-box test support: the server `enlist serve` runs (the facade's
+//! builder, `http_server` and background jobs, over a real database,
+//! SQLite or PostgreSQL) on a loopback port, and a minimal HTTP/1.1 client
+//! that speaks to it over a socket like Entra would.
 
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod webdriver;
 
-use enlist_actix::{Config, Health, Scim};
+use enlist::HttpConfig;
 use enlist_core::service::NewOrganization;
-use enlist_core::testing::{SeqIds, TickClock};
-use enlist_core::{Actor, Caller, Deps, DomainName, Email, Enlist, OrganizationId};
+use enlist_core::testing::{FakeDns, SeqIds};
+use enlist_core::{Actor, Caller, DomainName, Email, Enlist, OrganizationId};
 use enlist_diesel::testing::TestDatabase;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct DbHealth(enlist_diesel::Database);
-#[async_trait::async_trait]
-impl Health for DbHealth {
-    async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| e.to_string())
-    }
-    async fn gauges(&self) -> Vec<enlist_actix::Gauge> {
-        Vec::new()
-    }
-}
 
 /// Which database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +44,8 @@ pub struct TestServer {
     /// Which backend.
     pub backend: Backend,
     handle: actix_web::dev::ServerHandle,
-    /// Keeps the activity writer running while the server lives.
-    _activity_stop: tokio::sync::watch::Sender<bool>,
+    /// The background jobs, running while the server lives.
+    _background: enlist::Background,
     _db: TestDatabase,
 }
 
@@ -67,15 +57,8 @@ impl TestServer {
             Backend::Sqlite => TestDatabase::sqlite().unwrap(),
             Backend::Postgres => TestDatabase::postgres().unwrap()?,
         };
-        let db = t.db.clone();
-        let ids: Arc<SeqIds> = Arc::new(SeqIds::default());
-        let deps = Deps {
-            store: Arc::new(db.clone()),
-            clock: Arc::new(TickClock::default()),
-            ids: ids.clone(),
-            dns: Arc::new(enlist_core::testing::FakeDns::default()),
-        };
-        let enlist = Enlist::new(deps);
+        let app = facade(t.db.clone()).await;
+        let enlist = app.services().clone();
         let op = |o: &OrganizationId| Caller { organization_id: o.clone(), actor: Actor::Operator };
         let a = enlist
             .organizations
@@ -99,24 +82,10 @@ impl TestServer {
             .unwrap();
         let key_a = enlist.api_keys.create(&op(&a.id), "Entra ID provisioning").await.unwrap().token;
         let key_b = enlist.api_keys.create(&op(&b.id), "Okta").await.unwrap().token;
-        // Activity goes through the real recorder and batch writer.
-        let (recorder, rx) = enlist_actix::Recorder::new(Default::default(), Arc::new(TickClock::default()));
-        let (activity_stop, stopped) = tokio::sync::watch::channel(false);
-        actix_web::rt::spawn(enlist_actix::write_batches(rx, Arc::new(db.clone()), stopped));
-        let state = actix_web::web::Data::new(
-            Scim::new(
-                enlist.clone(),
-                Config {
-                    max_body_bytes: 64 * 1024,
-                    body_timeout: std::time::Duration::from_secs(2),
-                    ..Config::default()
-                },
-                Arc::new(DbHealth(db)),
-                ids,
-            )
-            .with_activity(recorder),
-        );
-        let (server, addrs) = enlist_actix::http_server(state, 2, ("127.0.0.1", 0)).unwrap();
+        // What `enlist serve` runs: the background jobs (activity writer,
+        // webhooks, pruning) and the HTTP server of the facade.
+        let background = app.start_background();
+        let (server, addrs) = app.http_server(2, ("127.0.0.1", 0)).unwrap();
         let addr = addrs[0].to_string();
         let handle = server.handle();
         actix_web::rt::spawn(server);
@@ -129,7 +98,7 @@ impl TestServer {
             key_b,
             backend,
             handle,
-            _activity_stop: activity_stop,
+            _background: background,
             _db: t,
         })
     }
@@ -165,24 +134,29 @@ impl TestServer {
     /// and the handle that stops it.
     pub async fn second_process(&self) -> (String, actix_web::dev::ServerHandle) {
         let db = enlist_diesel::Database::open(self.url(), &enlist_diesel::PoolOptions::default()).unwrap();
-        let ids: Arc<SeqIds> = Arc::new(SeqIds::default());
-        let deps = Deps {
-            store: Arc::new(db.clone()),
-            clock: Arc::new(TickClock::default()),
-            ids: ids.clone(),
-            dns: Arc::new(enlist_core::testing::FakeDns::default()),
-        };
-        let state = actix_web::web::Data::new(Scim::new(
-            Enlist::new(deps),
-            Config { max_body_bytes: 64 * 1024, body_timeout: std::time::Duration::from_secs(2), ..Config::default() },
-            Arc::new(DbHealth(db)),
-            ids,
-        ));
-        let (server, addrs) = enlist_actix::http_server(state, 1, ("127.0.0.1", 0)).unwrap();
+        let (server, addrs) = facade(db).await.http_server(1, ("127.0.0.1", 0)).unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         (addrs[0].to_string(), handle)
     }
+}
+
+/// The facade as the tests run it: the real builder over `db`, with the
+/// system clock (webhook signatures carry real timestamps), ids that make
+/// runs repeatable, no DNS, and small limits.
+async fn facade(db: enlist_diesel::Database) -> enlist::Enlist {
+    enlist::Enlist::builder()
+        .database_handle(db)
+        .ids(Arc::new(SeqIds::default()))
+        .dns(Arc::new(FakeDns::default()))
+        .http(HttpConfig {
+            max_body_bytes: 64 * 1024,
+            body_timeout: std::time::Duration::from_secs(2),
+            ..HttpConfig::default()
+        })
+        .build()
+        .await
+        .unwrap()
 }
 
 /// One HTTP response.

@@ -131,19 +131,19 @@ async fn a_failing_endpoint_is_disabled_with_its_reason(t: TestDatabase) {
     let hook = enlist.register_webhook(&op, &rx.url(), false, true).await.unwrap();
     *rx.secret.lock().unwrap() = Some(hook.secret.clone());
     enlist.services().users.create(&op, user("u@a.com")).await.unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let dispatcher = enlist_webhooks::Dispatcher {
-        services: enlist.services().clone(),
-        feed: std::sync::Arc::new(t.db.clone()),
-        clock: std::sync::Arc::new(enlist::system::SystemClock),
-        ids: std::sync::Arc::new(enlist::system::RandomIds),
-        refresh: std::time::Duration::from_millis(100),
-        idle: std::time::Duration::from_millis(50),
-        // Three days in production; at once here.
-        give_up_after: std::time::Duration::ZERO,
-        lease: std::time::Duration::from_secs(10),
-    };
-    let task = tokio::spawn(dispatcher.run(stopped));
+    let mut dispatcher = enlist_webhooks::Dispatcher::new(
+        enlist.services().clone(),
+        std::sync::Arc::new(t.db.clone()),
+        std::sync::Arc::new(enlist::system::SystemClock),
+        std::sync::Arc::new(enlist::system::RandomIds),
+    );
+    dispatcher.refresh = std::time::Duration::from_millis(100);
+    dispatcher.idle = std::time::Duration::from_millis(50);
+    // Three days in production; at once here.
+    dispatcher.give_up_after = std::time::Duration::ZERO;
+    dispatcher.lease = std::time::Duration::from_secs(10);
+    let mut jobs = enlist_jobs::Jobs::new();
+    jobs.spawn(std::sync::Arc::new(dispatcher));
     let mut disabled = None;
     for _ in 0..100 {
         let hooks = enlist.services().webhooks.list(&op, false).await.unwrap();
@@ -153,8 +153,7 @@ async fn a_failing_endpoint_is_disabled_with_its_reason(t: TestDatabase) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let _ = stop.send(true);
-    let _ = task.await;
+    jobs.stop().await;
     let reason = disabled.unwrap_or_else(|| panic!("[{}] never disabled", t.name));
     assert!(reason.contains("HTTP 500") && reason.contains("enlist webhook add"), "[{}] {reason}", t.name);
     assert!(rx.got.lock().unwrap().refused >= 1);

@@ -14,7 +14,6 @@ pub mod openapi;
 mod routes;
 mod stream;
 
-pub use activity::{write_batches, ActivityLimits, ActivityQueue, Recorder};
 pub use metrics::{Gauge, Metrics};
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
@@ -100,7 +99,7 @@ pub struct Scim {
     /// Counters and latencies.
     pub metrics: Arc<Metrics>,
     /// Where provisioning activity goes (none: not recorded).
-    pub activity: Option<Arc<Recorder>>,
+    pub activity: Option<Arc<enlist_jobs::activity::Recorder>>,
     limiter: tokio::sync::Semaphore,
     body_budget: tokio::sync::Semaphore,
 }
@@ -117,7 +116,7 @@ impl Scim {
     }
 
     /// Records every request that changes something or is refused.
-    pub fn with_activity(mut self, recorder: Arc<Recorder>) -> Self {
+    pub fn with_activity(mut self, recorder: Arc<enlist_jobs::activity::Recorder>) -> Self {
         self.activity = Some(recorder);
         self
     }
@@ -173,30 +172,6 @@ pub fn configure_admin(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceC
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(state).route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
     }
-}
-
-/// The standalone HTTP server around [`configure`] and [`configure_admin`]: `workers` threads,
-/// bound to `bind`, with signal handling left to the caller (so a process
-/// installs its own before announcing it is ready) and a 30 s grace period
-/// for in-flight requests on stop. `enlist serve` and the black-box tests
-/// both start the server through this one function.
-///
-/// # Errors
-/// When the address cannot be bound.
-pub fn http_server(
-    state: web::Data<Scim>,
-    workers: usize,
-    bind: impl std::net::ToSocketAddrs,
-) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(configure_admin(state.clone())).configure(configure(state.clone()))
-    })
-    .workers(workers.max(1))
-    .shutdown_timeout(30)
-    .disable_signals()
-    .bind(bind)?;
-    let addrs = server.addrs();
-    Ok((server.run(), addrs))
 }
 
 async fn healthz(state: web::Data<Scim>) -> HttpResponse {

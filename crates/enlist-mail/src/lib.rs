@@ -1,5 +1,5 @@
 //! Notification mail. The core queues a [`Notification`] in the outbox in
-//! the same transaction as the provisioning; the [`Worker`] here sends
+//! the same transaction as the provisioning; the [`Worker`] job here sends
 //! queued mail through a [`Mailer`] (the [`SmtpMailer`] adapter speaks
 //! SMTP with lettre), retries failures with exponential backoff and marks
 //! each message sent. A failing mail server never fails or slows
@@ -262,35 +262,22 @@ impl Worker {
         }
         Ok((sent, failed))
     }
+}
 
-    /// Runs until `stop` turns true. Once an hour it deletes notifications
-    /// sent more than [`KEEP_SENT_DAYS`] days ago, so the outbox stays small.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut next_prune = self.clock.now();
-        loop {
-            if self.clock.now() >= next_prune {
-                let before = self.clock.now() - chrono::Duration::days(KEEP_SENT_DAYS);
-                match self.queue.prune(before).await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned sent notifications"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not prune the outbox; will try again"),
-                }
-                next_prune = self.clock.now() + chrono::Duration::hours(1);
-            }
-            let pause = match self.run_once().await {
-                Ok((sent, failed)) if sent + failed > 0 => Duration::ZERO,
-                Ok(_) => self.idle,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox unavailable; retrying");
-                    self.idle
-                }
-            };
-            if *stop.borrow() {
-                return;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => return,
+#[async_trait::async_trait]
+impl enlist_jobs::Job for Worker {
+    fn name(&self) -> String {
+        "mail".into()
+    }
+    /// Sends one batch; at once again while there is work, else after
+    /// `idle`. (Sent mail is pruned by the pruning job.)
+    async fn round(&self) -> enlist_jobs::Next {
+        match self.run_once().await {
+            Ok((sent, failed)) if sent + failed > 0 => enlist_jobs::Next::Now,
+            Ok(_) => enlist_jobs::Next::After(self.idle),
+            Err(e) => {
+                tracing::error!(error = %e, "outbox unavailable; retrying");
+                enlist_jobs::Next::After(self.idle)
             }
         }
     }
@@ -405,14 +392,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_worker_prunes_old_sent_mail_and_stops_when_told() {
+    async fn an_empty_outbox_is_an_idle_round() {
+        use enlist_jobs::{Job, Next};
         let mut queue = MockOutboxQueue::new();
-        queue
-            .expect_prune()
-            .withf(|before| *before == Fixed.now() - chrono::Duration::days(KEEP_SENT_DAYS))
-            .times(1)
-            .returning(|_| Ok(3));
         queue.expect_due().times(1).returning(|_, _| Ok(vec![]));
+        queue.expect_prune().never();
         let w = Worker {
             queue: Arc::new(queue),
             mailer: Arc::new(MockMailer::new()),
@@ -421,9 +405,7 @@ mod tests {
             idle: Duration::from_secs(60),
             rate: Arc::new(OrgRate::standard()),
         };
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tx.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), w.run(rx)).await.expect("stops when told");
+        assert_eq!(w.round().await, Next::After(Duration::from_secs(60)));
     }
 
     /// The queue holds one notification after `attempts` tries: claimed

@@ -27,11 +27,11 @@ use enlist_core::consumer::{Consumer, EventHandler, HandlerError};
 use enlist_core::event::Event;
 use enlist_core::ports::{Clock, EventFeed, IdGenerator};
 use enlist_core::{Caller, Error, Webhook};
+use enlist_jobs::{ConsumerJob, Job, Jobs, Next};
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// An endpoint failing this long without one success is disabled.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
@@ -125,8 +125,9 @@ impl EventHandler for WebhookHandler {
     }
 }
 
-/// Runs every enabled endpoint's delivery until stopped: one task per
-/// endpoint, endpoints picked up (and dropped) as they are registered.
+/// Runs every enabled endpoint's delivery: a job that reads the enabled
+/// endpoints each round and keeps one [`EndpointJob`] running per endpoint,
+/// picking endpoints up (and dropping them) as they are registered.
 pub struct Dispatcher {
     /// The services (enabled endpoints, disabling).
     pub services: enlist_core::Enlist,
@@ -146,62 +147,41 @@ pub struct Dispatcher {
     /// another process takes over the endpoint's organizations this late.
     /// One delivery may take at most half of it.
     pub lease: Duration,
-}
-
-async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    if *stop.borrow() {
-        return false;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => !*stop.borrow(),
-        _ = stop.changed() => false,
-    }
+    /// The running endpoints, by id.
+    running: tokio::sync::Mutex<HashMap<String, Jobs>>,
 }
 
 impl Dispatcher {
+    /// A dispatcher with the production pacing: endpoints read every 5 s,
+    /// an idle endpoint asks again after 500 ms, [`GIVE_UP_AFTER`],
+    /// [`DEFAULT_LEASE`]. Adjust the public fields before running it.
+    pub fn new(
+        services: enlist_core::Enlist,
+        feed: Arc<dyn EventFeed>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            services,
+            feed,
+            clock,
+            ids,
+            refresh: Duration::from_secs(5),
+            idle: Duration::from_millis(500),
+            give_up_after: GIVE_UP_AFTER,
+            lease: DEFAULT_LEASE,
+            running: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The consumer name of an endpoint.
     pub fn consumer_name(webhook_id: &str) -> String {
         format!("webhook:{webhook_id}")
     }
 
-    /// Runs until `stop` turns true.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let this = Arc::new(self);
-        let mut running: HashMap<String, (watch::Sender<bool>, tokio::task::JoinHandle<()>)> = HashMap::new();
-        loop {
-            match this.services.webhooks.enabled().await {
-                Ok(enabled) => {
-                    running.retain(|id, (tx, _)| {
-                        let keep = enabled.iter().any(|w| &w.id == id);
-                        if !keep {
-                            let _ = tx.send(true);
-                        }
-                        keep
-                    });
-                    for w in enabled {
-                        if !running.contains_key(&w.id) {
-                            let (tx, rx) = watch::channel(false);
-                            let id = w.id.clone();
-                            running.insert(id, (tx, tokio::spawn(this.clone().endpoint(w, rx))));
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read webhook endpoints; retrying"),
-            }
-            if !pause(&mut stop, this.refresh).await {
-                break;
-            }
-        }
-        for (_, (tx, task)) in running {
-            let _ = tx.send(true);
-            let _ = task.await;
-        }
-    }
-
-    async fn endpoint(self: Arc<Self>, webhook: Webhook, mut stop: watch::Receiver<bool>) {
-        let name = Self::consumer_name(&webhook.id);
+    fn endpoint(&self, webhook: Webhook) -> EndpointJob {
         let consumer = Consumer {
-            name: name.clone(),
+            name: Self::consumer_name(&webhook.id),
             feed: self.feed.clone(),
             handler: Arc::new(WebhookHandler {
                 webhook: webhook.clone(),
@@ -214,29 +194,72 @@ impl Dispatcher {
             batch: 50,
             lease: self.lease,
         };
-        loop {
-            let idle = match consumer.run_once().await {
-                Ok(round) if round.failed => {
-                    if self.give_up_if_failing_too_long(&webhook, &name).await {
-                        return;
-                    }
-                    true
-                }
-                Ok(round) => !round.claimed,
-                Err(e) => {
-                    tracing::warn!(webhook = %webhook.id, error = %e, "event feed unavailable; retrying");
-                    true
-                }
-            };
-            if !pause(&mut stop, if idle { self.idle } else { Duration::ZERO }).await {
-                return;
-            }
+        EndpointJob {
+            job: ConsumerJob { consumer, idle: self.idle },
+            webhook,
+            services: self.services.clone(),
+            feed: self.feed.clone(),
+            clock: self.clock.clone(),
+            give_up_after: self.give_up_after,
+            gave_up: std::sync::atomic::AtomicBool::new(false),
         }
     }
+}
 
+#[async_trait::async_trait]
+impl Job for Dispatcher {
+    fn name(&self) -> String {
+        "webhook dispatcher".into()
+    }
+    async fn round(&self) -> Next {
+        match self.services.webhooks.enabled().await {
+            Ok(enabled) => {
+                let mut running = self.running.lock().await;
+                let gone: Vec<String> =
+                    running.keys().filter(|id| !enabled.iter().any(|w| &w.id == *id)).cloned().collect();
+                for id in gone {
+                    if let Some(jobs) = running.remove(&id) {
+                        jobs.stop().await;
+                    }
+                }
+                for w in enabled {
+                    if !running.contains_key(&w.id) {
+                        let id = w.id.clone();
+                        let mut jobs = Jobs::new();
+                        jobs.spawn(Arc::new(self.endpoint(w)));
+                        running.insert(id, jobs);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read webhook endpoints; retrying"),
+        }
+        Next::After(self.refresh)
+    }
+    async fn stopped(&self) {
+        let running = std::mem::take(&mut *self.running.lock().await);
+        for (_, jobs) in running {
+            jobs.stop().await;
+        }
+    }
+}
+
+/// One endpoint's deliveries: its event consumer, and disabling the
+/// endpoint once it has failed for `give_up_after`.
+pub struct EndpointJob {
+    job: ConsumerJob,
+    webhook: Webhook,
+    services: enlist_core::Enlist,
+    feed: Arc<dyn EventFeed>,
+    clock: Arc<dyn Clock>,
+    give_up_after: Duration,
+    gave_up: std::sync::atomic::AtomicBool,
+}
+
+impl EndpointJob {
     /// Disables the endpoint when it has failed for `give_up_after`;
     /// whether it did.
-    async fn give_up_if_failing_too_long(&self, webhook: &Webhook, name: &str) -> bool {
+    async fn give_up_if_failing_too_long(&self) -> bool {
+        let name = &self.job.consumer.name;
         let Ok(Some((since, error))) = self.feed.failing_since(name).await else { return false };
         let limit = chrono::Duration::from_std(self.give_up_after).unwrap_or(chrono::Duration::days(3));
         if self.clock.now() - since < limit {
@@ -246,9 +269,28 @@ impl Dispatcher {
             "failing since {} ({error}); fix the endpoint, then register it again (enlist webhook add)",
             since.to_rfc3339()
         );
-        let url = Destination::parse(&webhook.url).map(|d| d.redacted()).unwrap_or_default();
-        tracing::warn!(webhook = %webhook.id, %url, %reason, "webhook disabled");
-        self.services.webhooks.disable(&webhook.id, &reason).await.is_ok()
+        let url = Destination::parse(&self.webhook.url).map(|d| d.redacted()).unwrap_or_default();
+        tracing::warn!(webhook = %self.webhook.id, %url, %reason, "webhook disabled");
+        self.services.webhooks.disable(&self.webhook.id, &reason).await.is_ok()
+    }
+}
+
+#[async_trait::async_trait]
+impl Job for EndpointJob {
+    fn name(&self) -> String {
+        format!("webhook {}", self.webhook.id)
+    }
+    async fn round(&self) -> Next {
+        use std::sync::atomic::Ordering;
+        if self.gave_up.load(Ordering::Relaxed) {
+            // Disabled: the dispatcher stops this job at its next refresh.
+            return Next::After(self.job.idle);
+        }
+        let round = self.job.run_round().await;
+        if round.is_some_and(|r| r.failed) && self.give_up_if_failing_too_long().await {
+            self.gave_up.store(true, Ordering::Relaxed);
+        }
+        self.job.next(round)
     }
 }
 

@@ -1,28 +1,25 @@
-//! The work a process running Enlist does besides answering requests:
-//! sending notification mail, pruning old change events, and running the
-//! host's event consumers. Each runs until [`Background::stop`].
+//! The work a process running Enlist does besides answering requests, each
+//! an `enlist_jobs::Job` on one runner: sending notification mail,
+//! delivering webhooks, writing provisioning activity, pruning what has
+//! outlived its retention, and running the host's event consumers. Each
+//! runs until [`Background::stop`].
 
 use crate::Enlist;
 use enlist_core::consumer::{Consumer, EventHandler};
+use enlist_jobs::{ConsumerJob, Job, Jobs, Next};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-/// Running background tasks; stop them before the process exits.
+/// Running background jobs; stop them before the process exits.
 pub struct Background {
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    jobs: Jobs,
 }
 
 impl Background {
-    /// Asks every task to stop and waits for them: a notification or an
-    /// event being handled finishes first.
+    /// Asks every job to stop and waits for them: a notification or an
+    /// event being handled finishes first, and queued activity is written.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        self.jobs.stop().await;
     }
 }
 
@@ -38,87 +35,84 @@ impl Subscription {
     }
 }
 
-/// Sleeps `d` unless told to stop; whether to go on.
-async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    if *stop.borrow() {
-        return false;
+/// Hourly: deletes change events, activity, sent mail, and used or expired
+/// console links and sessions past their retention. Each failure is
+/// logged and tried again the next hour.
+struct Pruning {
+    db: enlist_diesel::Database,
+    services: enlist_core::Enlist,
+    clock: Arc<dyn enlist_core::ports::Clock>,
+    events_keep_days: u32,
+    activity_keep_days: u32,
+}
+
+impl Pruning {
+    fn log(what: &str, outcome: Result<u64, enlist_core::Error>) {
+        match outcome {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned {what}"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not prune {what}; will try again in an hour"),
+        }
     }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => !*stop.borrow(),
-        _ = stop.changed() => false,
+}
+
+#[async_trait::async_trait]
+impl Job for Pruning {
+    fn name(&self) -> String {
+        "pruning".into()
+    }
+    async fn round(&self) -> Next {
+        use enlist_core::ports::{ActivityLog, OutboxQueue};
+        let days = |d: u32| self.clock.now() - chrono::Duration::days(i64::from(d));
+        Self::log("change events", self.db.prune_events(days(self.events_keep_days)).await);
+        Self::log("provisioning activity", ActivityLog::prune(&self.db, days(self.activity_keep_days)).await);
+        let sent = days(u32::try_from(enlist_mail::KEEP_SENT_DAYS).unwrap_or(30));
+        Self::log("sent notifications", OutboxQueue::prune(&self.db, sent).await);
+        Self::log("used or expired console links and sessions", self.services.console.prune().await);
+        Next::After(Duration::from_secs(3600))
     }
 }
 
 impl Enlist {
     /// Starts the mail worker (when a mailer was given), webhook delivery
     /// to every registered endpoint, the writer of provisioning activity,
-    /// and the hourly pruning of change events and activity older than
-    /// their retention, on the current tokio runtime.
+    /// and the hourly pruning of change events, activity, sent mail and
+    /// console sessions past their retention, on the current tokio runtime.
     pub fn start_background(&self) -> Background {
-        let (stop, rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let mut jobs = Jobs::new();
         match &self.mailer {
-            Some(mailer) => {
-                let worker = enlist_mail::Worker {
-                    queue: Arc::new(self.db.clone()),
-                    mailer: mailer.clone(),
-                    clock: self.clock.clone(),
-                    batch: 50,
-                    idle: Duration::from_secs(5),
-                    rate: Arc::new(enlist_mail::OrgRate::new(self.mail_rate.0, self.mail_rate.1)),
-                };
-                tasks.push(tokio::spawn(worker.run(rx.clone())));
-            }
+            Some(mailer) => jobs.spawn(Arc::new(enlist_mail::Worker {
+                queue: Arc::new(self.db.clone()),
+                mailer: mailer.clone(),
+                clock: self.clock.clone(),
+                batch: 50,
+                idle: Duration::from_secs(5),
+                rate: Arc::new(enlist_mail::OrgRate::new(self.mail_rate.0, self.mail_rate.1)),
+            })),
             None => tracing::warn!(
                 "mail is not configured: notifications stay queued in the outbox until it is \
                  (enlist serve: --smtp-url or ENLIST_SMTP_URL; a host: Builder::mailer)"
             ),
         }
-        let dispatcher = enlist_webhooks::Dispatcher {
-            services: self.services.clone(),
-            feed: Arc::new(self.db.clone()),
-            clock: self.clock.clone(),
-            ids: self.ids.clone(),
-            refresh: Duration::from_secs(5),
-            idle: Duration::from_millis(500),
-            give_up_after: enlist_webhooks::GIVE_UP_AFTER,
-            lease: self.webhook_lease,
-        };
-        tasks.push(tokio::spawn(dispatcher.run(rx.clone())));
-        if let Some(rx_activity) = self.activity_rx.lock().ok().and_then(|mut r| r.take()) {
-            tasks.push(tokio::spawn(enlist_actix::write_batches(rx_activity, Arc::new(self.db.clone()), rx.clone())));
+        let mut dispatcher = enlist_webhooks::Dispatcher::new(
+            self.services.clone(),
+            Arc::new(self.db.clone()),
+            self.clock.clone(),
+            self.ids.clone(),
+        );
+        dispatcher.lease = self.webhook_lease;
+        jobs.spawn(Arc::new(dispatcher));
+        if let Some(queue) = self.activity_rx.lock().ok().and_then(|mut r| r.take()) {
+            jobs.spawn(Arc::new(enlist_jobs::activity::ActivityWriter::new(queue, Arc::new(self.db.clone()))));
         }
-        let (db, clock, keep) = (self.db.clone(), self.clock.clone(), self.events_keep_days);
-        let activity_keep = self.activity_keep_days;
-        let console = self.services.console.clone();
-        let mut prune_stop = rx;
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let before = clock.now() - chrono::Duration::days(i64::from(keep));
-                match db.prune_events(before).await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, keep_days = keep, "pruned change events"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not prune change events; will try again in an hour"),
-                }
-                let before = clock.now() - chrono::Duration::days(i64::from(activity_keep));
-                match enlist_core::ports::ActivityLog::prune(&db, before).await {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(deleted = n, keep_days = activity_keep, "pruned provisioning activity")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not prune activity; will try again in an hour"),
-                }
-                match console.prune().await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned used or expired console links and sessions"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not prune console sessions; will try again in an hour"),
-                }
-                if !pause(&mut prune_stop, Duration::from_secs(3600)).await {
-                    return;
-                }
-            }
+        jobs.spawn(Arc::new(Pruning {
+            db: self.db.clone(),
+            services: self.services.clone(),
+            clock: self.clock.clone(),
+            events_keep_days: self.events_keep_days,
+            activity_keep_days: self.activity_keep_days,
         }));
-        Background { stop, tasks }
+        Background { jobs }
     }
 
     /// Delivers every organization's change events to `handler`, in order
@@ -143,28 +137,8 @@ impl Enlist {
             scope: None,
             lease: Duration::from_secs(60),
         };
-        let (stop, mut rx) = watch::channel(false);
-        let name = name.to_owned();
-        let task = tokio::spawn(async move {
-            loop {
-                let idle = match consumer.run_once().await {
-                    Ok(round) => {
-                        if round.lost_claim {
-                            tracing::warn!(consumer = %name, "a claim expired while its events were handled; they may be delivered again");
-                        }
-                        !round.claimed
-                    }
-                    Err(e) => {
-                        tracing::warn!(consumer = %name, error = %e, "event feed unavailable; retrying");
-                        true
-                    }
-                };
-                let wait = if idle { Duration::from_millis(500) } else { Duration::ZERO };
-                if !pause(&mut rx, wait).await {
-                    return;
-                }
-            }
-        });
-        Subscription { inner: Background { stop, tasks: vec![task] } }
+        let mut jobs = Jobs::new();
+        jobs.spawn(Arc::new(ConsumerJob { consumer, idle: Duration::from_millis(500) }));
+        Subscription { inner: Background { jobs } }
     }
 }

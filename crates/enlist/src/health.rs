@@ -16,7 +16,7 @@ pub struct DatabaseHealth {
     /// The services (webhook endpoints, whose lag is shown too).
     pub services: Option<enlist_core::Enlist>,
     /// The activity recorder, whose dropped records are counted.
-    pub activity: Option<Arc<enlist_actix::Recorder>>,
+    pub activity: Option<Arc<enlist_jobs::activity::Recorder>>,
 }
 
 #[async_trait::async_trait]

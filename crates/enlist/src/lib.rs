@@ -36,6 +36,7 @@ pub use background::{Background, Subscription};
 pub use enlist_actix::Config as HttpConfig;
 pub use enlist_core as core;
 pub use enlist_diesel::{Database, PoolOptions};
+pub use enlist_jobs::activity::ActivityLimits;
 pub use health::DatabaseHealth;
 pub use read::{Member, Reader};
 
@@ -83,7 +84,7 @@ pub struct Builder {
     events_keep_days: u32,
     webhook_lease: std::time::Duration,
     activity_keep_days: u32,
-    activity_limits: enlist_actix::ActivityLimits,
+    activity_limits: enlist_jobs::activity::ActivityLimits,
     mail_rate: (u32, u32),
     store: Option<Arc<dyn enlist_core::ports::Store>>,
 }
@@ -103,7 +104,7 @@ impl Default for Builder {
             events_keep_days: 30,
             webhook_lease: enlist_webhooks::DEFAULT_LEASE,
             activity_keep_days: 30,
-            activity_limits: enlist_actix::ActivityLimits::default(),
+            activity_limits: enlist_jobs::activity::ActivityLimits::default(),
             mail_rate: (500, 2000),
             store: None,
         }
@@ -184,7 +185,7 @@ impl Builder {
     /// How much unwritten activity the process holds and each organization
     /// may add (default: 16 MiB queued; 1 MiB at once, then 32 KiB a second,
     /// per organization). Records beyond are dropped and counted.
-    pub fn activity_limits(mut self, limits: enlist_actix::ActivityLimits) -> Self {
+    pub fn activity_limits(mut self, limits: enlist_jobs::activity::ActivityLimits) -> Self {
         self.activity_limits = limits;
         self
     }
@@ -240,7 +241,7 @@ impl Builder {
         let consumers = Arc::new(Mutex::new(Vec::new()));
         // Activity waits here for the writer that start_background runs;
         // beyond this many unwritten records, new ones are dropped and counted.
-        let (recorder, activity_rx) = enlist_actix::Recorder::new(self.activity_limits, self.clock.clone());
+        let (recorder, activity_rx) = enlist_jobs::activity::Recorder::new(self.activity_limits, self.clock.clone());
         let health = DatabaseHealth {
             db: db.clone(),
             consumers: consumers.clone(),
@@ -283,7 +284,7 @@ pub struct Enlist {
     mail_rate: (u32, u32),
     /// The activity queue's receiving end, taken by the first
     /// `start_background`.
-    activity_rx: Arc<Mutex<Option<enlist_actix::ActivityQueue>>>,
+    activity_rx: Arc<Mutex<Option<enlist_jobs::activity::ActivityQueue>>>,
     /// Names of this process's consumers, for the lag gauges.
     consumers: Arc<Mutex<Vec<String>>>,
 }
