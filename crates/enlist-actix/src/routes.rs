@@ -3,19 +3,15 @@
 //! `ResourceTypes`, `Schemas`.
 
 use crate::activity::{subject_of, summarize, Draft};
-use crate::stream;
 use crate::{error_response, Scim, SCIM_JSON};
 use actix_web::http::header::{
     HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
 };
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use enlist_core::change::{GroupChange, UserChange};
 use enlist_core::query::ListPage;
-use enlist_core::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
-use enlist_core::service::{NewGroup, NewUser};
-use enlist_core::{Caller, GroupId, UserId};
-use enlist_scim::discovery;
+use enlist_core::schema::ResourceType;
+use enlist_core::Caller;
 use enlist_scim::resource::{etag, parse_etag, Projection};
 use enlist_scim::{ListParams, ListRequest, ScimError};
 use serde_json::Value as Json;
@@ -355,7 +351,7 @@ fn project(mut j: Json, projection: &Projection, rt: &ResourceType) -> Json {
 /// A ListResponse of rendered, projected resources.
 fn list_body<T>(page: ListPage<T>, lr: &ListRequest, rt: &ResourceType, render: impl Fn(&T) -> Json) -> HttpResponse {
     let resources = page.items.iter().map(|v| project(render(v), &lr.projection, rt)).collect();
-    ok(&discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref()))
+    ok(&enlist_scim::discovery::list_response(page.total, lr.start_index, resources, page.next_cursor.as_deref()))
 }
 
 fn with_version(mut resp: HttpResponse, version: u64, location: Option<String>) -> HttpResponse {
@@ -366,6 +362,40 @@ fn with_version(mut resp: HttpResponse, version: u64, location: Option<String>) 
         resp.headers_mut().insert(LOCATION, l);
     }
     resp
+}
+
+/// What every route handler needs: the request, the state, who is asking,
+/// the base URL resources are named under, and the query's list
+/// parameters.
+pub(crate) struct Cx<'a> {
+    pub(crate) req: &'a HttpRequest,
+    pub(crate) state: &'a Scim,
+    pub(crate) caller: Caller,
+    pub(crate) base: String,
+    pub(crate) params: ListParams,
+}
+
+impl Cx<'_> {
+    /// The `attributes`/`excludedAttributes` of the query for `rt`.
+    pub(crate) fn projection(&self, rt: &ResourceType) -> Projection {
+        Projection::parse(rt, self.params.attributes.as_deref(), self.params.excluded_attributes.as_deref())
+    }
+    /// The request's JSON body.
+    pub(crate) async fn body(&self, payload: actix_web::dev::Payload) -> Result<Json, ScimError> {
+        body(self.req, payload, self.state).await
+    }
+    /// The list parameters: the query's, or a `.search` body's.
+    pub(crate) async fn list_params(
+        &self,
+        search: bool,
+        payload: actix_web::dev::Payload,
+    ) -> Result<ListParams, ScimError> {
+        if search {
+            ListParams::from_search_body(&self.body(payload).await?)
+        } else {
+            Ok(self.params.clone())
+        }
+    }
 }
 
 async fn handle(
@@ -381,236 +411,19 @@ async fn handle(
         ));
     }
     let caller = authenticate(req, state).await?;
-    let base = base_url(req, state);
-    let method = req.method().clone();
     let pairs = query_pairs(req)?;
     let params = ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let cfg = &state.config;
-    let users = &state.enlist.users;
-    let groups = &state.enlist.groups;
-    let user_projection =
-        || Projection::parse(&USER_RESOURCE, params.attributes.as_deref(), params.excluded_attributes.as_deref());
-    let group_projection =
-        || Projection::parse(&GROUP_RESOURCE, params.attributes.as_deref(), params.excluded_attributes.as_deref());
-    match (route, &method) {
-        (Route::Users, &Method::GET) | (Route::UsersSearch, &Method::POST) => {
-            let params = if route == Route::Users {
-                params.clone()
-            } else {
-                ListParams::from_search_body(&body(req, payload, state).await?)?
-            };
-            let lr = params.resolve(&USER_RESOURCE, cfg.default_count, cfg.max_count)?;
-            let with_groups = lr.projection.wants(&USER_RESOURCE, "groups");
-            let page = users.list(&caller, lr.query.clone(), with_groups).await?;
-            Ok(list_body(page, &lr, &USER_RESOURCE, |v| enlist_scim::user_json(v, &base)))
-        }
-        (Route::Users, &Method::POST) => {
-            let input = enlist_scim::user_from_json(&body(req, payload, state).await?)?;
-            let view = users.create(&caller, NewUser { attrs: input.attrs, password: input.password }).await?;
-            let j = project(enlist_scim::user_json(&view, &base), &user_projection(), &USER_RESOURCE);
-            let loc = format!("{base}/Users/{}", view.user.id);
-            Ok(with_version(json(StatusCode::CREATED, &j), view.user.version, Some(loc)))
-        }
-        (Route::User(id), m) => {
-            let id = UserId::new(id);
-            match *m {
-                Method::GET => {
-                    let projection = user_projection();
-                    let view = users.get(&caller, &id, projection.wants(&USER_RESOURCE, "groups")).await?;
-                    if not_modified(req, view.user.version) {
-                        return Ok(with_version(HttpResponse::NotModified().finish(), view.user.version, None));
-                    }
-                    let j = project(enlist_scim::user_json(&view, &base), &projection, &USER_RESOURCE);
-                    Ok(with_version(ok(&j), view.user.version, Some(format!("{base}/Users/{id}"))))
-                }
-                Method::PUT | Method::PATCH => {
-                    let expected = if_match(req)?;
-                    let b = body(req, payload, state).await?;
-                    let change = if *m == Method::PUT {
-                        let input = enlist_scim::user_from_json(&b)?;
-                        UserChange::Replace { attrs: input.attrs, password: input.password }
-                    } else {
-                        UserChange::Patch(enlist_scim::user_patch(&b, id.as_str())?)
-                    };
-                    let view = users.change(&caller, &id, change, expected).await?;
-                    let j = project(enlist_scim::user_json(&view, &base), &user_projection(), &USER_RESOURCE);
-                    Ok(with_version(ok(&j), view.user.version, Some(format!("{base}/Users/{id}"))))
-                }
-                Method::DELETE => {
-                    users.delete(&caller, &id, if_match(req)?).await?;
-                    Ok(HttpResponse::NoContent().finish())
-                }
-                _ => Ok(method_not_allowed("GET, PUT, PATCH, DELETE")),
-            }
-        }
-        (Route::Groups, &Method::GET) | (Route::GroupsSearch, &Method::POST) => {
-            let params = if route == Route::Groups {
-                params.clone()
-            } else {
-                ListParams::from_search_body(&body(req, payload, state).await?)?
-            };
-            let lr = params.resolve(&GROUP_RESOURCE, cfg.default_count, cfg.max_count)?;
-            let with_members = lr.projection.wants(&GROUP_RESOURCE, "members");
-            if with_members {
-                // Members streamed, a page at a time (Okta's import lists
-                // groups with every member).
-                let page = groups.list(&caller, lr.query.clone(), false).await?;
-                let pieces: Option<Vec<_>> =
-                    page.items.iter().map(|v| stream::split(v, &base, &lr.projection)).collect();
-                let frame =
-                    stream::list_frame(page.total, lr.start_index, page.items.len(), page.next_cursor.as_deref());
-                if let (Some(pieces), Some((head, tail))) = (pieces, frame) {
-                    return Ok(stream::response(groups.clone(), caller.clone(), base.clone(), head, pieces, tail));
-                }
-            }
-            let page = groups.list(&caller, lr.query.clone(), with_members).await?;
-            Ok(list_body(page, &lr, &GROUP_RESOURCE, |v| enlist_scim::group_json(v, &base)))
-        }
-        (Route::Groups, &Method::POST) => {
-            let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
-            let new = NewGroup {
-                display_name: input.display_name,
-                external_id: input.external_id,
-                members: input.members.unwrap_or_default(),
-            };
-            let view = groups.create(&caller, new).await?;
-            let j = project(enlist_scim::group_json(&view, &base), &group_projection(), &GROUP_RESOURCE);
-            let loc = format!("{base}/Groups/{}", view.group.id);
-            Ok(with_version(json(StatusCode::CREATED, &j), view.group.version, Some(loc)))
-        }
-        (Route::Group(id), m) => {
-            let id = GroupId::new(id);
-            match *m {
-                Method::GET => {
-                    let projection = group_projection();
-                    let wants_members = projection.wants(&GROUP_RESOURCE, "members");
-                    let view = groups.get(&caller, &id, false).await?;
-                    if not_modified(req, view.group.version) {
-                        return Ok(with_version(HttpResponse::NotModified().finish(), view.group.version, None));
-                    }
-                    if wants_members {
-                        if let Some(piece) = stream::split(&view, &base, &projection) {
-                            let body = stream::response(
-                                groups.clone(),
-                                caller.clone(),
-                                base.clone(),
-                                String::new(),
-                                vec![piece],
-                                String::new(),
-                            );
-                            return Ok(with_version(body, view.group.version, Some(format!("{base}/Groups/{id}"))));
-                        }
-                    }
-                    let view = if wants_members { groups.get(&caller, &id, true).await? } else { view };
-                    let j = project(enlist_scim::group_json(&view, &base), &projection, &GROUP_RESOURCE);
-                    Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
-                }
-                Method::PATCH => {
-                    let expected = if_match(req)?;
-                    let changes = enlist_scim::group_patch(&body(req, payload, state).await?, id.as_str())?;
-                    let g = groups.change(&caller, &id, changes, expected).await?;
-                    // Entra: a group PATCH answers 204 without a body.
-                    Ok(with_version(HttpResponse::NoContent().finish(), g.version, None))
-                }
-                Method::PUT => {
-                    let expected = if_match(req)?;
-                    let input = enlist_scim::group_from_json(&body(req, payload, state).await?)?;
-                    let mut changes =
-                        vec![GroupChange::DisplayName(input.display_name), GroupChange::ExternalId(input.external_id)];
-                    // A PUT without members leaves membership unchanged (Okta O16).
-                    if let Some(m) = input.members {
-                        changes.push(GroupChange::ReplaceMembers(m));
-                    }
-                    groups.change(&caller, &id, changes, expected).await?;
-                    let projection = group_projection();
-                    let view = groups.get(&caller, &id, projection.wants(&GROUP_RESOURCE, "members")).await?;
-                    let j = project(enlist_scim::group_json(&view, &base), &projection, &GROUP_RESOURCE);
-                    Ok(with_version(ok(&j), view.group.version, Some(format!("{base}/Groups/{id}"))))
-                }
-                Method::DELETE => {
-                    groups.delete(&caller, &id, if_match(req)?).await?;
-                    Ok(HttpResponse::NoContent().finish())
-                }
-                _ => Ok(method_not_allowed("GET, PUT, PATCH, DELETE")),
-            }
-        }
-        (Route::ServiceProviderConfig, &Method::GET) => {
-            Ok(ok(&discovery::service_provider_config(&base, discovery::Capabilities { max_results: cfg.max_count })))
-        }
-        (Route::ResourceTypes, &Method::GET) => Ok(ok(&discovery::resource_types(&base))),
-        (Route::ResourceType(name), &Method::GET) => discovery::resource_type_by_name(&base, name)
-            .map(|j| ok(&j))
-            .ok_or_else(|| ScimError::status(404, format!("no resource type '{name}'; there are User and Group"))),
-        (Route::Schemas, &Method::GET) => Ok(ok(&discovery::schemas(&base))),
-        (Route::Schema(id), &Method::GET) => discovery::schema_by_id(&base, id)
-            .map(|j| ok(&j))
-            .ok_or_else(|| ScimError::status(404, format!("no schema '{id}'; GET /Schemas lists them"))),
-        (Route::RootSearch, &Method::POST) => {
-            let params = ListParams::from_search_body(&body(req, payload, state).await?)?;
-            root_search(state, &caller, &params, &base).await
-        }
-        (Route::Users | Route::Groups, _) => Ok(method_not_allowed("GET, POST")),
-        (Route::UsersSearch | Route::GroupsSearch | Route::RootSearch, _) => Ok(method_not_allowed("POST")),
-        _ => Ok(method_not_allowed("GET")),
+    let cx = Cx { req, state, caller, base: base_url(req, state), params };
+    match route {
+        Route::Users | Route::UsersSearch | Route::User(_) => users::handle(&cx, route, payload).await,
+        Route::Groups | Route::GroupsSearch | Route::Group(_) => groups::handle(&cx, route, payload).await,
+        _ => discovery::handle(&cx, route, payload).await,
     }
 }
 
-/// `POST /.search` at the root: Users, then Groups, as one list with one
-/// `totalResults` and one `startIndex`/`count` window across both. The
-/// filter is read against each resource type; a type whose schema cannot
-/// take it (a `members` filter for Users) contributes nothing, and when
-/// neither can, the Users error is the answer. Sorting applies within
-/// each type; cursor paging is for `/Users` and `/Groups`.
-async fn root_search(
-    state: &Scim,
-    caller: &Caller,
-    params: &ListParams,
-    base: &str,
-) -> Result<HttpResponse, ScimError> {
-    use enlist_core::query::Page;
-    let cfg = &state.config;
-    if params.cursor.is_some() {
-        return Err(ScimError::value(
-            "cursor paging is not available at the root; search /Users/.search and /Groups/.search",
-        ));
-    }
-    let users = params.resolve(&USER_RESOURCE, cfg.default_count, cfg.max_count);
-    let groups = params.resolve(&GROUP_RESOURCE, cfg.default_count, cfg.max_count);
-    let (ulr, glr) = match (users, groups) {
-        (Err(e), Err(_)) => return Err(e),
-        (u, g) => (u.ok(), g.ok()),
-    };
-    let first = ulr.as_ref().or(glr.as_ref()).map(|l| (l.start_index, l.query.page.clone()));
-    let (start, count) = match first {
-        Some((s, Page::Index { count, .. })) => (s, count),
-        _ => (1, cfg.default_count),
-    };
-    let mut resources = Vec::new();
-    let mut total = 0;
-    if let Some(mut lr) = ulr {
-        lr.query.page = Page::Index { start_index: start, count };
-        let with_groups = lr.projection.wants(&USER_RESOURCE, "groups");
-        let page = state.enlist.users.list(caller, lr.query.clone(), with_groups).await?;
-        total += page.total;
-        resources.extend(
-            page.items.iter().map(|v| project(enlist_scim::user_json(v, base), &lr.projection, &USER_RESOURCE)),
-        );
-    }
-    if let Some(mut lr) = glr {
-        // The window continues into the groups after the users it passed.
-        let skipped_users = total.min(start.saturating_sub(1));
-        let group_start = start.saturating_sub(skipped_users).max(1);
-        let left = count.saturating_sub(resources.len() as u64);
-        lr.query.page = Page::Index { start_index: group_start, count: left };
-        let with_members = left > 0 && lr.projection.wants(&GROUP_RESOURCE, "members");
-        let page = state.enlist.groups.list(caller, lr.query.clone(), with_members).await?;
-        total += page.total;
-        resources.extend(
-            page.items.iter().map(|v| project(enlist_scim::group_json(v, base), &lr.projection, &GROUP_RESOURCE)),
-        );
-    }
-    Ok(ok(&discovery::list_response(total, start, resources, None)))
-}
+mod discovery;
+mod groups;
+mod users;
 
 #[cfg(test)]
 mod tests;
