@@ -47,11 +47,11 @@ macro_rules! on_both {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(super::common::sqlite()).await;
+                super::$name($crate::common::sqlite()).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(env) = super::common::postgres() {
+                if let Some(env) = $crate::common::postgres() {
                     super::$name(env).await;
                 }
             }
