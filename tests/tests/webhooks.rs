@@ -84,10 +84,11 @@ async fn unsafe_destinations_are_refused(t: TestDatabase) {
     // A cap per organization.
     let cap = enlist::core::service::MAX_WEBHOOKS_PER_ORGANIZATION;
     for i in 0..cap {
-        let url = format!("https://hooks{i}.example.com/x");
+        // Public literals: no DNS lookup in a closed test network.
+        let url = format!("https://8.8.4.{i}/x");
         enlist.services().webhooks.add(&op, &url, false, false, "whsec_x".into()).await.unwrap();
     }
-    match enlist.services().webhooks.add(&op, "https://one-more.example.com/x", false, false, "whsec_x".into()).await {
+    match enlist.services().webhooks.add(&op, "https://8.8.4.200/x", false, false, "whsec_x".into()).await {
         Err(Error::InvalidValue { detail }) => assert!(detail.contains("remove one first"), "[{}] {detail}", t.name),
         other => panic!("[{}] past the cap: {other:?}", t.name),
     }

@@ -497,7 +497,8 @@ pub trait EventFeed: Send + Sync {
 #[error("{0}")]
 pub struct LookupError(pub String);
 
-/// DNS TXT lookups, for an organization Admin proving control of a domain.
+/// DNS: TXT lookups for an organization Admin proving control of a
+/// domain, and address lookups for webhook destinations.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait DomainVerifier: Send + Sync {
@@ -508,6 +509,11 @@ pub trait DomainVerifier: Send + Sync {
     /// [`LookupError`] when the lookup itself failed (timeout, server
     /// failure): the caller tells the person to try again later.
     async fn txt(&self, name: &str) -> Result<Vec<String>, LookupError>;
+    /// The IPv4 and IPv6 addresses of `host`; empty when it does not exist.
+    ///
+    /// # Errors
+    /// [`LookupError`] when the lookup itself failed.
+    async fn addresses(&self, host: &str) -> Result<Vec<std::net::IpAddr>, LookupError>;
 }
 
 /// A [`DomainVerifier`] for deployments without DNS verification: every
@@ -521,6 +527,12 @@ impl DomainVerifier for NoDomainVerification {
             "DNS verification is not configured in this deployment; ask the operator to register the domain (enlist domain add)"
                 .into(),
         ))
+    }
+    async fn addresses(&self, host: &str) -> Result<Vec<std::net::IpAddr>, LookupError> {
+        Err(LookupError(format!(
+            "no DNS resolver is configured in this deployment, so {host} cannot be looked up; \
+             use the endpoint's IP address or configure DNS (/etc/resolv.conf)"
+        )))
     }
 }
 

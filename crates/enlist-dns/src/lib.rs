@@ -1,7 +1,8 @@
 //! Enlist's DNS adapter: implements `enlist_core::ports::DomainVerifier`
 //! with hickory-resolver, so an organization Admin can prove control of a
-//! domain with a TXT record. Lookups are bounded (timeout, attempts) so a
-//! dead resolver answers an error, never a hung request.
+//! domain with a TXT record and the core resolves (and checks) webhook
+//! destinations. Lookups are bounded (timeout, attempts) so a dead
+//! resolver answers an error, never a hung request.
 
 #![warn(missing_docs)]
 
@@ -67,6 +68,20 @@ impl DomainVerifier for HickoryVerifier {
                 Ok(Vec::new())
             }
             Err(e) => Err(LookupError(format!("the DNS lookup of {name} failed: {e}; try again later"))),
+        }
+    }
+
+    async fn addresses(&self, host: &str) -> Result<Vec<std::net::IpAddr>, LookupError> {
+        let fqdn = format!("{}.", host.trim_end_matches('.'));
+        match self.resolver.lookup_ip(fqdn).await {
+            Ok(found) => Ok(found.iter().collect()),
+            Err(e)
+                if e.is_no_records_found()
+                    || matches!(e.kind(), ResolveErrorKind::Proto(p) if p.is_no_records_found()) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(LookupError(format!("the DNS lookup of {host} failed: {e}; try again later"))),
         }
     }
 }

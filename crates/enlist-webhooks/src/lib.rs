@@ -20,12 +20,13 @@
 
 mod http;
 
-pub use http::{check_destination, post, Destination};
+pub use http::post;
 
 use base64::Engine;
 use enlist_core::consumer::{Consumer, EventHandler, HandlerError};
 use enlist_core::event::Event;
 use enlist_core::ports::{Clock, EventFeed, IdGenerator};
+use enlist_core::service::WebhookUrl;
 use enlist_core::{Caller, Error, Webhook};
 use enlist_jobs::{ConsumerJob, Job, Jobs, Next};
 use hmac::{Hmac, Mac};
@@ -75,8 +76,9 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Result<St
     Ok(format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())))
 }
 
-/// Registers an endpoint: checks the URL and where it resolves, makes the
-/// secret (returned once with the endpoint), then stores it.
+/// Registers an endpoint: the core checks the URL and where it resolves
+/// (`Webhooks::add`); this makes the secret, returned once with the
+/// endpoint.
 ///
 /// # Errors
 /// `InvalidValue` naming what is wrong with the URL or its address;
@@ -89,15 +91,42 @@ pub async fn register(
     every_organization: bool,
     allow_private: bool,
 ) -> Result<Webhook, Error> {
-    // The URL's own rule first: its refusal says more than a failed lookup.
-    enlist_core::service::check_webhook_url(url, allow_private)?;
-    let dest = Destination::parse(url)?;
-    check_destination(&dest, allow_private).await?;
     services.webhooks.add(caller, url, every_organization, allow_private, new_secret(ids)).await
+}
+
+/// Sends one signed message to an endpoint, as every delivery and
+/// `enlist webhook test` do: the core resolves and checks the destination
+/// again (DNS may have changed), the body is signed per Standard Webhooks
+/// with the endpoint's secret, and only a 2xx answer is success.
+///
+/// # Errors
+/// A sentence saying what failed, without the URL's query.
+pub async fn deliver(
+    services: &enlist_core::Enlist,
+    webhook: &Webhook,
+    msg_id: &str,
+    timestamp: i64,
+    body: &str,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let url = WebhookUrl::parse(&webhook.url).map_err(|e| e.to_string())?;
+    let addrs = services.webhooks.destination(&url, webhook.allow_private).await.map_err(|e| e.to_string())?;
+    let signature = sign(&webhook.secret, msg_id, timestamp, body)?;
+    let headers = [
+        ("webhook-id", msg_id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ];
+    match post(&url, &addrs, &headers, body, timeout).await {
+        Ok(status) if (200..300).contains(&status) => Ok(status),
+        Ok(status) => Err(format!("the endpoint answered HTTP {status}; it must answer 2xx to a valid signed request")),
+        Err(e) => Err(e),
+    }
 }
 
 /// Delivers events to one endpoint.
 pub struct WebhookHandler {
+    services: enlist_core::Enlist,
     webhook: Webhook,
     clock: Arc<dyn Clock>,
     timeout: Duration,
@@ -106,22 +135,12 @@ pub struct WebhookHandler {
 #[async_trait::async_trait]
 impl EventHandler for WebhookHandler {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
-        let dest = Destination::parse(&self.webhook.url).map_err(|e| HandlerError(e.to_string()))?;
-        let addrs =
-            check_destination(&dest, self.webhook.allow_private).await.map_err(|e| HandlerError(e.to_string()))?;
         let body = enlist_scim::events::event_json(event).to_string();
         let timestamp = self.clock.now().timestamp();
-        let signature = sign(&self.webhook.secret, &event.id, timestamp, &body).map_err(HandlerError)?;
-        let headers = [
-            ("webhook-id", event.id.clone()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signature),
-        ];
-        match post(&dest, &addrs, &headers, &body, self.timeout).await {
-            Ok(status) if (200..300).contains(&status) => Ok(()),
-            Ok(status) => Err(HandlerError(format!("the endpoint answered HTTP {status}"))),
-            Err(e) => Err(HandlerError(e)),
-        }
+        deliver(&self.services, &self.webhook, &event.id, timestamp, &body, self.timeout)
+            .await
+            .map(|_| ())
+            .map_err(HandlerError)
     }
 }
 
@@ -184,6 +203,7 @@ impl Dispatcher {
             name: Self::consumer_name(&webhook.id),
             feed: self.feed.clone(),
             handler: Arc::new(WebhookHandler {
+                services: self.services.clone(),
                 webhook: webhook.clone(),
                 clock: self.clock.clone(),
                 timeout: DELIVERY_TIMEOUT.min(self.lease / 2),
@@ -269,7 +289,7 @@ impl EndpointJob {
             "failing since {} ({error}); fix the endpoint, then register it again (enlist webhook add)",
             since.to_rfc3339()
         );
-        let url = Destination::parse(&self.webhook.url).map(|d| d.redacted()).unwrap_or_default();
+        let url = WebhookUrl::parse(&self.webhook.url).map(|d| d.redacted()).unwrap_or_default();
         tracing::warn!(webhook = %self.webhook.id, %url, %reason, "webhook disabled");
         self.services.webhooks.disable(&self.webhook.id, &reason).await.is_ok()
     }

@@ -15,7 +15,7 @@ pub use groups::{GroupView, Groups, NewGroup};
 pub use keys::{ApiKeys, NewApiKey};
 pub use orgs::{DomainChallenge, NewOrganization, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
-pub use webhooks::{check_webhook_url, is_internal_address, webhook_host, Webhooks, MAX_WEBHOOKS_PER_ORGANIZATION};
+pub use webhooks::{check_webhook_url, is_internal_address, WebhookUrl, Webhooks, MAX_WEBHOOKS_PER_ORGANIZATION};
 
 use crate::error::{Error, RepoError, Result, Uniqueness};
 use crate::event::{Event, EventData, EventKind, GroupSnapshot, UserSnapshot};

@@ -79,73 +79,127 @@ fn is_internal_host(host: &str) -> bool {
             && h.parse::<std::net::Ipv4Addr>().is_err()
 }
 
-/// The host of an `http(s)://host[:port]/…` URL, refusing what is not one.
-pub fn webhook_host(url: &str) -> Result<(bool, String, u16)> {
-    let bad = |why: &str| {
-        Error::invalid(format!(
-            "webhook URL '{url}' {why}; use https://host/path (http:// only with the operator's --allow-private, for development)"
-        ))
-    };
-    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return Err(bad("is not an http(s) URL"));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(bad("carries credentials"));
-    }
-    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("is too long or contains spaces"));
-    }
-    let default_port = if https { 443 } else { 80 };
-    // `[v6]:port`, `[v6]`, `host:port` or `host`.
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad("has an unclosed [IPv6] host"))?;
-            (h, after.strip_prefix(':'))
-        }
-        None => match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        },
-    };
-    let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| bad("has an invalid port"))?,
-        None => default_port,
-    };
-    let host = host.to_owned();
-    if host.is_empty() {
-        return Err(bad("has no host"));
-    }
-    Ok((https, host, port))
+/// A webhook endpoint's URL, parsed once: `http(s)://host[:port]/path?query`
+/// with no credentials, spaces or control characters, at most 2,048 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    url: String,
+    https: bool,
+    host: String,
+    port: u16,
+    path: String,
 }
 
-/// The rule of a webhook URL, before any DNS lookup: an `http(s)` URL
-/// ([`webhook_host`]); without the operator's `allow_private`, HTTPS and
-/// a host that is neither this machine nor an internal address.
+impl WebhookUrl {
+    /// Parses a URL; the rule of where it may point is [`check_webhook_url`].
+    ///
+    /// # Errors
+    /// `InvalidValue` saying what is wrong.
+    pub fn parse(url: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::invalid(format!(
+                "webhook URL '{url}' {why}; use https://host/path (http:// only with the operator's --allow-private, for development)"
+            ))
+        };
+        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(bad("is not an http(s) URL"));
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(bad("carries credentials"));
+        }
+        if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("is too long or contains spaces"));
+        }
+        // `[v6]:port`, `[v6]`, `host:port` or `host`.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (h, after) = v6.split_once(']').ok_or_else(|| bad("has an unclosed [IPv6] host"))?;
+                (h, after.strip_prefix(':'))
+            }
+            None => match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| bad("has an invalid port"))?,
+            None if https => 443,
+            None => 80,
+        };
+        if host.is_empty() {
+            return Err(bad("has no host"));
+        }
+        let after = rest.get(authority.len()..).unwrap_or_default();
+        let path = after.split('#').next().unwrap_or_default();
+        let path = match path.chars().next() {
+            None => "/".to_owned(),
+            Some('?') => format!("/{path}"),
+            Some(_) => path.to_owned(),
+        };
+        Ok(Self { url: url.to_owned(), https, host: host.to_owned(), port, path })
+    }
+    /// The URL as registered.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+    /// `https://`.
+    pub fn https(&self) -> bool {
+        self.https
+    }
+    /// The host as written (an IPv6 literal without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// Path and query, `/` at least.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The URL without its query, for logs and messages: a query may
+    /// carry the receiver's own token.
+    pub fn redacted(&self) -> String {
+        let path = self.path.split('?').next().unwrap_or("/");
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        format!("{}://{host}:{}{path}", if self.https { "https" } else { "http" }, self.port)
+    }
+}
+
+/// The rule of a webhook URL, before any DNS lookup: a [`WebhookUrl`];
+/// without the operator's `allow_private`, HTTPS and a host that is neither
+/// this machine nor an internal address.
 ///
 /// # Errors
 /// `InvalidValue` saying what is wrong and how to fix it.
-pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<(bool, String, u16)> {
-    let (https, host, port) = webhook_host(url)?;
+pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<WebhookUrl> {
+    let parsed = WebhookUrl::parse(url)?;
     if !allow_private {
-        if !https {
+        if !parsed.https {
             return Err(Error::invalid(format!(
                 "webhook URL '{url}' is not HTTPS; webhooks go to public HTTPS endpoints (plain HTTP is for \
                  development, and needs the operator: enlist webhook add --allow-private)"
             )));
         }
-        if is_internal_host(&host) {
-            return Err(Error::invalid(format!(
-                "webhook URL '{url}' names {host}, this machine or a private network; webhooks go to public \
-                 HTTPS endpoints (the operator may allow private addresses: enlist webhook add --allow-private)"
-            )));
+        if is_internal_host(&parsed.host) {
+            return Err(internal(url, &parsed.host, None));
         }
     }
-    Ok((https, host, port))
+    Ok(parsed)
+}
+
+fn internal(url: &str, host: &str, ip: Option<std::net::IpAddr>) -> Error {
+    let resolves = ip.map(|ip| format!(" resolves to {ip}, which is")).unwrap_or_else(|| " names".into());
+    Error::invalid(format!(
+        "webhook URL '{url}': {host}{resolves} this machine or a private network; webhooks go to public HTTPS \
+         endpoints (the operator may allow private addresses: enlist webhook add --allow-private)"
+    ))
 }
 
 impl Webhooks {
@@ -178,7 +232,8 @@ impl Webhooks {
                 detail: "only the operator registers webhooks for every organization or to private addresses".into(),
             });
         }
-        check_webhook_url(url, allow_private)?;
+        let parsed = check_webhook_url(url, allow_private)?;
+        self.destination(&parsed, allow_private).await?;
         let deps = self.deps.clone();
         let (caller, url) = (caller.clone(), url.to_owned());
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
@@ -269,6 +324,32 @@ impl Webhooks {
         .await
     }
 
+    /// Where `url` may be delivered now: its addresses, through the DNS
+    /// port for a name (checked again before every delivery, as DNS may
+    /// change), with every internal address refused unless
+    /// `allow_private`.
+    ///
+    /// # Errors
+    /// `InvalidValue` when the host does not resolve or resolves inside;
+    /// `Unexpected` when DNS could not be asked.
+    pub async fn destination(&self, url: &WebhookUrl, allow_private: bool) -> Result<Vec<std::net::SocketAddr>> {
+        let ips = match url.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => self.deps.dns.addresses(&url.host).await.map_err(|e| Error::Unexpected(Box::new(e)))?,
+        };
+        if ips.is_empty() {
+            return Err(Error::invalid(format!(
+                "webhook URL '{}': {} does not resolve; check the host name",
+                url.redacted(),
+                url.host
+            )));
+        }
+        if let Some(bad) = ips.iter().find(|ip| !allow_private && is_internal_address(**ip)) {
+            return Err(internal(&url.redacted(), &url.host, Some(*bad)));
+        }
+        Ok(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, url.port)).collect())
+    }
+
     /// Every enabled endpoint: for the delivery worker.
     ///
     /// # Errors
@@ -293,7 +374,7 @@ impl Webhooks {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_internal_address, is_internal_host, webhook_host};
+    use super::{is_internal_address, is_internal_host, WebhookUrl};
 
     #[test]
     fn urls_parse_to_scheme_host_and_port() {
@@ -307,9 +388,18 @@ mod tests {
             ("https:///nohost", None),
             ("https://a b/", None),
         ] {
-            let got = webhook_host(url).ok();
-            assert_eq!(got.as_ref().map(|(s, h, p)| (*s, h.as_str(), *p)), want, "{url}");
+            let got = WebhookUrl::parse(url).ok();
+            assert_eq!(got.as_ref().map(|u| (u.https(), u.host(), u.port())), want, "{url}");
         }
+    }
+
+    #[test]
+    fn paths_and_queries_are_kept_and_the_query_is_left_out_of_logs() {
+        let u = WebhookUrl::parse("https://hooks.example.com:8443/in/enlist?k=1#frag").unwrap();
+        assert_eq!((u.path(), u.redacted().as_str()), ("/in/enlist?k=1", "https://hooks.example.com:8443/in/enlist"));
+        assert_eq!(WebhookUrl::parse("http://127.0.0.1:9").unwrap().path(), "/");
+        assert_eq!(WebhookUrl::parse("https://h.example?x=1").unwrap().path(), "/?x=1");
+        assert_eq!(WebhookUrl::parse("https://[2606:4700::1]/x").unwrap().redacted(), "https://[2606:4700::1]:443/x");
     }
 
     #[test]

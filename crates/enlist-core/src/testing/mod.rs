@@ -146,11 +146,13 @@ impl Store for MockStore {
     }
 }
 
-/// DNS for tests: TXT records published with [`FakeDns::publish`]; a name
-/// listed with [`FakeDns::fail`] fails as a DNS outage would.
+/// DNS for tests: TXT records published with [`FakeDns::publish`],
+/// addresses with [`FakeDns::resolve`] (`localhost` is 127.0.0.1 and ::1);
+/// a name listed with [`FakeDns::fail`] fails as a DNS outage would.
 #[derive(Default)]
 pub struct FakeDns {
     records: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    hosts: Mutex<std::collections::HashMap<String, Vec<std::net::IpAddr>>>,
     failing: Mutex<Vec<String>>,
 }
 
@@ -163,6 +165,10 @@ impl FakeDns {
             .entry(name.to_ascii_lowercase())
             .or_default()
             .push(value.into());
+    }
+    /// Makes `host` resolve to `ips`.
+    pub fn resolve(&self, host: &str, ips: &[std::net::IpAddr]) {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_ascii_lowercase(), ips.to_vec());
     }
     /// Makes lookups of `name` fail.
     pub fn fail(&self, name: &str) {
@@ -178,5 +184,15 @@ impl DomainVerifier for FakeDns {
             return Err(LookupError(format!("SERVFAIL for {name}")));
         }
         Ok(self.records.lock().unwrap_or_else(|p| p.into_inner()).get(&name).cloned().unwrap_or_default())
+    }
+    async fn addresses(&self, host: &str) -> Result<Vec<std::net::IpAddr>, LookupError> {
+        let host = host.to_ascii_lowercase();
+        if self.failing.lock().unwrap_or_else(|p| p.into_inner()).contains(&host) {
+            return Err(LookupError(format!("SERVFAIL for {host}")));
+        }
+        if host == "localhost" {
+            return Ok(vec![std::net::Ipv6Addr::LOCALHOST.into(), std::net::Ipv4Addr::LOCALHOST.into()]);
+        }
+        Ok(self.hosts.lock().unwrap_or_else(|p| p.into_inner()).get(&host).cloned().unwrap_or_default())
     }
 }

@@ -347,3 +347,48 @@ fn names_and_labels_with_control_characters_are_refused_and_nothing_is_written()
     assert_eq!(e.store.snapshot().audit_records().len(), before, "nothing was written");
     assert!(block_on(e.enlist.api_keys.create(&op(&o), "Entra ID — Zoë's tenant")).is_ok(), "plain Unicode is fine");
 }
+
+/// The core resolves a webhook's host through its DNS port, at
+/// registration and before every delivery: a public name that resolves
+/// inside is refused (DNS rebinding included), a name that does not
+/// resolve is refused, and only the operator's allowance reaches inside.
+#[test]
+fn a_public_name_that_resolves_inside_is_refused_at_registration_and_delivery() {
+    use crate::service::WebhookUrl;
+    let dns = Arc::new(crate::testing::FakeDns::default());
+    let store = Arc::new(MemoryStore::new());
+    let deps = Deps {
+        store: store.clone(),
+        clock: Arc::new(crate::testing::TickClock::default()),
+        ids: Arc::new(SeqIds::default()),
+        dns: dns.clone(),
+    };
+    let e = Env { enlist: Enlist::new(deps), store };
+    let o = org_named(&e, "Contoso", "boss@contoso.com", &["contoso.com"]);
+    let hooks = &e.enlist.webhooks;
+    let public: std::net::IpAddr = "93.184.216.34".parse().unwrap();
+    let inside: std::net::IpAddr = "10.0.0.7".parse().unwrap();
+    dns.resolve("hooks.contoso.com", &[public]);
+    dns.resolve("sneaky.example.com", &[public, inside]);
+    let secret = || "whsec_x".to_owned();
+    let w = block_on(hooks.add(&op(&o), "https://hooks.contoso.com/in?token=t0k3n", false, false, secret())).unwrap();
+    let err = block_on(hooks.add(&op(&o), "https://sneaky.example.com/x", false, false, secret())).unwrap_err();
+    assert!(detail(&err).contains("resolves to 10.0.0.7") && detail(&err).contains("--allow-private"), "{err}");
+    let err = block_on(hooks.add(&op(&o), "https://nowhere.example.com/x", false, false, secret())).unwrap_err();
+    assert!(detail(&err).contains("does not resolve"), "{err}");
+    dns.fail("down.example.com");
+    let err = block_on(hooks.add(&op(&o), "https://down.example.com/x", false, false, secret())).unwrap_err();
+    assert!(matches!(err, Error::Unexpected(_)), "a DNS outage is not the URL's fault: {err}");
+    // Later the registered name moves inside: delivery is refused, and the
+    // refusal leaves the URL's query out.
+    dns.resolve("hooks.contoso.com", &[inside]);
+    let url = WebhookUrl::parse(&w.url).unwrap();
+    let err = block_on(hooks.destination(&url, false)).unwrap_err();
+    assert!(detail(&err).contains("10.0.0.7") && !detail(&err).contains("t0k3n"), "{err}");
+    // The operator's allowance reaches inside (and loopback by name).
+    assert_eq!(block_on(hooks.destination(&url, true)).unwrap(), [std::net::SocketAddr::new(inside, 443)]);
+    let local = WebhookUrl::parse("http://localhost:9000/x").unwrap();
+    assert_eq!(block_on(hooks.destination(&local, true)).unwrap().len(), 2);
+    assert!(block_on(hooks.destination(&local, false)).is_err());
+    assert_eq!(block_on(hooks.list(&op(&o), false)).unwrap().len(), 1, "only the public one was stored");
+}
