@@ -83,3 +83,41 @@ fn only_enlist_diesel_speaks_sql() {
     let bad = offenders(&sql, |r| r.starts_with("crates/enlist-diesel/"));
     assert!(bad.is_empty(), "SQL belongs in crates/enlist-diesel (add a repository method):\n{}", bad.join("\n"));
 }
+
+/// The rooms table of `docs/architecture.md` names every source file of
+/// every crate and binary (brace lists like `src/{a,b}.rs` expanded), and
+/// names no file that is gone: the map and the tree agree.
+#[test]
+fn the_architecture_doc_lists_every_room_and_only_rooms_that_exist() {
+    let doc = fs::read_to_string(workspace().join("docs/architecture.md")).expect("docs/architecture.md");
+    let table = doc.split("\n## The rooms\n").nth(1).expect("a '## The rooms' section");
+    let table = table.split("\n## ").next().unwrap_or_default();
+    let mut listed = std::collections::BTreeSet::new();
+    for row in table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| crate") && !l.starts_with("|---")) {
+        let mut cells = row.split('|').map(str::trim).filter(|c| !c.is_empty());
+        let (Some(krate), Some(files)) = (cells.next(), cells.next()) else { continue };
+        let root = if krate.starts_with("bins/") { krate.to_owned() } else { format!("crates/{krate}") };
+        for code in files.split('`').skip(1).step_by(2) {
+            let expanded: Vec<String> = match (code.find('{'), code.find('}')) {
+                (Some(a), Some(b)) => code[a + 1..b]
+                    .split(',')
+                    .map(|part| format!("{}{}{}", &code[..a], part.trim(), &code[b + 1..]))
+                    .collect(),
+                _ => vec![code.to_owned()],
+            };
+            listed.extend(expanded.into_iter().filter(|f| f.ends_with(".rs")).map(|f| format!("{root}/{f}")));
+        }
+    }
+    let actual: std::collections::BTreeSet<String> = rust_files()
+        .iter()
+        .map(|p| rel(p))
+        .filter(|r| (r.starts_with("crates/") || r.starts_with("bins/")) && r.contains("/src/"))
+        .filter(|r| !r.ends_with("/tests.rs") && !r.contains("/tests/"))
+        .collect();
+    let missing: Vec<_> = actual.difference(&listed).collect();
+    let gone: Vec<_> = listed.difference(&actual).collect();
+    assert!(
+        missing.is_empty() && gone.is_empty(),
+        "docs/architecture.md, '## The rooms', is out of step with the tree.\nnot listed: {missing:?}\nlisted but gone: {gone:?}"
+    );
+}

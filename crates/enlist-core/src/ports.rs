@@ -302,7 +302,10 @@ pub type Work = Box<dyn FnOnce(&mut dyn Transaction) -> Result<(), Error> + Send
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
-    /// Runs `work` in a read-only transaction.
+    /// Runs `work`, which only reads. An adapter may run it in one read
+    /// transaction (SQLite: one snapshot) or statement by statement
+    /// (PostgreSQL under READ COMMITTED: each statement its own snapshot);
+    /// a use case that needs one snapshot across statements writes.
     async fn read(&self, work: Work) -> Result<(), Error>;
     /// Runs `work` in a write transaction: commits if it returns `Ok`,
     /// rolls back every write if it returns `Err` (or panics).

@@ -154,7 +154,8 @@ impl Builder {
         self.clock = clock;
         self
     }
-    /// Ids and secrets (default: random UUIDs and 256-bit secrets).
+    /// Ids and secrets (default: time-ordered UUIDs, version 7, and 256-bit
+    /// secrets).
     pub fn ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
         self.ids = ids;
         self
@@ -323,8 +324,9 @@ impl Enlist {
         enlist_actix::configure_admin(self.state.clone())
     }
 
-    /// The admin console under `/console` (mount it at the app's root: its
-    /// pages link to `/console/…`). Organization Admins sign in with a link
+    /// The admin console under `/console`, in an app or under any scope (its
+    /// links, forms, redirects and cookie follow the mount point, read from
+    /// each request). Organization Admins sign in with a link
     /// from `enlist console-link` or a session from
     /// [`Enlist::console_session_for`].
     pub fn configure_console(&self) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -345,7 +347,7 @@ impl Enlist {
     /// A console session for the host's own signed-in Admin (`caller` is
     /// `Actor::Member`): set the returned token as the
     /// [`enlist_console::COOKIE`] cookie (Secure, HttpOnly,
-    /// SameSite=Strict, path `/console`) and send the person to `/console/`.
+    /// SameSite=Strict, `Path=/`) and send the person to `/console/`.
     ///
     /// # Errors
     /// `Forbidden` unless the caller is an active Admin.
