@@ -3,11 +3,13 @@
 //! of what was sent. The record it becomes goes to the process's
 //! `enlist_jobs::activity::Recorder`, whose writer job stores it.
 
-use enlist_core::OrganizationId;
+use enlist_core::{Caller, OrganizationId};
+use enlist_scim::ScimError;
 use serde_json::Value as Json;
 
-/// What a request learns about itself while it is handled: filled in by the
-/// route once the key is known and the body read.
+/// What a request learns about itself while it is handled: the front
+/// creates it, authentication, the body read and the route fill it in, and
+/// the front turns it into the activity record.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Draft {
     pub(crate) org: Option<OrganizationId>,
@@ -17,6 +19,19 @@ pub(crate) struct Draft {
     pub(crate) summary: String,
     pub(crate) scim_type: Option<String>,
     pub(crate) detail: Option<String>,
+}
+
+impl Draft {
+    /// The key (and its organization) the request came with.
+    pub(crate) fn by(&mut self, caller: &Caller) {
+        self.org = Some(caller.organization_id.clone());
+        self.key_label = caller.actor.label();
+    }
+    /// The refusal the client got.
+    pub(crate) fn refused(&mut self, e: &ScimError) {
+        self.scim_type = e.scim_type.map(str::to_owned);
+        self.detail = Some(e.detail.clone());
+    }
 }
 
 /// Most characters of a summary.

@@ -18,7 +18,7 @@ pub use metrics::{Gauge, Metrics};
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use enlist_core::ports::IdGenerator;
 use enlist_core::Enlist;
 use enlist_scim::ScimError;
@@ -311,73 +311,52 @@ fn routed_or_error(
     }
 }
 
-async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
-    let started = Instant::now();
-    let rid = request_id(&req, &*state.ids);
-    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
-    // The body first, on its own deadline and before taking a place among
-    // the requests in flight: a client trickling its body must not hold a
-    // place others need.
-    let mut payload = payload.into_inner();
-    let mut refused = None;
-    // Bytes of this request's body held in memory, returned to the
-    // process-wide budget when the request ends.
-    let mut _buffered = None;
-    if matches!(
-        *req.method(),
-        actix_web::http::Method::POST | actix_web::http::Method::PUT | actix_web::http::Method::PATCH
-    ) {
-        // The key is checked from the headers before a byte of the body is
-        // read: an unauthenticated client never makes Enlist buffer anything.
-        let caller = tracing::Instrument::instrument(routes::authenticate(&req, &state), span.clone()).await;
-        let limit = state.config.max_body_bytes;
-        let read = async {
-            let caller = caller?;
-            req.extensions_mut().insert(caller);
-            read_budgeted(&mut payload, limit, &state.body_budget).await
-        };
-        match tokio::time::timeout(state.config.body_timeout, read).await {
-            Ok(Ok((bytes, permit))) => {
-                payload = actix_web::dev::Payload::from(bytes);
-                _buffered = permit;
-            }
-            Ok(Err(e)) => refused = Some(e),
-            Err(_) => {
-                refused = Some(ScimError::status(
-                    408,
-                    format!(
-                        "the request body did not arrive within {} s; nothing was changed. Send it again",
-                        state.config.body_timeout.as_secs()
-                    ),
-                ))
-            }
-        }
+/// What the front read of a request before routing it: the body in
+/// memory (with its share of the buffered-bytes budget) and, for a request
+/// with a body, the key already checked.
+struct Read<'a> {
+    payload: actix_web::dev::Payload,
+    caller: Option<enlist_core::Caller>,
+    _buffered: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+/// Reads what a request sends before it takes a place among the requests
+/// in flight, on its own deadline: a client trickling its body must not
+/// hold a place others need. The key is checked from the headers before a
+/// byte of the body is read: an unauthenticated client never makes Enlist
+/// buffer anything.
+async fn read<'a>(
+    req: &HttpRequest,
+    payload: actix_web::dev::Payload,
+    state: &'a Scim,
+    draft: &mut activity::Draft,
+) -> Result<Read<'a>, ScimError> {
+    use actix_web::http::Method;
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        return Ok(Read { payload, caller: None, _buffered: None });
     }
-    let _permit;
-    let (route, mut resp) = if let Some(e) = refused {
-        // Answered without taking a place in flight, and recorded like any
-        // refusal when the token is a real key.
-        tracing::Instrument::instrument(routes::attribute_refusal(&req, &state, &e), span.clone()).await;
-        (routes::route_label(&req), error_response(&e))
-    } else {
-        _permit = match admit(&state.limiter, state.config.queue_timeout).await {
-            Ok(p) => p,
-            Err(e) => {
-                // Not looked up or recorded: an overloaded server does no
-                // more work for a request it turns away.
-                state.metrics.record("overloaded", 503, started.elapsed());
-                return error_response(&e);
-            }
-        };
-        // A panic in a handler becomes a SCIM 500 for this request instead
-        // of a dropped connection; the unit of work it was in has rolled back.
-        let guarded = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(routes::dispatch(
-            &req, payload, &state,
-        )));
-        let routed = tokio::time::timeout(state.config.request_timeout, guarded);
-        routed_or_error(tracing::Instrument::instrument(routed, span.clone()).await, &state)
-    };
-    if let Ok(v) = HeaderValue::from_str(&rid) {
+    let caller = routes::authenticate(req, state, draft).await?;
+    let mut payload = payload;
+    let limit = state.config.max_body_bytes;
+    match tokio::time::timeout(state.config.body_timeout, read_budgeted(&mut payload, limit, &state.body_budget)).await
+    {
+        Ok(Ok((bytes, permit))) => {
+            Ok(Read { payload: actix_web::dev::Payload::from(bytes), caller: Some(caller), _buffered: permit })
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ScimError::status(
+            408,
+            format!(
+                "the request body did not arrive within {} s; nothing was changed. Send it again",
+                state.config.body_timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// The request id and the SCIM media type on every answer.
+fn finish_headers(resp: &mut HttpResponse, rid: &str) {
+    if let Ok(v) = HeaderValue::from_str(rid) {
         resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
     }
     if resp.status() != StatusCode::NO_CONTENT
@@ -386,33 +365,78 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) 
     {
         resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     }
+}
+
+/// Changes and refusals of a known key go to its organization's activity
+/// log; successful reads are only counted in the metrics.
+fn record(
+    req: &HttpRequest,
+    state: &Scim,
+    route: &str,
+    status: u16,
+    draft: activity::Draft,
+    took: Duration,
+    rid: &str,
+) {
+    let (Some(recorder), Some(org)) = (&state.activity, draft.org) else { return };
+    if req.method() == actix_web::http::Method::GET && status < 400 {
+        return;
+    }
+    recorder.record(enlist_core::ActivityRecord {
+        id: state.ids.id(),
+        organization_id: org,
+        at: recorder.now(),
+        key_label: draft.key_label,
+        method: req.method().to_string(),
+        route: route.to_owned(),
+        resource_id: draft.resource_id,
+        subject: draft.subject,
+        status,
+        scim_type: draft.scim_type,
+        detail: draft.detail,
+        latency_ms: took.as_millis() as u64,
+        request_id: rid.to_owned(),
+        summary: draft.summary,
+    });
+}
+
+async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
+    use tracing::Instrument;
+    let started = Instant::now();
+    let rid = request_id(&req, &*state.ids);
+    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.path());
+    let mut draft = activity::Draft::default();
+    let read = read(&req, payload.into_inner(), &state, &mut draft).instrument(span.clone()).await;
+    let (route, mut resp) = match read {
+        Err(e) => {
+            // Answered without taking a place in flight, and recorded like
+            // any refusal when the token is a real key.
+            routes::attribute_refusal(&req, &state, &e, &mut draft).instrument(span.clone()).await;
+            (routes::route_label(&req), error_response(&e))
+        }
+        Ok(read) => {
+            let _permit = match admit(&state.limiter, state.config.queue_timeout).await {
+                Ok(p) => p,
+                Err(e) => {
+                    // Not looked up or recorded: an overloaded server does
+                    // no more work for a request it turns away.
+                    state.metrics.record("overloaded", 503, started.elapsed());
+                    return error_response(&e);
+                }
+            };
+            // A panic in a handler becomes a SCIM 500 for this request
+            // instead of a dropped connection; the unit of work it was in
+            // has rolled back.
+            let routed = routes::dispatch(&req, read.payload, &state, read.caller, &mut draft);
+            let guarded = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(routed));
+            let outcome = tokio::time::timeout(state.config.request_timeout, guarded).instrument(span.clone()).await;
+            routed_or_error(outcome, &state)
+        }
+    };
+    finish_headers(&mut resp, &rid);
     let status = resp.status().as_u16();
     state.metrics.record(route, status, started.elapsed());
-    // Changes and refusals go to the activity log; successful reads are
-    // only counted (above).
-    if let Some(recorder) = &state.activity {
-        let draft = req.extensions().get::<activity::Draft>().cloned();
-        if let Some(d) = draft.filter(|d| d.org.is_some()) {
-            if req.method() != actix_web::http::Method::GET || status >= 400 {
-                recorder.record(enlist_core::ActivityRecord {
-                    id: state.ids.id(),
-                    organization_id: d.org.unwrap_or_else(|| enlist_core::OrganizationId::new("")),
-                    at: recorder.now(),
-                    key_label: d.key_label,
-                    method: req.method().to_string(),
-                    route: route.to_owned(),
-                    resource_id: d.resource_id,
-                    subject: d.subject,
-                    status,
-                    scim_type: d.scim_type,
-                    detail: d.detail,
-                    latency_ms: started.elapsed().as_millis() as u64,
-                    request_id: rid.clone(),
-                    summary: d.summary,
-                });
-            }
-        }
-    }
+    record(&req, &state, route, status, draft, started.elapsed(), &rid);
     // Never the Authorization header, never a body: ids, route, outcome.
     span.in_scope(|| tracing::info!(route, status, latency_ms = started.elapsed().as_millis() as u64, "handled"));
     resp

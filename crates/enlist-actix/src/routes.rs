@@ -8,7 +8,7 @@ use actix_web::http::header::{
     HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
 };
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use enlist_core::query::ListPage;
 use enlist_core::schema::ResourceType;
 use enlist_core::Caller;
@@ -111,30 +111,28 @@ pub(crate) fn route_label(req: &HttpRequest) -> &'static str {
 /// unreadable): when its token is a real key, the refusal is its
 /// organization's to see in the activity log. The token is only
 /// attributed, never accepted.
-pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &Scim, e: &ScimError) {
-    if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
-        // Already known from authentication.
-        d.scim_type = e.scim_type.map(str::to_owned);
-        d.detail = Some(e.detail.clone());
-        return;
+pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &Scim, e: &ScimError, draft: &mut Draft) {
+    if draft.org.is_none() && !matches!(e.status, 401 | 403) {
+        // Authentication (which attributes what it can) has not run.
+        if let Ok(token) = bearer(req) {
+            if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
+                draft.by(&c);
+            }
+        }
     }
-    if matches!(e.status, 401 | 403) {
-        // Authentication refused it and attributed what it could.
-        return;
-    }
-    let Ok(token) = bearer(req) else { return };
-    if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
-        req.extensions_mut().insert(Draft {
-            org: Some(c.organization_id.clone()),
-            key_label: c.actor.label(),
-            scim_type: e.scim_type.map(str::to_owned),
-            detail: Some(e.detail.clone()),
-            ..Draft::default()
-        });
-    }
+    draft.refused(e);
 }
 
-pub(crate) async fn dispatch(req: &HttpRequest, payload: actix_web::dev::Payload, state: &Scim) -> Routed {
+/// Routes one request. `caller` is the key the front already checked
+/// (requests with a body); `draft` gathers what the activity log will
+/// keep of it.
+pub(crate) async fn dispatch(
+    req: &HttpRequest,
+    payload: actix_web::dev::Payload,
+    state: &Scim,
+    caller: Option<Caller>,
+    draft: &mut Draft,
+) -> Routed {
     let (base, rest) = mount(req);
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let Some(route) = Route::parse(&segments) else {
@@ -149,22 +147,16 @@ pub(crate) async fn dispatch(req: &HttpRequest, payload: actix_web::dev::Payload
         let e = ScimError::status(404, "no resource has this id (ids never contain control characters)");
         return ("unknown", error_response(&e));
     }
-    let resp = match handle(req, payload, state, route).await {
+    let resp = match handle(req, payload, state, route, caller, draft).await {
         Ok(r) => {
             // The resource: the one addressed, or the one just created.
-            if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
-                let created =
-                    r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| l.rsplit('/').next());
-                d.resource_id = route.id().or(created).map(str::to_owned);
-            }
+            let created = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| l.rsplit('/').next());
+            draft.resource_id = route.id().or(created).map(str::to_owned);
             r
         }
         Err(e) => {
-            if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
-                d.resource_id = route.id().map(str::to_owned);
-                d.scim_type = e.scim_type.map(str::to_owned);
-                d.detail = Some(e.detail.clone());
-            }
+            draft.resource_id = route.id().map(str::to_owned);
+            draft.refused(&e);
             if e.status >= 500 {
                 // The cause goes to the log under the request's span (its
                 // request id), never to the client; it holds no body or key.
@@ -198,35 +190,23 @@ fn bearer(req: &HttpRequest) -> Result<&str, ScimError> {
     }
 }
 
-/// The caller a request's key names. Requests with a body are
-/// authenticated before it is read (by the front, which leaves the
-/// [`Caller`] in the request's extensions); the rest here.
-pub(crate) async fn authenticate(req: &HttpRequest, state: &Scim) -> Result<Caller, ScimError> {
-    if let Some(c) = req.extensions().get::<Caller>().cloned() {
-        return Ok(c);
-    }
+/// The caller a request's key names, noted in `draft`; a real key that is
+/// refused (revoked, SCIM off) is attributed to its organization too, so
+/// the refusal shows in its activity log.
+pub(crate) async fn authenticate(req: &HttpRequest, state: &Scim, draft: &mut Draft) -> Result<Caller, ScimError> {
     let token = bearer(req)?;
-    let caller = match state.enlist.api_keys.authenticate(token).await {
-        Ok(c) => c,
-        Err(e) => {
-            // A real key refused (revoked, SCIM switched off) is the
-            // organization's to see in its activity log.
-            if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
-                req.extensions_mut().insert(Draft {
-                    org: Some(c.organization_id.clone()),
-                    key_label: c.actor.label(),
-                    ..Draft::default()
-                });
-            }
-            return Err(e.into());
+    match state.enlist.api_keys.authenticate(token).await {
+        Ok(c) => {
+            draft.by(&c);
+            Ok(c)
         }
-    };
-    req.extensions_mut().insert(Draft {
-        org: Some(caller.organization_id.clone()),
-        key_label: caller.actor.label(),
-        ..Draft::default()
-    });
-    Ok(caller)
+        Err(e) => {
+            if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
+                draft.by(&c);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Where the SCIM base is mounted, as the client addressed it, and the
@@ -285,13 +265,7 @@ async fn body(req: &HttpRequest, mut payload: actix_web::dev::Payload, state: &S
     if let Some(depth) = too_deep(&bytes, state.config.max_json_depth) {
         return Err(ScimError::syntax(format!("the JSON body nests deeper than {depth} levels")));
     }
-    let json: Json =
-        serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("the body is not valid JSON: {e}")))?;
-    if let Some(d) = req.extensions_mut().get_mut::<Draft>() {
-        d.summary = summarize(&json);
-        d.subject = subject_of(&json);
-    }
-    Ok(json)
+    serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("the body is not valid JSON: {e}")))
 }
 
 /// Whether the JSON text nests deeper than `max` (checked before parsing,
@@ -373,6 +347,8 @@ pub(crate) struct Cx<'a> {
     pub(crate) caller: Caller,
     pub(crate) base: String,
     pub(crate) params: ListParams,
+    /// What the activity log keeps: the body read notes what was sent.
+    draft: std::cell::RefCell<&'a mut Draft>,
 }
 
 impl Cx<'_> {
@@ -380,9 +356,13 @@ impl Cx<'_> {
     pub(crate) fn projection(&self, rt: &ResourceType) -> Projection {
         Projection::parse(rt, self.params.attributes.as_deref(), self.params.excluded_attributes.as_deref())
     }
-    /// The request's JSON body.
+    /// The request's JSON body, noted (redacted) for the activity log.
     pub(crate) async fn body(&self, payload: actix_web::dev::Payload) -> Result<Json, ScimError> {
-        body(self.req, payload, self.state).await
+        let json = body(self.req, payload, self.state).await?;
+        let mut draft = self.draft.borrow_mut();
+        draft.summary = summarize(&json);
+        draft.subject = subject_of(&json);
+        Ok(json)
     }
     /// The list parameters: the query's, or a `.search` body's.
     pub(crate) async fn list_params(
@@ -403,6 +383,8 @@ async fn handle(
     payload: actix_web::dev::Payload,
     state: &Scim,
     route: Route<'_>,
+    caller: Option<Caller>,
+    draft: &mut Draft,
 ) -> Result<HttpResponse, ScimError> {
     if !accepts_json(req) {
         return Err(ScimError::status(
@@ -410,10 +392,13 @@ async fn handle(
             "this endpoint answers application/scim+json; accept it (or application/json)",
         ));
     }
-    let caller = authenticate(req, state).await?;
+    let caller = match caller {
+        Some(c) => c,
+        None => authenticate(req, state, draft).await?,
+    };
     let pairs = query_pairs(req)?;
     let params = ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let cx = Cx { req, state, caller, base: base_url(req, state), params };
+    let cx = Cx { req, state, caller, base: base_url(req, state), params, draft: std::cell::RefCell::new(draft) };
     match route {
         Route::Users | Route::UsersSearch | Route::User(_) => users::handle(&cx, route, payload).await,
         Route::Groups | Route::GroupsSearch | Route::Group(_) => groups::handle(&cx, route, payload).await,
