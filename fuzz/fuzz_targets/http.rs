@@ -24,7 +24,7 @@ impl enlist_actix::Health for Healthy {
 
 struct World {
     runner: actix_web::rt::SystemRunner,
-    state: web::Data<enlist_actix::Scim>,
+    state: web::Data<enlist_actix::HttpState>,
     token: String,
     user: String,
     group: String,
@@ -58,7 +58,7 @@ fn world() -> World {
         let group = enlist.groups.create(&op, new).await.unwrap().group.id;
         (token, user.to_string(), group.to_string())
     });
-    let state = web::Data::new(enlist_actix::Scim::new(
+    let state = web::Data::new(enlist_actix::HttpState::new(
         enlist,
         enlist_actix::Config { max_body_bytes: 64 * 1024, ..enlist_actix::Config::default() },
         Arc::new(Healthy),

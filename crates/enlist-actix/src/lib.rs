@@ -87,7 +87,7 @@ pub trait Health: Send + Sync {
 }
 
 /// Everything a request needs.
-pub struct Scim {
+pub struct HttpState {
     /// The core services.
     pub enlist: Enlist,
     /// Settings.
@@ -104,7 +104,7 @@ pub struct Scim {
     body_budget: tokio::sync::Semaphore,
 }
 
-impl Scim {
+impl HttpState {
     /// The request state.
     pub fn new(enlist: Enlist, config: Config, health: Arc<dyn Health>, ids: Arc<dyn IdGenerator>) -> Self {
         let limiter = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
@@ -145,7 +145,7 @@ fn enlist_openapi(base: &str) -> String {
 /// Registers the SCIM routes (and their OpenAPI description) on an app.
 /// Health and metrics are [`configure_admin`]'s, to mount where only the
 /// operator's monitoring reaches.
-pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let base = state.config.base_path.trim_end_matches('/').to_owned();
         let described = enlist_openapi(&base);
@@ -168,13 +168,13 @@ pub fn configure(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig)
 /// (Prometheus text: request counts and latencies, outbox, consumers'
 /// names and lag). Neither asks for a key: serve them on an address only
 /// monitoring reaches (`enlist serve --admin-bind`), not the public port.
-pub fn configure_admin(state: web::Data<Scim>) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure_admin(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(state).route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
     }
 }
 
-async fn healthz(state: web::Data<Scim>) -> HttpResponse {
+async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
     match state.health.check().await {
         Ok(()) => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#),
         Err(e) => {
@@ -186,7 +186,7 @@ async fn healthz(state: web::Data<Scim>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<Scim>) -> HttpResponse {
+async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
     let gauges = state.health.gauges().await;
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&gauges))
 }
@@ -287,7 +287,7 @@ pub(crate) async fn read_limited(payload: &mut actix_web::dev::Payload, limit: u
 /// ran past the request deadline.
 fn routed_or_error(
     outcome: Result<std::thread::Result<routes::Routed>, tokio::time::error::Elapsed>,
-    state: &Scim,
+    state: &HttpState,
 ) -> routes::Routed {
     match outcome {
         Ok(Ok(r)) => r,
@@ -328,7 +328,7 @@ struct Read<'a> {
 async fn read<'a>(
     req: &HttpRequest,
     payload: actix_web::dev::Payload,
-    state: &'a Scim,
+    state: &'a HttpState,
     draft: &mut activity::Draft,
 ) -> Result<Read<'a>, ScimError> {
     use actix_web::http::Method;
@@ -371,7 +371,7 @@ fn finish_headers(resp: &mut HttpResponse, rid: &str) {
 /// log; successful reads are only counted in the metrics.
 fn record(
     req: &HttpRequest,
-    state: &Scim,
+    state: &HttpState,
     route: &str,
     status: u16,
     draft: activity::Draft,
@@ -400,7 +400,7 @@ fn record(
     });
 }
 
-async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<Scim>) -> HttpResponse {
+async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<HttpState>) -> HttpResponse {
     use tracing::Instrument;
     let started = Instant::now();
     let rid = request_id(&req, &*state.ids);

@@ -3,7 +3,7 @@
 //! `ResourceTypes`, `Schemas`.
 
 use crate::activity::{subject_of, summarize, Draft};
-use crate::{error_response, Scim, SCIM_JSON};
+use crate::{error_response, HttpState, SCIM_JSON};
 use actix_web::http::header::{
     HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
 };
@@ -111,7 +111,7 @@ pub(crate) fn route_label(req: &HttpRequest) -> &'static str {
 /// unreadable): when its token is a real key, the refusal is its
 /// organization's to see in the activity log. The token is only
 /// attributed, never accepted.
-pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &Scim, e: &ScimError, draft: &mut Draft) {
+pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &HttpState, e: &ScimError, draft: &mut Draft) {
     if draft.org.is_none() && !matches!(e.status, 401 | 403) {
         // Authentication (which attributes what it can) has not run.
         if let Ok(token) = bearer(req) {
@@ -129,7 +129,7 @@ pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &Scim, e: &ScimE
 pub(crate) async fn dispatch(
     req: &HttpRequest,
     payload: actix_web::dev::Payload,
-    state: &Scim,
+    state: &HttpState,
     caller: Option<Caller>,
     draft: &mut Draft,
 ) -> Routed {
@@ -193,7 +193,7 @@ fn bearer(req: &HttpRequest) -> Result<&str, ScimError> {
 /// The caller a request's key names, noted in `draft`; a real key that is
 /// refused (revoked, SCIM off) is attributed to its organization too, so
 /// the refusal shows in its activity log.
-pub(crate) async fn authenticate(req: &HttpRequest, state: &Scim, draft: &mut Draft) -> Result<Caller, ScimError> {
+pub(crate) async fn authenticate(req: &HttpRequest, state: &HttpState, draft: &mut Draft) -> Result<Caller, ScimError> {
     let token = bearer(req)?;
     match state.enlist.api_keys.authenticate(token).await {
         Ok(c) => {
@@ -219,7 +219,7 @@ fn mount(req: &HttpRequest) -> (&str, &str) {
     (base.trim_end_matches('/'), rest)
 }
 
-fn base_url(req: &HttpRequest, state: &Scim) -> String {
+fn base_url(req: &HttpRequest, state: &HttpState) -> String {
     let (base, _) = mount(req);
     match &state.config.public_url {
         Some(u) => format!("{}{base}", u.trim_end_matches('/')),
@@ -247,7 +247,7 @@ fn accepts_json(req: &HttpRequest) -> bool {
 }
 
 /// Reads and parses a JSON body: media type, size and depth checked first.
-async fn body(req: &HttpRequest, mut payload: actix_web::dev::Payload, state: &Scim) -> Result<Json, ScimError> {
+async fn body(req: &HttpRequest, mut payload: actix_web::dev::Payload, state: &HttpState) -> Result<Json, ScimError> {
     let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if !media.is_empty() && media != "application/scim+json" && media != "application/json" {
@@ -343,7 +343,7 @@ fn with_version(mut resp: HttpResponse, version: u64, location: Option<String>) 
 /// parameters.
 pub(crate) struct Cx<'a> {
     pub(crate) req: &'a HttpRequest,
-    pub(crate) state: &'a Scim,
+    pub(crate) state: &'a HttpState,
     pub(crate) caller: Caller,
     pub(crate) base: String,
     pub(crate) params: ListParams,
@@ -381,7 +381,7 @@ impl Cx<'_> {
 async fn handle(
     req: &HttpRequest,
     payload: actix_web::dev::Payload,
-    state: &Scim,
+    state: &HttpState,
     route: Route<'_>,
     caller: Option<Caller>,
     draft: &mut Draft,

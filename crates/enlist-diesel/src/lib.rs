@@ -18,6 +18,7 @@ mod sql;
 pub mod testing;
 mod threads;
 mod unit;
+pub(crate) use unit::Access;
 mod writer;
 
 pub use conn::Backend;
@@ -344,7 +345,7 @@ impl Database {
     /// # Errors
     /// When the database cannot be reached.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.blocking(false, |mut db| {
+        self.unit(Access::Read, |mut db| {
             let _: Vec<Str> = db.load("SELECT 'ok' AS s", vec![])?;
             Ok(())
         })
@@ -364,7 +365,7 @@ impl Database {
         if self.backend() != Backend::Postgres {
             return Ok(Vec::new());
         }
-        self.blocking(false, |mut db| {
+        self.unit(Access::Read, |mut db| {
             let on: Option<Str> = db.first("SELECT setting AS s FROM pg_settings WHERE name = 'autovacuum'", vec![])?;
             Ok(match on {
                 Some(s) if s.s == "off" => {
@@ -396,7 +397,7 @@ impl Database {
                  AND tablename <> '__diesel_schema_migrations') d ORDER BY s"
             }
         };
-        self.blocking(false, move |mut db| {
+        self.unit(Access::Read, move |mut db| {
             let rows: Vec<Str> = db.load(sql, vec![])?;
             Ok(rows.into_iter().map(|r| r.s).collect())
         })
@@ -409,7 +410,7 @@ impl Database {
     /// # Errors
     /// When the database cannot be written.
     pub async fn prune_events(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             Ok(db.exec("DELETE FROM events WHERE at < $1", conn::binds![before.timestamp_micros()])? as u64)
         })
         .await
@@ -420,17 +421,17 @@ impl Database {
     /// # Errors
     /// When the statement fails.
     pub async fn execute_raw(&self, sql: &'static str) -> Result<usize, Error> {
-        self.blocking(true, move |mut db| Ok(db.exec(sql, vec![])?)).await
+        self.unit(Access::Write, move |mut db| Ok(db.exec(sql, vec![])?)).await
     }
 }
 
 #[async_trait::async_trait]
 impl Store for Database {
     async fn read(&self, work: Work) -> Result<(), Error> {
-        self.blocking(false, move |db| work(&mut DieselTx::new(db)).map_err(TxError::Core)).await
+        self.unit(Access::Read, move |db| work(&mut DieselTx::new(db)).map_err(TxError::Core)).await
     }
     async fn write(&self, work: Work) -> Result<(), Error> {
-        self.blocking(true, move |db| {
+        self.unit(Access::Write, move |db| {
             let mut tx = DieselTx::new(db);
             work(&mut tx).map_err(TxError::Core)?;
             // Numbered last: see `repo/events.rs`.

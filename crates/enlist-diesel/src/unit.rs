@@ -101,15 +101,27 @@ where
     }
 }
 
+/// Whether a unit of work only reads or may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads: a pooled connection, no commit deadline.
+    Read,
+    /// Writes: SQLite's writer or a pooled PostgreSQL connection, in a
+    /// transaction committed only within its deadline.
+    Write,
+}
+
 impl Database {
-    /// Runs `f` inside a transaction on the SQLite writer (SQLite writes) or
-    /// on a pooled connection, on this database's own threads. Nothing here
-    /// runs on the async executor.
-    pub(crate) async fn blocking<R, F>(&self, write: bool, f: F) -> Result<R, Error>
+    /// Runs the unit of work `f` on this database's own threads (never on
+    /// the async executor): a write inside a transaction on the SQLite
+    /// writer (SQLite) or on a pooled connection (PostgreSQL); a read on a
+    /// pooled connection.
+    pub(crate) async fn unit<R, F>(&self, access: Access, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
         F: FnOnce(Db<'_>) -> Result<R, TxError> + Send + 'static,
     {
+        let write = access == Access::Write;
         use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
         let asked = std::time::Instant::now();
         let state = Arc::new(AtomicU8::new(QUEUED));

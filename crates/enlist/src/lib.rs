@@ -250,7 +250,7 @@ impl Builder {
             activity: Some(recorder.clone()),
         };
         let state = web::Data::new(
-            enlist_actix::Scim::new(services.clone(), self.http, Arc::new(health), self.ids.clone())
+            enlist_actix::HttpState::new(services.clone(), self.http, Arc::new(health), self.ids.clone())
                 .with_activity(recorder),
         );
         Ok(Enlist {
@@ -275,7 +275,7 @@ impl Builder {
 pub struct Enlist {
     services: enlist_core::Enlist,
     db: Database,
-    state: web::Data<enlist_actix::Scim>,
+    state: web::Data<enlist_actix::HttpState>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     mailer: Option<Arc<dyn Mailer>>,

@@ -2,7 +2,7 @@
 //! and the search across both resource types at the root (`/.search`).
 
 use super::{method_not_allowed, ok, project, Cx, Route};
-use crate::Scim;
+use crate::HttpState;
 use actix_web::http::Method;
 use actix_web::HttpResponse;
 use enlist_core::schema::{GROUP_RESOURCE, USER_RESOURCE};
@@ -45,7 +45,7 @@ pub(super) async fn handle(
 /// neither can, the Users error is the answer. Sorting applies within
 /// each type; cursor paging is for `/Users` and `/Groups`.
 async fn root_search(
-    state: &Scim,
+    state: &HttpState,
     caller: &Caller,
     params: &ListParams,
     base: &str,

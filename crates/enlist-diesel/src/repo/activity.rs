@@ -4,6 +4,7 @@
 
 use super::{micros, time};
 use crate::conn::{binds, placeholders, Bind};
+use crate::Access;
 use crate::Database;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::QueryableByName;
@@ -56,7 +57,7 @@ impl ActivityLog for Database {
         if records.is_empty() {
             return Ok(());
         }
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             for chunk in records.chunks(CHUNK) {
                 let mut sql = format!("INSERT INTO activity ({COLS}, subject_folded) VALUES ");
                 let mut b: Vec<Bind> = Vec::with_capacity(chunk.len() * 15);
@@ -92,7 +93,7 @@ impl ActivityLog for Database {
 
     async fn list(&self, org: &OrganizationId, q: ActivityQuery) -> Result<Vec<ActivityRecord>, Error> {
         let org = org.clone();
-        self.blocking(false, move |mut db| {
+        self.unit(Access::Read, move |mut db| {
             let mut sql = format!("SELECT {COLS} FROM activity WHERE organization_id = $1");
             let mut b = binds![org.as_str()];
             if q.failed_only {
@@ -137,7 +138,7 @@ impl ActivityLog for Database {
     }
 
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             Ok(db.exec("DELETE FROM activity WHERE at < $1", binds![micros(before)])? as u64)
         })
         .await

@@ -6,6 +6,7 @@
 
 use super::{micros, DieselTx};
 use crate::conn::{binds, Backend, Count, Str};
+use crate::Access;
 use crate::Database;
 use diesel::sql_types::{BigInt, Integer};
 use diesel::QueryableByName;
@@ -46,7 +47,7 @@ impl EventFeed for Database {
         let (consumer, token) = (consumer.to_owned(), token.to_owned());
         // An empty scope matches every organization.
         let scope = scope.map(|o| o.as_str().to_owned()).unwrap_or_default();
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             // Every organization with events gets a position (from 0).
             db.exec(
                 "INSERT INTO event_consumers (consumer, organization_id) SELECT $1, o.organization_id FROM event_counters o \
@@ -88,7 +89,7 @@ impl EventFeed for Database {
         let scope = scope.map(|o| o.as_str().to_owned()).unwrap_or_default();
         // The claim's own conditions, as a read; an organization with events
         // and no position yet counts (the claim gives it one).
-        self.blocking(false, move |mut db| {
+        self.unit(Access::Read, move |mut db| {
             let n: Option<Count> = db.first(
                 "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT 1 FROM event_counters o \
                  LEFT JOIN event_consumers c ON c.organization_id = o.organization_id AND c.consumer = $1 \
@@ -110,7 +111,7 @@ impl EventFeed for Database {
         lease_until: Time,
     ) -> Result<bool, Error> {
         let (consumer, org, token) = (consumer.to_owned(), org.clone(), token.to_owned());
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             let n = db.exec(
                 "UPDATE event_consumers SET leased_until = $4 WHERE consumer = $1 AND organization_id = $2 AND lease_token = $3",
                 binds![consumer.as_str(), org.as_str(), token.as_str(), micros(lease_until)],
@@ -122,7 +123,7 @@ impl EventFeed for Database {
 
     async fn ack(&self, consumer: &str, org: &OrganizationId, token: &str, seq: u64) -> Result<bool, Error> {
         let (consumer, org, token) = (consumer.to_owned(), org.clone(), token.to_owned());
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             let n = db.exec(
                 "UPDATE event_consumers SET position = $4, lease_token = NULL, attempts = 0, retry_at = 0, last_error = NULL, \
                  failing_since = NULL \
@@ -145,7 +146,7 @@ impl EventFeed for Database {
         error: &str,
     ) -> Result<(), Error> {
         let (consumer, org, token, error) = (consumer.to_owned(), org.clone(), token.to_owned(), error.to_owned());
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             let b = binds![consumer.as_str(), org.as_str(), token.as_str(), micros(retry_at), error.as_str(), micros(now)];
             match handled {
                 // Progress before the failure counts; attempts restart with it.
@@ -169,7 +170,7 @@ impl EventFeed for Database {
 
     async fn failing_since(&self, consumer: &str) -> Result<Option<(Time, String)>, Error> {
         let consumer = consumer.to_owned();
-        self.blocking(false, move |mut db| {
+        self.unit(Access::Read, move |mut db| {
             let row: Option<Failing> = db.first(
                 "SELECT failing_since, COALESCE(last_error, '') AS last_error FROM event_consumers \
                  WHERE consumer = $1 AND failing_since IS NOT NULL ORDER BY failing_since LIMIT 1",
@@ -182,7 +183,7 @@ impl EventFeed for Database {
 
     async fn lag(&self, consumer: &str) -> Result<u64, Error> {
         let consumer = consumer.to_owned();
-        self.blocking(false, move |mut db| {
+        self.unit(Access::Read, move |mut db| {
             let c: Option<Count> = db.first(
                 "SELECT CAST(COALESCE(SUM(o.seq - COALESCE(c.position, 0)), 0) AS BIGINT) AS n \
                  FROM event_counters o LEFT JOIN event_consumers c ON c.organization_id = o.organization_id AND c.consumer = $1",

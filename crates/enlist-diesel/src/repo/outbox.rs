@@ -4,6 +4,7 @@
 
 use super::{micros, other, time, DieselTx};
 use crate::conn::{binds, Backend, Count};
+use crate::Access;
 use crate::Database;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
@@ -90,7 +91,7 @@ const OUTBOX_COLS: &str =
 impl OutboxQueue for Database {
     async fn due(&self, now: chrono::DateTime<chrono::Utc>, limit: u32) -> Result<Vec<QueuedNotification>, Error> {
         let backend = self.backend();
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             // Claim with a lease so several processes never send one
             // notification twice at once; SKIP LOCKED on PostgreSQL.
             let pick = match backend {
@@ -114,7 +115,7 @@ impl OutboxQueue for Database {
     }
     async fn mark_sent(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
         let id = id.to_owned();
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             db.exec("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2", binds![micros(at), id])?;
             Ok(())
         })
@@ -128,7 +129,7 @@ impl OutboxQueue for Database {
         error: &str,
     ) -> Result<(), Error> {
         let (id, error) = (id.to_owned(), error.to_owned());
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             db.exec(
                 "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
                 binds![i64::from(attempts), micros(retry_at), error, id],
@@ -139,14 +140,14 @@ impl OutboxQueue for Database {
     }
     async fn postpone(&self, id: &str, until: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
         let id = id.to_owned();
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             db.exec("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2", binds![micros(until), id])?;
             Ok(())
         })
         .await
     }
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             Ok(db.exec("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", binds![micros(before)])? as u64)
         })
         .await
@@ -159,7 +160,7 @@ impl OutboxQueue for Database {
         error: &str,
     ) -> Result<(), Error> {
         let (id, error) = (id.to_owned(), error.to_owned());
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             db.exec(
                 "UPDATE outbox SET attempts = $1, set_aside_at = $2, last_error = $3 WHERE id = $4",
                 binds![i64::from(attempts), micros(at), error, id],
@@ -170,7 +171,7 @@ impl OutboxQueue for Database {
     }
     async fn requeue(&self, id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<bool, Error> {
         let id = id.to_owned();
-        self.blocking(true, move |mut db| {
+        self.unit(Access::Write, move |mut db| {
             let n = db.exec(
                 "UPDATE outbox SET set_aside_at = NULL, next_attempt_at = $1 WHERE id = $2 AND set_aside_at IS NOT NULL",
                 binds![micros(now), id],
@@ -180,7 +181,7 @@ impl OutboxQueue for Database {
         .await
     }
     async fn set_aside_list(&self, limit: u64) -> Result<Vec<SetAside>, Error> {
-        self.blocking(false, move |mut db| {
+        self.unit(Access::Read, move |mut db| {
             let rows: Vec<OutboxRow> = db.load(
                 format!(
                     "SELECT {OUTBOX_COLS} FROM outbox WHERE set_aside_at IS NOT NULL \
@@ -205,7 +206,7 @@ impl OutboxQueue for Database {
         .await
     }
     async fn stats(&self) -> Result<OutboxStats, Error> {
-        self.blocking(false, |mut db| {
+        self.unit(Access::Read, |mut db| {
             let count = |db: &mut crate::conn::Db<'_>, cond: &str| -> Result<u64, diesel::result::Error> {
                 let c: Option<Count> =
                     db.first(format!("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND {cond}"), vec![])?;
