@@ -186,147 +186,153 @@ fn apply_one(attrs: &mut Complex, op: &PatchOp) -> Result<()> {
     r
 }
 
-/// Applies one operation inside the object that holds its attribute.
+/// Applies one operation inside the object that holds its attribute, by
+/// the shape of its path: the attribute itself, a sub-attribute of it, or
+/// the elements a value filter selects.
 fn apply_in(slot: &mut Complex, op: &PatchOp) -> Result<()> {
+    match (&op.path.filter, op.path.target.sub) {
+        (None, None) => apply_whole(slot, op),
+        (None, Some(sub)) => {
+            apply_sub(slot, op, sub.name);
+            Ok(())
+        }
+        (Some(filter), sub) => apply_filtered(slot, op, filter, sub.map(|s| s.name)),
+    }
+}
+
+/// `emails`, `title`: the attribute as a whole; a `remove` with a value of
+/// a multi-valued attribute removes only the listed elements.
+fn apply_whole(slot: &mut Complex, op: &PatchOp) -> Result<()> {
     let target = op.path.target;
     let name = target.attr.name;
-    let clear = op.kind == PatchKind::Remove || is_clear(&op.value);
-    match (&op.path.filter, target.sub) {
-        (None, None) => {
-            if op.kind == PatchKind::Remove && target.attr.multi_valued && !is_clear(&op.value) {
-                // Remove only the listed elements.
-                let listed: Vec<Value> = op.value.as_ref().map(|v| v.elements().to_vec()).unwrap_or_default();
-                if listed.len() > crate::model::MAX_VALUES {
-                    return Err(crate::model::too_many_values(&target.dotted(), listed.len()));
-                }
-                let exact = value_case_exact(&target);
-                if let Some(Value::Multi(existing)) = slot.get_mut(name) {
-                    existing.retain(|e| !listed.iter().any(|l| same_element(e, l, exact)));
-                    if existing.is_empty() {
-                        slot.remove(name);
-                    }
-                }
-            } else if clear {
+    if op.kind == PatchKind::Remove && target.attr.multi_valued && !is_clear(&op.value) {
+        let listed: Vec<Value> = op.value.as_ref().map(|v| v.elements().to_vec()).unwrap_or_default();
+        if listed.len() > crate::model::MAX_VALUES {
+            return Err(crate::model::too_many_values(&target.dotted(), listed.len()));
+        }
+        let exact = value_case_exact(&target);
+        if let Some(Value::Multi(existing)) = slot.get_mut(name) {
+            existing.retain(|e| !listed.iter().any(|l| same_element(e, l, exact)));
+            if existing.is_empty() {
                 slot.remove(name);
-            } else if let Some(value) = &op.value {
-                set_whole(slot, &target, op.kind, value)?;
             }
         }
-        (None, Some(sub)) => {
-            if target.attr.multi_valued {
-                // `emails.value` without a filter: every element.
-                if let Some(Value::Multi(elements)) = slot.get_mut(name) {
-                    for e in elements.iter_mut() {
-                        if let Value::Complex(c) = e {
-                            set_sub(c, sub.name, if clear { None } else { op.value.clone() });
-                        }
-                    }
-                    elements.retain(|e| !e.is_empty());
-                }
-            } else {
-                let entry = slot.entry(name.to_owned()).or_insert_with(|| Value::Complex(Complex::new()));
-                if let Value::Complex(c) = entry {
-                    set_sub(c, sub.name, if clear { None } else { op.value.clone() });
-                }
-                if slot.get(name).is_some_and(Value::is_empty) {
-                    slot.remove(name);
-                }
-            }
-        }
-        (Some(filter), sub) => {
-            if target.attr.ty != AttrType::Complex {
-                return Err(Error::path(format!(
-                    "{} is not a complex attribute; a value filter cannot select from it",
-                    target.parent().dotted()
-                )));
-            }
-            let mut elements: Vec<Value> = match slot.remove(name) {
-                Some(Value::Multi(v)) => v,
-                Some(v) => vec![v],
-                None => Vec::new(),
-            };
-            let matching: Vec<usize> = elements
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.as_complex().is_some_and(|c| filter.matches_element(c)))
-                .map(|(i, _)| i)
-                .collect();
-            if clear {
-                // Clearing `value` inside a filtered element removes the element.
-                match sub {
-                    Some(s) if s.name != "value" => {
-                        for &i in &matching {
-                            if let Some(Value::Complex(c)) = elements.get_mut(i) {
-                                c.remove(s.name);
-                            }
-                        }
-                    }
-                    _ => {
-                        let mut i = 0;
-                        elements.retain(|_| {
-                            let keep = !matching.contains(&i);
-                            i += 1;
-                            keep
-                        });
-                    }
-                }
-            } else if matching.is_empty() {
-                // Entra's rule: add/replace on a filtered path that matches
-                // nothing creates the element from the filter's eq terms.
-                let terms = filter.eq_terms().ok_or_else(|| Error::NoTarget {
-                    detail: format!(
-                        "no element of {} matches the path's filter, and only a filter of 'eq' terms joined by 'and' can create one",
-                        target.parent().dotted()
-                    ),
-                })?;
-                let mut element = Complex::new();
-                for (k, lit) in terms {
-                    if let Some(v) = literal_value(lit) {
-                        element.insert(k.to_owned(), v);
-                    }
-                }
-                match (sub, &op.value) {
-                    (Some(s), v) => set_sub(&mut element, s.name, v.clone()),
-                    (None, Some(Value::Complex(c))) => element.extend(c.clone()),
-                    (None, _) => {
-                        return Err(Error::invalid(format!(
-                            "the value for {} must be an object of its sub-attributes",
-                            target.parent().dotted()
-                        )))
-                    }
-                }
-                elements.push(Value::Complex(element));
-                let last = elements.len() - 1;
-                demote_other_primaries(&mut elements, last);
-            } else {
-                for &i in &matching {
-                    if let Some(Value::Complex(c)) = elements.get_mut(i) {
-                        match (sub, &op.value) {
-                            (Some(s), v) => set_sub(c, s.name, v.clone()),
-                            (None, Some(Value::Complex(new))) => {
-                                if op.kind == PatchKind::Replace {
-                                    *c = new.clone();
-                                } else {
-                                    c.extend(new.clone());
-                                }
-                            }
-                            (None, _) => {
-                                return Err(Error::invalid(format!(
-                                    "the value for {} must be an object of its sub-attributes",
-                                    target.parent().dotted()
-                                )))
-                            }
-                        }
-                    }
-                    demote_other_primaries(&mut elements, i);
+    } else if op.kind == PatchKind::Remove || is_clear(&op.value) {
+        slot.remove(name);
+    } else if let Some(value) = &op.value {
+        set_whole(slot, &target, op.kind, value)?;
+    }
+    Ok(())
+}
+
+/// `name.givenName`, or `emails.value` without a filter (every element).
+fn apply_sub(slot: &mut Complex, op: &PatchOp, sub: &str) {
+    let target = op.path.target;
+    let name = target.attr.name;
+    let value = if op.kind == PatchKind::Remove || is_clear(&op.value) { None } else { op.value.clone() };
+    if target.attr.multi_valued {
+        if let Some(Value::Multi(elements)) = slot.get_mut(name) {
+            for e in elements.iter_mut() {
+                if let Value::Complex(c) = e {
+                    set_sub(c, sub, value.clone());
                 }
             }
             elements.retain(|e| !e.is_empty());
-            if !elements.is_empty() {
-                let v = if target.attr.multi_valued { Value::Multi(elements) } else { elements.swap_remove(0) };
-                slot.insert(name.to_owned(), v);
+        }
+    } else {
+        let entry = slot.entry(name.to_owned()).or_insert_with(|| Value::Complex(Complex::new()));
+        if let Value::Complex(c) = entry {
+            set_sub(c, sub, value);
+        }
+        if slot.get(name).is_some_and(Value::is_empty) {
+            slot.remove(name);
+        }
+    }
+}
+
+/// `emails[type eq "work"]` or `emails[type eq "work"].value`: the elements
+/// the filter selects; none selected creates one from the filter's `eq`
+/// terms (Entra's rule), clearing removes them (or their sub-attribute).
+fn apply_filtered(slot: &mut Complex, op: &PatchOp, filter: &crate::query::Filter, sub: Option<&str>) -> Result<()> {
+    let target = op.path.target;
+    let name = target.attr.name;
+    if target.attr.ty != AttrType::Complex {
+        return Err(Error::path(format!(
+            "{} is not a complex attribute; a value filter cannot select from it",
+            target.parent().dotted()
+        )));
+    }
+    let mut elements: Vec<Value> = match slot.remove(name) {
+        Some(Value::Multi(v)) => v,
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    let matching: Vec<usize> = elements
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.as_complex().is_some_and(|c| filter.matches_element(c)))
+        .map(|(i, _)| i)
+        .collect();
+    let not_an_object = || {
+        Error::invalid(format!("the value for {} must be an object of its sub-attributes", target.parent().dotted()))
+    };
+    if op.kind == PatchKind::Remove || is_clear(&op.value) {
+        // Clearing `value` inside a filtered element removes the element.
+        match sub {
+            Some(s) if s != "value" => {
+                for &i in &matching {
+                    if let Some(Value::Complex(c)) = elements.get_mut(i) {
+                        c.remove(s);
+                    }
+                }
+            }
+            _ => {
+                let mut i = 0;
+                elements.retain(|_| {
+                    let keep = !matching.contains(&i);
+                    i += 1;
+                    keep
+                });
             }
         }
+    } else if matching.is_empty() {
+        let terms = filter.eq_terms().ok_or_else(|| Error::NoTarget {
+            detail: format!(
+                "no element of {} matches the path's filter, and only a filter of 'eq' terms joined by 'and' can create one",
+                target.parent().dotted()
+            ),
+        })?;
+        let mut element = Complex::new();
+        for (k, lit) in terms {
+            if let Some(v) = literal_value(lit) {
+                element.insert(k.to_owned(), v);
+            }
+        }
+        match (sub, &op.value) {
+            (Some(s), v) => set_sub(&mut element, s, v.clone()),
+            (None, Some(Value::Complex(c))) => element.extend(c.clone()),
+            (None, _) => return Err(not_an_object()),
+        }
+        elements.push(Value::Complex(element));
+        let last = elements.len() - 1;
+        demote_other_primaries(&mut elements, last);
+    } else {
+        for &i in &matching {
+            if let Some(Value::Complex(c)) = elements.get_mut(i) {
+                match (sub, &op.value) {
+                    (Some(s), v) => set_sub(c, s, v.clone()),
+                    (None, Some(Value::Complex(new))) if op.kind == PatchKind::Replace => *c = new.clone(),
+                    (None, Some(Value::Complex(new))) => c.extend(new.clone()),
+                    (None, _) => return Err(not_an_object()),
+                }
+            }
+            demote_other_primaries(&mut elements, i);
+        }
+    }
+    elements.retain(|e| !e.is_empty());
+    if !elements.is_empty() {
+        let v = if target.attr.multi_valued { Value::Multi(elements) } else { elements.swap_remove(0) };
+        slot.insert(name.to_owned(), v);
     }
     Ok(())
 }
