@@ -74,10 +74,25 @@ macro_rules! binds {
 }
 pub(crate) use binds;
 
-/// A connection inside a transaction.
-pub(crate) enum Db<'c> {
+/// A connection inside a transaction, with the database's rule of which
+/// dynamic statements its connections keep prepared.
+pub(crate) struct Db<'c> {
+    conn: Conn<'c>,
+    statements: &'c Statements,
+}
+
+enum Conn<'c> {
     Sqlite(&'c mut SqliteConnection),
     Pg(&'c mut PgConnection),
+}
+
+impl<'c> Db<'c> {
+    pub(crate) fn sqlite(c: &'c mut SqliteConnection, statements: &'c Statements) -> Self {
+        Self { conn: Conn::Sqlite(c), statements }
+    }
+    pub(crate) fn pg(c: &'c mut PgConnection, statements: &'c Statements) -> Self {
+        Self { conn: Conn::Pg(c), statements }
+    }
 }
 
 /// A statement and its parameters. Diesel caches a prepared statement by
@@ -164,9 +179,9 @@ pub(crate) type SqlText = std::borrow::Cow<'static, str>;
 
 impl Db<'_> {
     pub(crate) fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Pg(_) => Backend::Postgres,
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Pg(_) => Backend::Postgres,
         }
     }
 
@@ -174,7 +189,7 @@ impl Db<'_> {
         let sql = sql.into();
         let cache = match &sql {
             std::borrow::Cow::Borrowed(_) => true,
-            std::borrow::Cow::Owned(text) => dynamic_cached(text),
+            std::borrow::Cow::Owned(text) => self.statements.admit(text),
         };
         Stmt { sql: sql.into_owned(), binds, cache }
     }
@@ -182,9 +197,9 @@ impl Db<'_> {
     /// Runs a statement; the number of rows it touched.
     pub(crate) fn exec(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<usize> {
         let q = self.stmt(sql, binds);
-        match self {
-            Db::Sqlite(c) => q.execute(*c),
-            Db::Pg(c) => q.execute(*c),
+        match &mut self.conn {
+            Conn::Sqlite(c) => q.execute(*c),
+            Conn::Pg(c) => q.execute(*c),
         }
     }
 
@@ -194,9 +209,9 @@ impl Db<'_> {
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
         let q = self.stmt(sql, binds);
-        match self {
-            Db::Sqlite(c) => q.load(*c),
-            Db::Pg(c) => q.load(*c),
+        match &mut self.conn {
+            Conn::Sqlite(c) => q.load(*c),
+            Conn::Pg(c) => q.load(*c),
         }
     }
 
@@ -217,38 +232,44 @@ pub(crate) const DYNAMIC_CACHED: usize = 128;
 /// is rarely repeated).
 const DYNAMIC_CACHED_LEN: usize = 2048;
 
-/// Whether a dynamic text is among the ones whose prepared statements are
-/// kept: the first [`DYNAMIC_CACHED`] short texts seen *twice* by the
-/// process. A text is admitted on its second use, so shapes a client sends
-/// once (a fuzzer, a one-off console search) do not take the places of the
-/// ones that repeat; texts seen once are remembered up to a bound, then
-/// forgotten together.
-fn dynamic_cached(text: &str) -> bool {
-    use std::collections::HashSet;
-    use std::sync::{LazyLock, Mutex, RwLock};
-    static KEPT: LazyLock<RwLock<HashSet<Box<str>>>> = LazyLock::new(|| RwLock::new(HashSet::new()));
-    static ONCE: LazyLock<Mutex<HashSet<Box<str>>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
-    if text.len() > DYNAMIC_CACHED_LEN {
-        return false;
-    }
-    if KEPT.read().unwrap_or_else(|p| p.into_inner()).contains(text) {
-        return true;
-    }
-    let mut once = ONCE.lock().unwrap_or_else(|p| p.into_inner());
-    if !once.remove(text) {
-        if once.len() >= DYNAMIC_CACHED * 8 {
-            once.clear();
+/// Which dynamic texts the connections of one [`crate::Database`] keep
+/// prepared: the first [`DYNAMIC_CACHED`] short texts seen *twice*. A text
+/// is admitted on its second use, so shapes a client sends once (a fuzzer,
+/// a one-off console search) do not take the places of the ones that
+/// repeat; texts seen once are remembered up to a bound, then forgotten
+/// together. Owned by the database (not the process), so two databases in
+/// one process (a host's tests) do not share places.
+#[derive(Default)]
+pub(crate) struct Statements {
+    kept: std::sync::RwLock<std::collections::HashSet<Box<str>>>,
+    once: std::sync::Mutex<std::collections::HashSet<Box<str>>>,
+}
+
+impl Statements {
+    /// Whether `text` is (now) one of the kept texts.
+    pub(crate) fn admit(&self, text: &str) -> bool {
+        if text.len() > DYNAMIC_CACHED_LEN {
+            return false;
         }
-        once.insert(text.into());
-        return false;
-    }
-    drop(once);
-    let mut kept = KEPT.write().unwrap_or_else(|p| p.into_inner());
-    if kept.len() < DYNAMIC_CACHED || kept.contains(text) {
-        kept.insert(text.into());
-        true
-    } else {
-        false
+        if self.kept.read().unwrap_or_else(|p| p.into_inner()).contains(text) {
+            return true;
+        }
+        let mut once = self.once.lock().unwrap_or_else(|p| p.into_inner());
+        if !once.remove(text) {
+            if once.len() >= DYNAMIC_CACHED * 8 {
+                once.clear();
+            }
+            once.insert(text.into());
+            return false;
+        }
+        drop(once);
+        let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < DYNAMIC_CACHED || kept.contains(text) {
+            kept.insert(text.into());
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -316,25 +337,29 @@ mod tests {
 
     #[test]
     fn dynamic_texts_are_cached_from_their_second_use_up_to_the_bound() {
+        let statements = Statements::default();
+        let cached = |t: &str| statements.admit(t);
         let long = "x".repeat(DYNAMIC_CACHED_LEN + 1);
-        assert!(!dynamic_cached(&long) && !dynamic_cached(&long), "long texts are never kept");
+        assert!(!cached(&long) && !cached(&long), "long texts are never kept");
         let base = "SELECT 1 WHERE a = $1 -- test shape ";
         let first = format!("{base}0");
-        assert!(!dynamic_cached(&first), "a text seen once is not kept");
-        assert!(dynamic_cached(&first), "its second use keeps it");
+        assert!(!cached(&first), "a text seen once is not kept");
+        assert!(cached(&first), "its second use keeps it");
         // Texts sent once each (a fuzzer) take no place.
-        assert!((1..=DYNAMIC_CACHED * 2).all(|i| !dynamic_cached(&format!("{base}once {i}"))));
-        // Repeated texts fill the places (other tests may have taken some).
+        assert!((1..=DYNAMIC_CACHED * 2).all(|i| !cached(&format!("{base}once {i}"))));
+        // Repeated texts fill the places that are left, and no more.
         let kept = (1..=DYNAMIC_CACHED * 2)
             .filter(|i| {
                 let t = format!("{base}{i}");
-                dynamic_cached(&t);
-                dynamic_cached(&t)
+                cached(&t);
+                cached(&t)
             })
             .count();
-        assert!(kept < DYNAMIC_CACHED, "at most {DYNAMIC_CACHED} texts are kept, got {kept} more");
+        assert_eq!(kept, DYNAMIC_CACHED - 1, "the bound holds exactly");
         let late = format!("{base}late");
-        assert!(!dynamic_cached(&late) && !dynamic_cached(&late), "past the bound nothing more is kept");
-        assert!(dynamic_cached(&first), "a kept text stays kept");
+        assert!(!cached(&late) && !cached(&late), "past the bound nothing more is kept");
+        assert!(cached(&first), "a kept text stays kept");
+        let other = Statements::default();
+        assert!(!other.admit(&first), "another database has places of its own");
     }
 }

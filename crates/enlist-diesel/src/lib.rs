@@ -112,6 +112,8 @@ pub struct Database {
     write_deadline: Duration,
     /// How long a unit of work waits for a thread (and so a connection).
     start_wait: Duration,
+    /// Which dynamic statements its connections keep prepared.
+    statements: Arc<conn::Statements>,
 }
 
 fn busy(detail: &str) -> Error {
@@ -266,6 +268,7 @@ impl Database {
             write_wait: opts.write_wait,
             write_deadline: opts.write_deadline,
             start_wait: opts.connection_timeout,
+            statements: Arc::new(conn::Statements::default()),
         })
     }
 

@@ -61,6 +61,7 @@ async fn started_in_time<R>(
 /// reads in one on SQLite (a consistent snapshot) and bare on PostgreSQL.
 fn on_pooled<R, F>(
     pools: &Pools,
+    statements: &crate::conn::Statements,
     write: bool,
     f: F,
     may_commit: impl FnOnce() -> Result<(), TxError>,
@@ -74,7 +75,7 @@ where
             let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
             let c: &mut SqliteConnection = &mut pooled;
             let run = |c: &mut SqliteConnection| {
-                let r = f(Db::Sqlite(c))?;
+                let r = f(Db::sqlite(c, statements))?;
                 may_commit()?;
                 Ok(r)
             };
@@ -84,7 +85,7 @@ where
             let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
             let c: &mut PgConnection = &mut pooled;
             let run = |c: &mut PgConnection| {
-                let r = f(Db::Pg(c))?;
+                let r = f(Db::pg(c, statements))?;
                 may_commit()?;
                 Ok(r)
             };
@@ -147,6 +148,7 @@ impl Database {
         };
         // What a unit of work logs carries the caller's span (request id).
         let span = tracing::Span::current();
+        let statements = self.statements.clone();
         if let (Some(writer), true) = (&self.writer, write) {
             let wait = self.write_wait;
             let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
@@ -160,8 +162,9 @@ impl Database {
                     // A savepoint inside the writer's batch transaction; a
                     // panic rolls back this unit only.
                     c.transaction(|c| {
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(Db::Sqlite(c))))
-                            .map_err(|_| TxError::Core(Error::Unexpected("a unit of work panicked".into())))??;
+                        let r =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(Db::sqlite(c, &statements))))
+                                .map_err(|_| TxError::Core(Error::Unexpected("a unit of work panicked".into())))??;
                         may_commit(COMMITTING)?;
                         Ok(r)
                     })
@@ -200,7 +203,7 @@ impl Database {
             // A panic in a unit of work unwinds through its transaction,
             // and the pool discards the connection it left mid-transaction.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                on_pooled(&pools, write, f, || may_commit(SAVING))
+                on_pooled(&pools, &statements, write, f, || may_commit(SAVING))
             }))
             .unwrap_or_else(|_| Err(Error::Unexpected("a unit of work panicked".into())));
             let _ = reply.send(result);
