@@ -46,6 +46,20 @@ async fn contoso() -> (enlist_diesel::testing::TestDatabase, Enlist, Caller) {
     (t, enlist, op)
 }
 
+/// The console's state over the test database, with Secure cookies.
+fn console_state(
+    t: &enlist_diesel::testing::TestDatabase,
+    enlist: &Enlist,
+    scim_base: Option<&str>,
+) -> web::Data<ConsoleState> {
+    web::Data::new(ConsoleState {
+        enlist: enlist.clone(),
+        activity: Arc::new(t.db.clone()),
+        scim_base: scim_base.map(str::to_owned),
+        secure_cookies: true,
+    })
+}
+
 #[actix_web::test]
 async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     let (t, enlist, op) = contoso().await;
@@ -67,12 +81,7 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
         summary: "{}".into(),
     };
     t.db.append(vec![refused]).await.unwrap();
-    let state = web::Data::new(ConsoleState {
-        enlist: enlist.clone(),
-        activity: Arc::new(t.db.clone()),
-        scim_base: Some("https://enlist.example.com/scim/v2".into()),
-        secure_cookies: true,
-    });
+    let state = console_state(&t, &enlist, Some("https://enlist.example.com/scim/v2"));
     let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
 
     // No session: told how to get one.
@@ -248,12 +257,7 @@ async fn mounted_under_a_prefix_every_link_form_redirect_and_cookie_follows() {
         );
         enlist.users.create(&op, u).await.unwrap();
     }
-    let state = web::Data::new(ConsoleState {
-        enlist: enlist.clone(),
-        activity: Arc::new(t.db.clone()),
-        scim_base: None,
-        secure_cookies: true,
-    });
+    let state = console_state(&t, &enlist, None);
     let app =
         test::init_service(App::new().service(web::scope("/admin/enlist").configure(enlist_console::configure(state))))
             .await;
@@ -308,12 +312,7 @@ async fn mounted_under_a_prefix_every_link_form_redirect_and_cookie_follows() {
 #[actix_web::test]
 async fn every_answer_carries_the_security_headers_and_no_inline_script_is_allowed() {
     let (t, enlist, op) = contoso().await;
-    let state = web::Data::new(ConsoleState {
-        enlist: enlist.clone(),
-        activity: Arc::new(t.db.clone()),
-        scim_base: None,
-        secure_cookies: true,
-    });
+    let state = console_state(&t, &enlist, None);
     let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
     let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
     let login = test::TestRequest::post().uri("/console/login").set_form([("token", link.as_str())]).to_request();
@@ -350,12 +349,7 @@ async fn every_answer_carries_the_security_headers_and_no_inline_script_is_allow
 #[actix_web::test]
 async fn a_live_session_is_never_replaced_without_being_named() {
     let (t, enlist, op) = contoso().await;
-    let state = web::Data::new(ConsoleState {
-        enlist: enlist.clone(),
-        activity: Arc::new(t.db.clone()),
-        scim_base: None,
-        secure_cookies: true,
-    });
+    let state = console_state(&t, &enlist, None);
     let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
     let boss = Email::parse("boss@contoso.com").unwrap();
     let first = enlist.console.link(&op, &boss).await.unwrap();

@@ -408,6 +408,18 @@ mod tests {
         assert_eq!(w.round().await, Next::After(Duration::from_secs(60)));
     }
 
+    /// A worker over mocks: batches of 10, the standard rate.
+    fn worker(queue: MockOutboxQueue, mailer: MockMailer) -> Worker {
+        Worker {
+            queue: Arc::new(queue),
+            mailer: Arc::new(mailer),
+            clock: Arc::new(Fixed),
+            batch: 10,
+            idle: Duration::from_secs(1),
+            rate: Arc::new(OrgRate::standard()),
+        }
+    }
+
     /// The queue holds one notification after `attempts` tries: claimed
     /// once, one at a time, then the queue is empty.
     fn once(queue: &mut MockOutboxQueue, attempts: u32) {
@@ -438,14 +450,7 @@ mod tests {
             let mut mailer = MockMailer::new();
             let error = std::sync::Mutex::new(Some(error));
             mailer.expect_send().times(1).returning(move |_| Err(error.lock().unwrap().take().unwrap()));
-            let w = Worker {
-                queue: Arc::new(queue),
-                mailer: Arc::new(mailer),
-                clock: Arc::new(Fixed),
-                batch: 10,
-                idle: Duration::from_secs(1),
-                rate: Arc::new(OrgRate::standard()),
-            };
+            let w = worker(queue, mailer);
             assert_eq!(w.run_once().await.unwrap(), (0, 1));
         }
     }
@@ -464,14 +469,7 @@ mod tests {
         queue.expect_mark_sent().never();
         let mut mailer = MockMailer::new();
         mailer.expect_send().times(1).returning(|_| Err(MailError::transient("421 busy")));
-        let w = Worker {
-            queue: Arc::new(queue),
-            mailer: Arc::new(mailer),
-            clock: Arc::new(Fixed),
-            batch: 10,
-            idle: Duration::from_secs(1),
-            rate: Arc::new(OrgRate::standard()),
-        };
+        let w = worker(queue, mailer);
         assert_eq!(w.run_once().await.unwrap(), (0, 1));
 
         let mut queue = MockOutboxQueue::new();
@@ -479,14 +477,7 @@ mod tests {
         queue.expect_mark_sent().withf(|id, _| id == "n1").times(1).returning(|_, _| Ok(()));
         let mut mailer = MockMailer::new();
         mailer.expect_send().times(1).returning(|_| Ok(()));
-        let w = Worker {
-            queue: Arc::new(queue),
-            mailer: Arc::new(mailer),
-            clock: Arc::new(Fixed),
-            batch: 10,
-            idle: Duration::from_secs(1),
-            rate: Arc::new(OrgRate::standard()),
-        };
+        let w = worker(queue, mailer);
         assert_eq!(w.run_once().await.unwrap(), (1, 0));
     }
 }
