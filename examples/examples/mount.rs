@@ -92,7 +92,7 @@ mod tests {
 
         // The host reads what was provisioned without touching Enlist's tables.
         let member = enlist.read().member_by_email(&org.id, "ANA@contoso.com").await.unwrap().unwrap();
-        assert_eq!((member.role(), member.active()), (enlist_core::Role::FullMember, true));
+        assert_eq!((member.role(), member.active()), (enlist::core::Role::FullMember, true));
         let page = enlist.read().members(&org.id, Some("userName sw \"ana\""), 1, 10).await.unwrap();
         assert_eq!(page.total, 1);
         assert!(enlist.read().members(&org.id, Some("userName eq 'ana'"), 1, 10).await.is_err());

@@ -37,6 +37,9 @@ pub use enlist_actix::Config as HttpConfig;
 pub use enlist_core as core;
 pub use enlist_diesel::{Database, PoolOptions};
 pub use enlist_jobs::activity::ActivityLimits;
+/// The JSON of a change event, as webhooks carry it and `enlist events
+/// --json` prints it: for a host that forwards events.
+pub use enlist_scim::events::event_json;
 pub use health::DatabaseHealth;
 pub use read::{Member, Reader};
 
