@@ -115,12 +115,19 @@ pub(crate) async fn attribute_refusal(req: &HttpRequest, state: &HttpState, e: &
     if draft.org.is_none() && !matches!(e.status, 401 | 403) {
         // Authentication (which attributes what it can) has not run.
         if let Ok(token) = bearer(req) {
-            if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
-                draft.by(&c);
-            }
+            attribute(state, token, draft).await;
         }
     }
     draft.refused(e);
+}
+
+/// Notes in `draft` whose real key `token` is (revoked or not, its
+/// organization's SCIM on or off), so a refusal shows in that
+/// organization's activity log. Never a reason to let a request through.
+async fn attribute(state: &HttpState, token: &str, draft: &mut Draft) {
+    if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
+        draft.by(&c);
+    }
 }
 
 /// Routes one request. `caller` is the key the front already checked
@@ -201,9 +208,7 @@ pub(crate) async fn authenticate(req: &HttpRequest, state: &HttpState, draft: &m
             Ok(c)
         }
         Err(e) => {
-            if let Ok(Some(c)) = state.enlist.api_keys.attribute(token).await {
-                draft.by(&c);
-            }
+            attribute(state, token, draft).await;
             Err(e.into())
         }
     }

@@ -40,7 +40,7 @@ impl Organization {
     ///
     /// [`DEFAULT_ORGANIZATION`]: crate::service::DEFAULT_ORGANIZATION
     pub fn scim_refusal(&self) -> Option<String> {
-        if self.domains.is_empty() && self.name != crate::service::DEFAULT_ORGANIZATION {
+        if self.lacks_scim_domain() {
             return Some(format!(
                 "SCIM is off for organization '{}' because it has no registered email domain (email changes and \
                  account linking are decided by domains). Ask the operator to register one \
@@ -57,6 +57,13 @@ impl Organization {
             )
         })
     }
+    /// Whether SCIM is refused for want of a registered domain: none is
+    /// registered, and this is not the trial [`DEFAULT_ORGANIZATION`].
+    ///
+    /// [`DEFAULT_ORGANIZATION`]: crate::service::DEFAULT_ORGANIZATION
+    pub fn lacks_scim_domain(&self) -> bool {
+        lacks_scim_domain(&self.name, &self.domains)
+    }
     /// The domains as a human list, for details.
     pub fn domain_list(&self) -> String {
         if self.domains.is_empty() {
@@ -65,6 +72,12 @@ impl Organization {
             self.domains.iter().map(DomainName::as_str).collect::<Vec<_>>().join(", ")
         }
     }
+}
+
+/// The rule of [`Organization::lacks_scim_domain`], for an organization
+/// being created.
+pub(crate) fn lacks_scim_domain(name: &str, domains: &[DomainName]) -> bool {
+    domains.is_empty() && name != crate::service::DEFAULT_ORGANIZATION
 }
 
 /// A person: one global account per email address.

@@ -117,7 +117,7 @@ impl Organizations {
                 id: OrganizationId::new(deps.ids.id()),
                 name: name.clone(),
                 domains: Vec::new(),
-                scim_enabled: scim && (!domains.is_empty() || name == DEFAULT_ORGANIZATION),
+                scim_enabled: scim && !crate::model::lacks_scim_domain(&name, &domains),
                 default_role: Role::FreeMember,
                 created_at: deps.clock.now(),
             };
@@ -257,7 +257,7 @@ impl Organizations {
             Some(if o.scim_enabled { EventKind::OrganizationScimEnabled } else { EventKind::OrganizationScimDisabled })
         };
         self.configure(caller, "scimEnabled", event, move |o| {
-            if enabled && !o.scim_enabled && o.domains.is_empty() && o.name != DEFAULT_ORGANIZATION {
+            if enabled && !o.scim_enabled && o.lacks_scim_domain() {
                 return Err(Error::invalid(format!(
                     "SCIM can be switched on only for an organization with a registered email domain. \
                      Register one first: enlist domain add '{}' example.com",
@@ -418,7 +418,7 @@ impl Organizations {
             let mut org = load_org(tx, &org.id)?;
             // SCIM works only while a domain is registered: the last one
             // gone switches it off, and only the operator turns it on again.
-            let switch_off = !add && org.domains.is_empty() && org.scim_enabled && org.name != DEFAULT_ORGANIZATION;
+            let switch_off = !add && org.scim_enabled && org.lacks_scim_domain();
             if switch_off {
                 org.scim_enabled = false;
                 tx.organizations().update(&org)?;
