@@ -321,6 +321,15 @@ fn scim_works_only_while_the_organization_has_a_registered_domain() {
     assert!(detail(&err).contains("Enterprise add-on"), "{err}");
     block_on(e.enlist.organizations.set_scim(&op(&o), true)).unwrap();
     block_on(e.enlist.api_keys.authenticate(&token)).unwrap();
+    // A domain another organization holds: refused, and nothing created.
+    let before = e.store.snapshot().audit_records().len();
+    let err = block_on(
+        e.enlist.organizations.create(&Actor::Operator, NewOrganization::new("Copycat").domain(dn("contoso.com"))),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Uniqueness { rule: Uniqueness::Domain, .. }), "{err}");
+    assert!(block_on(e.enlist.organizations.find("Copycat")).is_err(), "the organization was rolled back");
+    assert_eq!(e.store.snapshot().audit_records().len(), before, "nothing audited");
     // A row written before this rule (SCIM on, no domain) is refused too.
     let legacy = Organization { scim_enabled: true, ..bare.clone() };
     block_on(e.store.write(Box::new(move |tx| Ok(tx.organizations().update(&legacy)?)))).unwrap();
