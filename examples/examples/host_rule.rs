@@ -5,10 +5,10 @@
 //!
 //! `cargo test -p enlist-examples --example host_rule`
 
-use enlist::core::{Caller, Enlist, Error, OrganizationId, Role, UserId};
+use enlist::core::{Caller, Error, OrganizationId, Role, Services, UserId};
 
 /// The host's rule, over Enlist's read side.
-pub async fn may_invite_collaborators(enlist: &Enlist, org: &OrganizationId, user: &UserId) -> Result<bool, Error> {
+pub async fn may_invite_collaborators(enlist: &Services, org: &OrganizationId, user: &UserId) -> Result<bool, Error> {
     let host = Caller { organization_id: org.clone(), actor: enlist::core::Actor::Operator };
     match enlist.users.get(&host, user, false).await {
         Ok(v) => Ok(v.user.profile.active() && v.user.effective_role == Role::Admin),
@@ -64,7 +64,7 @@ mod tests {
             ids: Arc::new(SeqIds::default()),
             dns: Arc::new(NoDomainVerification),
         };
-        let enlist = Enlist::new(deps);
+        let enlist = Services::new(deps);
         futures_lite(may_invite_collaborators(&enlist, &OrganizationId::new("o1"), &UserId::new("u1"))).unwrap()
     }
 

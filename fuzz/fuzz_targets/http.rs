@@ -6,7 +6,7 @@
 use actix_web::{test, web, App};
 use enlist_core::testing::{FakeDns, MemoryStore, SeqIds, TickClock};
 use enlist_core::service::NewOrganization;
-use enlist_core::{Actor, Caller, Deps, Email, Enlist};
+use enlist_core::{Actor, Caller, Deps, Email, Services};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ fn world() -> World {
         ids: ids.clone(),
         dns: Arc::new(FakeDns::default()),
     };
-    let enlist = Enlist::new(deps);
+    let enlist = Services::new(deps);
     let (token, user, group) = runner.block_on(async {
         let org = enlist
             .organizations

@@ -1,7 +1,7 @@
 //! Black-box test support: the server `enlist serve` runs (the facade's
 //! builder, `http_server` and background jobs, over a real database,
-//! SQLite or PostgreSQL) on a loopback port, and a minimal HTTP/1.1 client
-//! that speaks to it over a socket like Entra would.
+//! SQLite or PostgreSQL) on a loopback port, and an HTTP client that
+//! speaks to it as Entra would.
 
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,7 +11,7 @@ pub mod webdriver;
 use enlist::HttpConfig;
 use enlist_core::service::NewOrganization;
 use enlist_core::testing::{FakeDns, SeqIds};
-use enlist_core::{Actor, Caller, DomainName, Email, Enlist, OrganizationId};
+use enlist_core::{Actor, Caller, DomainName, Email, OrganizationId, Services};
 use enlist_diesel::testing::TestDatabase;
 use serde_json::Value;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub struct TestServer {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     /// The core services behind it (for setup the CLI would do).
-    pub enlist: Enlist,
+    pub enlist: Services,
     /// Organization A and its key.
     pub org_a: OrganizationId,
     /// A's bearer token.
@@ -109,15 +109,15 @@ impl TestServer {
     }
     /// A client with A's key.
     pub fn a(&self) -> Client {
-        Client { addr: self.addr.clone(), auth: Some(format!("Bearer {}", self.key_a)) }
+        Client::new(&self.addr, Some(&format!("Bearer {}", self.key_a)))
     }
     /// A client with B's key.
     pub fn b(&self) -> Client {
-        Client { addr: self.addr.clone(), auth: Some(format!("Bearer {}", self.key_b)) }
+        Client::new(&self.addr, Some(&format!("Bearer {}", self.key_b)))
     }
     /// A client with a given Authorization header (or none).
     pub fn with_auth(&self, auth: Option<&str>) -> Client {
-        Client { addr: self.addr.clone(), auth: auth.map(str::to_owned) }
+        Client::new(&self.addr, auth)
     }
     /// Stops the server.
     pub async fn stop(self) {
@@ -191,26 +191,61 @@ impl Response {
     }
 }
 
-/// A minimal HTTP/1.1 client: one connection per request.
+/// The tests' HTTP client: reqwest, as an identity provider's client
+/// would speak, plus [`Client::send_bytes`] for what no well-behaved client
+/// sends (invalid UTF-8, a body the server refuses before reading it).
 #[derive(Clone)]
 pub struct Client {
     addr: String,
     auth: Option<String>,
+    http: reqwest::Client,
 }
 
 impl Client {
     /// A client for a server at `addr` (`127.0.0.1:PORT`) sending this
     /// Authorization header.
     pub fn new(addr: &str, auth: Option<&str>) -> Self {
-        Self { addr: addr.to_owned(), auth: auth.map(str::to_owned) }
+        // No pooling: each test runs on its own runtime, and a connection
+        // kept across requests would hide a server that closes early.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { addr: addr.to_owned(), auth: auth.map(str::to_owned), http }
     }
 
     /// Sends a request with extra headers and an optional body.
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Response {
-        self.send_bytes(method, path, headers, body.map(str::as_bytes)).await
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("http://{}{path}", self.addr));
+        if let Some(a) = &self.auth {
+            req = req.header("Authorization", a);
+        }
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            req = req.header("Content-Type", "application/scim+json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.body(body.to_owned());
+        }
+        let r = req.timeout(std::time::Duration::from_secs(30)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        Response { status, headers, text: r.text().await.unwrap() }
     }
 
-    /// Sends a request whose body may be any bytes (invalid UTF-8 too).
+    /// Sends raw HTTP/1.1 over a socket, for requests a well-behaved
+    /// client will not make: a body of any bytes (invalid UTF-8 too), or
+    /// one the server answers before reading (the status line is read
+    /// even when the body could not all be written).
     pub async fn send_bytes(
         &self,
         method: &str,
@@ -233,9 +268,9 @@ impl Client {
         req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
         stream.write_all(req.as_bytes()).await.unwrap();
-        stream.write_all(body).await.unwrap();
+        // The server may answer (413) and close before reading it all.
+        let _ = stream.write_all(body).await;
         let mut raw = Vec::new();
-        // The server may answer (413) before reading the whole body.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut raw)).await;
         parse(&raw)
     }
@@ -262,6 +297,8 @@ impl Client {
     }
 }
 
+/// A raw answer, read to the end (the raw path sends `Connection: close`
+/// and a `Content-Length`; actix answers those with a length too).
 fn parse(raw: &[u8]) -> Response {
     let split = raw
         .windows(4)
@@ -274,24 +311,11 @@ fn parse(raw: &[u8]) -> Response {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
-        body = dechunk(&body);
-    }
-    Response { status, headers, text: String::from_utf8_lossy(&body).into_owned() }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[pos + 2..pos + 2 + size]);
-        b = &b[pos + 2 + size + 2..];
-    }
-    out
+    assert!(
+        !headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")),
+        "a chunked answer on the raw path: use Client::send"
+    );
+    Response { status, headers, text: String::from_utf8_lossy(&raw[split + 4..]).into_owned() }
 }
 
 /// Runs an async scenario on both backends, as `#[actix_web::test]`s.
@@ -394,7 +418,8 @@ impl WebhookReceiver {
         let got = std::sync::Arc::new(std::sync::Mutex::new(Received::default()));
         let (secret2, got2) = (secret.clone(), got.clone());
         tokio::spawn(async move {
-            // Bounded: tests send a few dozen requests.
+            // Bounded: tests send a few dozen requests. One request per
+            // connection, and the answer says so.
             for _ in 0..500 {
                 let Ok((mut sock, _)) = listener.accept().await else { return };
                 let (head, body) = read_request(&mut sock).await;
@@ -423,7 +448,11 @@ impl WebhookReceiver {
                         "204 No Content"
                     }
                 };
-                let _ = sock.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
+                let _ = sock
+                    .write_all(
+                        format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                    )
+                    .await;
             }
         });
         Self { port, secret, got }

@@ -1,10 +1,8 @@
 //! A minimal W3C WebDriver client for the console's end-to-end tests:
 //! Debian's `chromedriver` driving headless `chromium` on 127.0.0.1, over
-//! plain blocking HTTP (one request per connection, bounded reads).
+//! the tests' HTTP client (reqwest, blocking).
 
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,43 +17,19 @@ pub struct Browser {
 }
 
 fn call(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("chromedriver: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    // chromedriver keeps the connection open: read the head, then exactly
-    // Content-Length bytes (bounded).
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 16384];
-    let (head_end, len) = loop {
-        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("chromedriver closed the connection".into());
-        }
-        raw.extend_from_slice(&chunk[..n]);
-        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                .unwrap_or(0);
-            break (i + 4, len.min(64 * 1024 * 1024));
-        }
-    };
-    while raw.len() < head_end + len {
-        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&chunk[..n]);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut req = client.request(method, format!("http://127.0.0.1:{port}{path}"));
+    if let Some(body) = body {
+        req = req.header("Content-Type", "application/json").body(body.to_string());
     }
-    let body = String::from_utf8_lossy(&raw[head_end..]).into_owned();
+    let text = req.send().and_then(|r| r.text()).map_err(|e| format!("chromedriver: {e}"))?;
     let v: Value =
-        serde_json::from_str(&body).map_err(|e| format!("{e}: {}", body.chars().take(200).collect::<String>()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{e}: {}", text.chars().take(200).collect::<String>()))?;
     if let Some(err) = v["value"]["error"].as_str() {
         return Err(format!("{err}: {}", v["value"]["message"].as_str().unwrap_or_default()));
     }

@@ -103,10 +103,10 @@ on_both!(refused_keys_are_attributed_to_their_organization);
 /// made-up token it is recorded for no one.
 async fn a_refused_body_is_recorded_for_the_keys_organization(s: &TestServer) {
     let big = format!(r#"{{"userName": "big@contoso.com", "title": "{}"}}"#, "x".repeat(70 * 1024));
-    let refused = s.a().send("POST", "/scim/v2/Users", &[], Some(&big)).await;
+    let refused = s.a().send_bytes("POST", "/scim/v2/Users", &[], Some(big.as_bytes())).await;
     let detail = refused.scim_error(413, None);
     let anyone = s.with_auth(Some("Bearer enlist_nobody.nothing"));
-    anyone.send("POST", "/scim/v2/Users", &[], Some(&big)).await.scim_error(401, None); // the key is checked before the body
+    anyone.send_bytes("POST", "/scim/v2/Users", &[], Some(big.as_bytes())).await.scim_error(401, None); // the key is checked before the body
     let got =
         activity_of(s, &s.org_a, ActivityQuery { failed_only: true, limit: 10, ..ActivityQuery::default() }, 1).await;
     let seen: Vec<(&str, &str, u16)> = got.iter().map(|r| (r.method.as_str(), r.route.as_str(), r.status)).collect();

@@ -8,10 +8,10 @@ use anyhow::anyhow;
 use enlist_core::query::{ListQuery, Page};
 use enlist_core::schema::USER_RESOURCE;
 use enlist_core::service::NewOrganization;
-use enlist_core::{Actor, ApiKeyId, Caller, DomainName, Email, Enlist, Organization, Role};
+use enlist_core::{Actor, ApiKeyId, Caller, DomainName, Email, Organization, Role, Services};
 use serde_json::json;
 
-pub(crate) async fn find_org(e: &Enlist, key: &str) -> anyhow::Result<Organization> {
+pub(crate) async fn find_org(e: &Services, key: &str) -> anyhow::Result<Organization> {
     Ok(e.organizations.find(key).await?)
 }
 
@@ -27,7 +27,7 @@ pub(crate) fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-pub(crate) async fn org_cmd(e: &Enlist, cmd: OrgCmd) -> anyhow::Result<()> {
+pub(crate) async fn org_cmd(e: &Services, cmd: OrgCmd) -> anyhow::Result<()> {
     match cmd {
         OrgCmd::Create { name, owner, domain, no_scim } => {
             let mut new = NewOrganization::new(name).scim(!no_scim);
@@ -81,7 +81,7 @@ pub(crate) async fn org_cmd(e: &Enlist, cmd: OrgCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn domain_cmd(e: &Enlist, cmd: DomainCmd) -> anyhow::Result<()> {
+pub(crate) async fn domain_cmd(e: &Services, cmd: DomainCmd) -> anyhow::Result<()> {
     let parse = |d: &str| DomainName::parse(d).map_err(|err| anyhow!("{err}"));
     match cmd {
         DomainCmd::Add { org, domain } => {
@@ -106,7 +106,7 @@ pub(crate) async fn domain_cmd(e: &Enlist, cmd: DomainCmd) -> anyhow::Result<()>
     Ok(())
 }
 
-pub(crate) async fn key_cmd(e: &Enlist, cmd: KeyCmd) -> anyhow::Result<()> {
+pub(crate) async fn key_cmd(e: &Services, cmd: KeyCmd) -> anyhow::Result<()> {
     match cmd {
         KeyCmd::Create { org, label } => {
             let o = find_org(e, &org).await?;
@@ -151,7 +151,7 @@ pub(crate) async fn key_cmd(e: &Enlist, cmd: KeyCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn users_cmd(e: &Enlist, org: &str, filter: Option<&str>, json_out: bool) -> anyhow::Result<()> {
+pub(crate) async fn users_cmd(e: &Services, org: &str, filter: Option<&str>, json_out: bool) -> anyhow::Result<()> {
     let o = find_org(e, org).await?;
     let filter = filter
         .map(|f| enlist_scim::parse_filter(&USER_RESOURCE, f))
@@ -196,7 +196,7 @@ pub(crate) async fn users_cmd(e: &Enlist, org: &str, filter: Option<&str>, json_
     Ok(())
 }
 
-pub(crate) async fn group_role_cmd(e: &Enlist, cmd: GroupRoleCmd) -> anyhow::Result<()> {
+pub(crate) async fn group_role_cmd(e: &Services, cmd: GroupRoleCmd) -> anyhow::Result<()> {
     let (org, group, r) = match cmd {
         GroupRoleCmd::Set { org, group, role: r } => (org, group, Some(role(&r)?)),
         GroupRoleCmd::Clear { org, group } => (org, group, None),
@@ -209,7 +209,7 @@ pub(crate) async fn group_role_cmd(e: &Enlist, cmd: GroupRoleCmd) -> anyhow::Res
 }
 
 pub(crate) async fn audit_cmd(
-    e: &Enlist,
+    e: &Services,
     org: &str,
     since: Option<String>,
     limit: u64,
@@ -296,7 +296,7 @@ pub(crate) async fn outbox_cmd(
 
 /// `enlist events ORG`: replay for reconciliation. Text: one line per
 /// event; `--json`: one JSON object per line (the webhook payload shape).
-pub(crate) async fn events_cmd(e: &Enlist, org: &str, after: u64, limit: u64, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn events_cmd(e: &Services, org: &str, after: u64, limit: u64, json: bool) -> anyhow::Result<()> {
     let o = find_org(e, org).await?;
     let events = e.events.list(&operator(&o), after, limit).await?;
     for ev in &events {
@@ -383,8 +383,9 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
             let body = json!({"id": msg_id, "type": "webhook.test", "organization": o.id.as_str(),
                               "timestamp": now.to_rfc3339(), "data": {}})
             .to_string();
-            let timeout = enlist_webhooks::DELIVERY_TIMEOUT;
-            match enlist_webhooks::deliver(e, &w, &msg_id, now.timestamp(), &body, timeout).await {
+            let sender = enlist_webhooks::Sender::new(e, enlist_webhooks::DELIVERY_TIMEOUT).map_err(|e| anyhow!(e))?;
+            let url = enlist_webhooks::destination(&w).map_err(|e| anyhow!(e))?;
+            match enlist_webhooks::deliver(&sender, &w, &url, &msg_id, now.timestamp(), &body).await {
                 Ok(status) => say!("{} answered HTTP {status}: deliveries will succeed", w.url),
                 Err(err) => return Err(anyhow!("{err}; check that the endpoint is up and reachable from this host")),
             }
@@ -450,7 +451,7 @@ pub(crate) async fn activity_cmd(
 }
 
 /// `enlist console-link ORG --email ADMIN`: the link, on its own line.
-pub(crate) async fn console_link_cmd(e: &Enlist, org: &str, email: &str, base: &str) -> anyhow::Result<()> {
+pub(crate) async fn console_link_cmd(e: &Services, org: &str, email: &str, base: &str) -> anyhow::Result<()> {
     let o = find_org(e, org).await?;
     let email = Email::parse(email).map_err(|err| anyhow!("{err}"))?;
     let token = e.console.link(&operator(&o), &email).await?;

@@ -20,7 +20,7 @@ use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use enlist_core::ports::IdGenerator;
-use enlist_core::Enlist;
+use enlist_core::Services;
 use enlist_scim::ScimError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ pub trait Health: Send + Sync {
 /// Everything a request needs.
 pub struct HttpState {
     /// The core services.
-    pub enlist: Enlist,
+    pub enlist: Services,
     /// Settings.
     pub config: Config,
     /// Health and gauges.
@@ -106,7 +106,7 @@ pub struct HttpState {
 
 impl HttpState {
     /// The request state.
-    pub fn new(enlist: Enlist, config: Config, health: Arc<dyn Health>, ids: Arc<dyn IdGenerator>) -> Self {
+    pub fn new(enlist: Services, config: Config, health: Arc<dyn Health>, ids: Arc<dyn IdGenerator>) -> Self {
         let limiter = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
         let body_budget = tokio::sync::Semaphore::new(
             (config.max_buffered_bytes / BUDGET_UNIT).clamp(config.max_body_bytes.div_ceil(BUDGET_UNIT), 1 << 30),

@@ -36,7 +36,7 @@ async fn main() {
         let path = std::env::temp_dir().join(format!("enlist-console-bench-{n}-{}.db", std::process::id()));
         let db = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default()).unwrap();
         db.migrate(|_| {}).unwrap();
-        let enlist = Enlist::new(Deps {
+        let enlist = Services::new(Deps {
             store: Arc::new(db.clone()),
             clock: Arc::new(TickClock::default()),
             ids: Arc::new(SeqIds::default()),

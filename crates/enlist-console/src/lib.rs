@@ -52,7 +52,7 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
 /// What the console needs.
 pub struct ConsoleState {
     /// The services.
-    pub enlist: enlist_core::Enlist,
+    pub enlist: enlist_core::Services,
     /// The activity log (read).
     pub activity: Arc<dyn ActivityLog>,
     /// The SCIM base URL shown on Integrations (`https://host/scim/v2`);

@@ -12,7 +12,7 @@ use enlist_core::ports::ActivityLog;
 use enlist_core::service::{NewOrganization, NewUser};
 use enlist_core::testing::{FakeDns, SeqIds, TickClock};
 use enlist_core::value::{Complex, Value};
-use enlist_core::{ActivityRecord, Actor, Caller, Deps, DomainName, Email, Enlist};
+use enlist_core::{ActivityRecord, Actor, Caller, Deps, DomainName, Email, Services};
 use std::sync::Arc;
 
 fn user(name: &str, roles: &[&str]) -> NewUser {
@@ -24,9 +24,9 @@ fn user(name: &str, roles: &[&str]) -> NewUser {
 
 /// A SQLite test database with the services and organization "Contoso",
 /// whose owner is the Admin boss@contoso.com; the operator's caller.
-async fn contoso() -> (enlist_diesel::testing::TestDatabase, Enlist, Caller) {
+async fn contoso() -> (enlist_diesel::testing::TestDatabase, Services, Caller) {
     let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
-    let enlist = Enlist::new(Deps {
+    let enlist = Services::new(Deps {
         store: Arc::new(t.db.clone()),
         clock: Arc::new(TickClock::default()),
         ids: Arc::new(SeqIds::default()),
@@ -49,7 +49,7 @@ async fn contoso() -> (enlist_diesel::testing::TestDatabase, Enlist, Caller) {
 /// The console's state over the test database, with Secure cookies.
 fn console_state(
     t: &enlist_diesel::testing::TestDatabase,
-    enlist: &Enlist,
+    enlist: &Services,
     scim_base: Option<&str>,
 ) -> web::Data<ConsoleState> {
     web::Data::new(ConsoleState {

@@ -27,5 +27,5 @@ pub mod testing;
 
 pub use error::{Error, RepoError, Result, Uniqueness};
 pub use model::*;
-pub use service::{Deps, Enlist};
+pub use service::{Deps, Services};
 pub use types::*;

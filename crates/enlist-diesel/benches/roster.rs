@@ -82,7 +82,7 @@ async fn run(label: &str, db: Database, n: usize) {
         ids: Arc::new(Ids(AtomicU64::new(0))),
         dns: Arc::new(enlist_core::ports::NoDomainVerification),
     };
-    let enlist = Enlist::new(deps);
+    let enlist = Services::new(deps);
     let org = enlist.organizations.create(&Actor::Operator, NewOrganization::new("Bench")).await.unwrap();
     let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
     let seed = Instant::now();

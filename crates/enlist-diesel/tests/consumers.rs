@@ -110,14 +110,14 @@ async fn in_order_at_least_once_from_a_durable_position(env: Env) {
     }
     let clock = Manual::new();
     let h = Arc::new(Recorder::default());
-    let c = consumer(env.db.clone(), h.clone(), clock.clone());
+    let c = consumer(env.db().clone(), h.clone(), clock.clone());
     assert_eq!(drain(&c).await, 5, "[{}] the owner and four users", env.name);
     assert_eq!(seqs(&h, &a.id), [1, 2, 3, 4, 5]);
-    assert_eq!(env.db.lag("sessions").await.unwrap(), 0);
+    assert_eq!(env.db().lag("sessions").await.unwrap(), 0);
     // A restarted process continues from the stored position.
     env.enlist.users.create(&entra(&a.id), user("later@a.com")).await.unwrap();
-    assert_eq!(env.db.lag("sessions").await.unwrap(), 1, "[{}] lag counts what waits", env.name);
-    let restarted = consumer(env.db.clone(), h.clone(), clock);
+    assert_eq!(env.db().lag("sessions").await.unwrap(), 1, "[{}] lag counts what waits", env.name);
+    let restarted = consumer(env.db().clone(), h.clone(), clock);
     assert_eq!(drain(&restarted).await, 1);
     assert_eq!(seqs(&h, &a.id), [1, 2, 3, 4, 5, 6]);
 }
@@ -130,7 +130,7 @@ async fn a_failing_handler_is_retried_with_backoff_and_nothing_is_skipped(env: E
     }
     let clock = Manual::new();
     let h = Arc::new(Recorder { fail_once: Mutex::new(Some(3)), ..Recorder::default() });
-    let c = consumer(env.db.clone(), h.clone(), clock.clone());
+    let c = consumer(env.db().clone(), h.clone(), clock.clone());
     let first = c.run_once().await.unwrap();
     assert_eq!((first.delivered, first.failed), (2, true), "[{}]", env.name);
     // Not due yet: nothing is claimed, and 4 is not delivered past 3.
@@ -152,10 +152,10 @@ async fn two_processes_never_handle_one_organization_at_once(env: Env) {
         }
         orgs.push(o);
     }
-    let second = Database::open(&env.url, &PoolOptions::default()).unwrap();
+    let second = Database::open(env.url(), &PoolOptions::default()).unwrap();
     let clock = Manual::new();
     let h = Arc::new(Recorder::default());
-    let (one, two) = (consumer(env.db.clone(), h.clone(), clock.clone()), consumer(second, h.clone(), clock));
+    let (one, two) = (consumer(env.db().clone(), h.clone(), clock.clone()), consumer(second, h.clone(), clock));
     let (d1, d2) = tokio::join!(drain(&one), drain(&two));
     assert_eq!(d1 + d2, 21, "[{}] every event once: {d1} + {d2}", env.name);
     for o in &orgs {
@@ -171,7 +171,7 @@ async fn pending_matches_what_a_claim_would_find(env: Env) {
     let b = org(&env, "B", "owner@b.com").await;
     let clock = Manual::new();
     let now = clock.now();
-    let (db, name) = (&env.db, "sessions");
+    let (db, name) = (env.db(), "sessions");
     assert!(db.pending(name, None, now).await.unwrap(), "[{}] a new consumer has every event to read", env.name);
     assert!(db.pending(name, Some(a.id.clone()), now).await.unwrap());
     // Held by another process: nothing for this one until the lease ends.
@@ -188,7 +188,7 @@ async fn pending_matches_what_a_claim_would_find(env: Env) {
     assert!(!db.pending(name, None, now).await.unwrap(), "[{}] A done, B waits for its retry", env.name);
     assert!(db.pending(name, None, retry_at).await.unwrap());
     // Caught up: nothing pending, and a new event makes it pending again.
-    let c = consumer(env.db.clone(), Arc::new(Recorder::default()), clock.clone());
+    let c = consumer(env.db().clone(), Arc::new(Recorder::default()), clock.clone());
     clock.advance(Duration::from_secs(5));
     drain(&c).await;
     assert!(!db.pending(name, None, clock.now()).await.unwrap(), "[{}] caught up", env.name);

@@ -56,7 +56,7 @@ fn reopen(url: &str, wait: Duration, deadline: Duration) -> Database {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_queues_writers_and_refuses_a_long_wait_with_nothing_changed() {
     let env = common::sqlite();
-    let db = reopen(&env.url, Duration::from_millis(100), Duration::from_secs(20));
+    let db = reopen(env.url(), Duration::from_millis(100), Duration::from_secs(20));
     let first = tokio::spawn({
         let db = db.clone();
         async move { slow_insert(&db, "First", Duration::from_millis(600)).await }
@@ -74,7 +74,7 @@ async fn sqlite_queues_writers_and_refuses_a_long_wait_with_nothing_changed() {
     assert!(exists(&db, "First").await);
     assert!(!exists(&db, "Second").await, "a refused write changed nothing");
     // With room to wait, writers take turns and all commit.
-    let db = reopen(&env.url, Duration::from_secs(10), Duration::from_secs(20));
+    let db = reopen(env.url(), Duration::from_secs(10), Duration::from_secs(20));
     let writes: Vec<_> = (0..8)
         .map(|i| {
             let db = db.clone();
@@ -90,14 +90,14 @@ async fn sqlite_queues_writers_and_refuses_a_long_wait_with_nothing_changed() {
 }
 
 async fn a_write_past_its_deadline_or_abandoned_is_rolled_back(env: common::Env) {
-    let db = reopen(&env.url, Duration::from_secs(10), Duration::from_millis(150));
+    let db = reopen(env.url(), Duration::from_secs(10), Duration::from_millis(150));
     let late = slow_insert(&db, "Late", Duration::from_millis(400)).await;
     assert!(matches!(&late, Err(Error::Unavailable { detail }) if detail.contains("nothing was changed")), "{late:?}");
     assert!(!exists(&db, "Late").await, "[{}] a write past its deadline was committed", env.name);
 
     // The caller stops waiting (the HTTP deadline): the work finishes on
     // its thread and is rolled back.
-    let db = reopen(&env.url, Duration::from_secs(10), Duration::from_secs(20));
+    let db = reopen(env.url(), Duration::from_secs(10), Duration::from_secs(20));
     let gave_up =
         tokio::time::timeout(Duration::from_millis(100), slow_insert(&db, "Gone", Duration::from_millis(400))).await;
     assert!(gave_up.is_err());
@@ -118,7 +118,7 @@ on_both!(a_write_past_its_deadline_or_abandoned_is_rolled_back);
 async fn the_sqlite_writer_never_commits_a_unit_whose_caller_was_told_it_failed() {
     let env = common::sqlite();
     let deadline = Duration::from_millis(600);
-    let db = reopen(&env.url, Duration::from_secs(10), deadline);
+    let db = reopen(env.url(), Duration::from_secs(10), deadline);
     // Hold the writer so that the next two units queue into one batch.
     let blocker = tokio::spawn({
         let db = db.clone();

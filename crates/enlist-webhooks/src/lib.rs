@@ -20,7 +20,7 @@
 
 mod http;
 
-pub use http::post;
+pub use http::Sender;
 
 use base64::Engine;
 use enlist_core::consumer::{Consumer, EventHandler, HandlerError};
@@ -84,7 +84,7 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Result<St
 /// `InvalidValue` naming what is wrong with the URL or its address;
 /// `Forbidden` as the core's `Webhooks::add`.
 pub async fn register(
-    services: &enlist_core::Enlist,
+    services: &enlist_core::Services,
     ids: &dyn IdGenerator,
     caller: &Caller,
     url: &str,
@@ -94,30 +94,37 @@ pub async fn register(
     services.webhooks.add(caller, url, every_organization, allow_private, new_secret(ids)).await
 }
 
+/// An endpoint's URL as delivery uses it: parsed once, and held to the
+/// rule it was registered under (an address literal is checked here; a
+/// name is checked by the [`Sender`]'s resolver whenever it connects).
+///
+/// # Errors
+/// The core's sentence on what is wrong with the URL.
+pub fn destination(webhook: &Webhook) -> Result<WebhookUrl, String> {
+    enlist_core::service::check_webhook_url(&webhook.url, webhook.allow_private).map_err(|e| e.to_string())
+}
+
 /// Sends one signed message to an endpoint, as every delivery and
-/// `enlist webhook test` do: the core resolves and checks the destination
-/// again (DNS may have changed), the body is signed per Standard Webhooks
-/// with the endpoint's secret, and only a 2xx answer is success.
+/// `enlist webhook test` do: the body is signed per Standard Webhooks with
+/// the endpoint's secret, and only a 2xx answer is success.
 ///
 /// # Errors
 /// A sentence saying what failed, without the URL's query.
 pub async fn deliver(
-    services: &enlist_core::Enlist,
+    sender: &Sender,
     webhook: &Webhook,
+    url: &WebhookUrl,
     msg_id: &str,
     timestamp: i64,
     body: &str,
-    timeout: Duration,
 ) -> Result<u16, String> {
-    let url = WebhookUrl::parse(&webhook.url).map_err(|e| e.to_string())?;
-    let addrs = services.webhooks.destination(&url, webhook.allow_private).await.map_err(|e| e.to_string())?;
     let signature = sign(&webhook.secret, msg_id, timestamp, body)?;
     let headers = [
         ("webhook-id", msg_id.to_owned()),
         ("webhook-timestamp", timestamp.to_string()),
         ("webhook-signature", signature),
     ];
-    match post(&url, &addrs, &headers, body, timeout).await {
+    match sender.post(url, webhook.allow_private, &headers, body).await {
         Ok(status) if (200..300).contains(&status) => Ok(status),
         Ok(status) => Err(format!("the endpoint answered HTTP {status}; it must answer 2xx to a valid signed request")),
         Err(e) => Err(e),
@@ -126,10 +133,10 @@ pub async fn deliver(
 
 /// Delivers events to one endpoint.
 pub struct WebhookHandler {
-    services: enlist_core::Enlist,
+    sender: Sender,
     webhook: Webhook,
+    url: Result<WebhookUrl, String>,
     clock: Arc<dyn Clock>,
-    timeout: Duration,
 }
 
 #[async_trait::async_trait]
@@ -137,10 +144,8 @@ impl EventHandler for WebhookHandler {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let body = enlist_scim::events::event_json(event).to_string();
         let timestamp = self.clock.now().timestamp();
-        deliver(&self.services, &self.webhook, &event.id, timestamp, &body, self.timeout)
-            .await
-            .map(|_| ())
-            .map_err(HandlerError)
+        let url = self.url.as_ref().map_err(|e| HandlerError(e.clone()))?;
+        deliver(&self.sender, &self.webhook, url, &event.id, timestamp, &body).await.map(|_| ()).map_err(HandlerError)
     }
 }
 
@@ -149,7 +154,7 @@ impl EventHandler for WebhookHandler {
 /// picking endpoints up (and dropping them) as they are registered.
 pub struct Dispatcher {
     /// The services (enabled endpoints, disabling).
-    pub services: enlist_core::Enlist,
+    pub services: enlist_core::Services,
     /// Positions and claims.
     pub feed: Arc<dyn EventFeed>,
     /// Time.
@@ -168,6 +173,9 @@ pub struct Dispatcher {
     pub lease: Duration,
     /// The running endpoints, by id.
     running: tokio::sync::Mutex<HashMap<String, Jobs>>,
+    /// The client every endpoint shares, made at the first round (its
+    /// timeout follows `lease`).
+    sender: std::sync::OnceLock<Result<Sender, String>>,
 }
 
 impl Dispatcher {
@@ -175,7 +183,7 @@ impl Dispatcher {
     /// an idle endpoint asks again after 500 ms, [`GIVE_UP_AFTER`],
     /// [`DEFAULT_LEASE`]. Adjust the public fields before running it.
     pub fn new(
-        services: enlist_core::Enlist,
+        services: enlist_core::Services,
         feed: Arc<dyn EventFeed>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
@@ -190,6 +198,7 @@ impl Dispatcher {
             give_up_after: GIVE_UP_AFTER,
             lease: DEFAULT_LEASE,
             running: tokio::sync::Mutex::new(HashMap::new()),
+            sender: std::sync::OnceLock::new(),
         }
     }
 
@@ -198,15 +207,15 @@ impl Dispatcher {
         format!("webhook:{webhook_id}")
     }
 
-    fn endpoint(&self, webhook: Webhook) -> EndpointJob {
+    fn endpoint(&self, webhook: Webhook, sender: Sender) -> EndpointJob {
         let consumer = Consumer {
             name: Self::consumer_name(&webhook.id),
             feed: self.feed.clone(),
             handler: Arc::new(WebhookHandler {
-                services: self.services.clone(),
+                sender,
+                url: destination(&webhook),
                 webhook: webhook.clone(),
                 clock: self.clock.clone(),
-                timeout: DELIVERY_TIMEOUT.min(self.lease / 2),
             }),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
@@ -232,6 +241,14 @@ impl Job for Dispatcher {
         "webhook dispatcher".into()
     }
     async fn round(&self) -> Next {
+        let sender = match self.sender.get_or_init(|| Sender::new(&self.services, DELIVERY_TIMEOUT.min(self.lease / 2)))
+        {
+            Ok(sender) => sender,
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks cannot be delivered; events wait until a restart fixes this");
+                return Next::After(self.refresh);
+            }
+        };
         match self.services.webhooks.enabled().await {
             Ok(enabled) => {
                 let mut running = self.running.lock().await;
@@ -246,7 +263,7 @@ impl Job for Dispatcher {
                     if !running.contains_key(&w.id) {
                         let id = w.id.clone();
                         let mut jobs = Jobs::new();
-                        jobs.spawn(Arc::new(self.endpoint(w)));
+                        jobs.spawn(Arc::new(self.endpoint(w, sender.clone())));
                         running.insert(id, jobs);
                     }
                 }
@@ -268,7 +285,7 @@ impl Job for Dispatcher {
 pub struct EndpointJob {
     job: ConsumerJob,
     webhook: Webhook,
-    services: enlist_core::Enlist,
+    services: enlist_core::Services,
     feed: Arc<dyn EventFeed>,
     clock: Arc<dyn Clock>,
     give_up_after: Duration,

@@ -40,7 +40,7 @@ impl Subscription {
 /// logged and tried again the next hour.
 struct Pruning {
     db: enlist_diesel::Database,
-    services: enlist_core::Enlist,
+    services: enlist_core::Services,
     clock: Arc<dyn enlist_core::ports::Clock>,
     events_keep_days: u32,
     activity_keep_days: u32,

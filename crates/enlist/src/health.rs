@@ -14,7 +14,7 @@ pub struct DatabaseHealth {
     /// Names of this process's event consumers, for their lag gauges.
     pub consumers: Arc<Mutex<Vec<String>>>,
     /// The services (webhook endpoints, whose lag is shown too).
-    pub services: Option<enlist_core::Enlist>,
+    pub services: Option<enlist_core::Services>,
     /// The activity recorder, whose dropped records are counted.
     pub activity: Option<Arc<enlist_jobs::activity::Recorder>>,
 }

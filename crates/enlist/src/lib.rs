@@ -236,7 +236,7 @@ impl Builder {
                 }
             },
         };
-        let services = enlist_core::Enlist::new(Deps {
+        let services = enlist_core::Services::new(Deps {
             store: self.store.clone().unwrap_or_else(|| Arc::new(db.clone())),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
@@ -276,7 +276,7 @@ impl Builder {
 /// Enlist, wired: see the crate documentation. Cheap to clone.
 #[derive(Clone)]
 pub struct Enlist {
-    services: enlist_core::Enlist,
+    services: enlist_core::Services,
     db: Database,
     state: web::Data<enlist_actix::HttpState>,
     clock: Arc<dyn Clock>,
@@ -302,7 +302,7 @@ impl Enlist {
     /// The use cases, for the host's admin screens. Calls take a
     /// [`enlist_core::Caller`]: the operator, an organization member (the
     /// host's signed-in Admin), or an API key.
-    pub fn services(&self) -> &enlist_core::Enlist {
+    pub fn services(&self) -> &enlist_core::Services {
         &self.services
     }
 

@@ -37,7 +37,7 @@ impl Member {
 
 /// The read API; see [`crate::Enlist::read`].
 pub struct Reader<'a> {
-    services: &'a enlist_core::Enlist,
+    services: &'a enlist_core::Services,
 }
 
 fn as_host(org: &OrganizationId) -> Caller {
@@ -54,7 +54,7 @@ fn found<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(services: &'a enlist_core::Enlist) -> Self {
+    pub(crate) fn new(services: &'a enlist_core::Services) -> Self {
         Self { services }
     }
 

@@ -40,7 +40,7 @@ pub struct Deps {
 
 /// All services, wired to one set of ports.
 #[derive(Clone)]
-pub struct Enlist {
+pub struct Services {
     /// Users (memberships).
     pub users: Users,
     /// Groups.
@@ -57,7 +57,7 @@ pub struct Enlist {
     pub console: Console,
 }
 
-impl Enlist {
+impl Services {
     /// Wires every service to `deps`.
     pub fn new(deps: Deps) -> Self {
         Self {

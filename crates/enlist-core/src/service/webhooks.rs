@@ -195,11 +195,15 @@ pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<WebhookUrl> {
 }
 
 fn internal(url: &str, host: &str, ip: Option<std::net::IpAddr>) -> Error {
+    Error::invalid(format!("webhook URL '{url}': {}", internal_detail(host, ip)))
+}
+
+fn internal_detail(host: &str, ip: Option<std::net::IpAddr>) -> String {
     let resolves = ip.map(|ip| format!(" resolves to {ip}, which is")).unwrap_or_else(|| " names".into());
-    Error::invalid(format!(
-        "webhook URL '{url}': {host}{resolves} this machine or a private network; webhooks go to public HTTPS \
-         endpoints (the operator may allow private addresses: enlist webhook add --allow-private)"
-    ))
+    format!(
+        "{host}{resolves} this machine or a private network; webhooks go to public HTTPS endpoints (the operator \
+         may allow private addresses: enlist webhook add --allow-private)"
+    )
 }
 
 impl Webhooks {
@@ -324,30 +328,42 @@ impl Webhooks {
         .await
     }
 
-    /// Where `url` may be delivered now: its addresses, through the DNS
-    /// port for a name (checked again before every delivery, as DNS may
-    /// change), with every internal address refused unless
-    /// `allow_private`.
+    /// Where `url` may be delivered now: its addresses (see
+    /// [`Webhooks::addresses`]) with its port.
+    ///
+    /// # Errors
+    /// As [`Webhooks::addresses`].
+    pub async fn destination(&self, url: &WebhookUrl, allow_private: bool) -> Result<Vec<std::net::SocketAddr>> {
+        let ips = self.addresses(&url.host, allow_private).await.map_err(|e| match e {
+            Error::InvalidValue { detail } => Error::invalid(format!("webhook URL '{}': {detail}", url.redacted())),
+            other => other,
+        })?;
+        Ok(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, url.port)).collect())
+    }
+
+    /// The addresses a webhook host may be reached at now: a literal, or
+    /// a name through the DNS port (asked again whenever a delivery opens
+    /// a connection, as DNS may change), with every internal address
+    /// refused unless `allow_private`. The delivery client's resolver
+    /// calls this, so no connection is ever opened to an address that
+    /// was not checked.
     ///
     /// # Errors
     /// `InvalidValue` when the host does not resolve or resolves inside;
     /// `Unexpected` when DNS could not be asked.
-    pub async fn destination(&self, url: &WebhookUrl, allow_private: bool) -> Result<Vec<std::net::SocketAddr>> {
-        let ips = match url.host.parse::<std::net::IpAddr>() {
+    pub async fn addresses(&self, host: &str, allow_private: bool) -> Result<Vec<std::net::IpAddr>> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let ips = match host.parse::<std::net::IpAddr>() {
             Ok(ip) => vec![ip],
-            Err(_) => self.deps.dns.addresses(&url.host).await.map_err(|e| Error::Unexpected(Box::new(e)))?,
+            Err(_) => self.deps.dns.addresses(host).await.map_err(|e| Error::Unexpected(Box::new(e)))?,
         };
         if ips.is_empty() {
-            return Err(Error::invalid(format!(
-                "webhook URL '{}': {} does not resolve; check the host name",
-                url.redacted(),
-                url.host
-            )));
+            return Err(Error::invalid(format!("{host} does not resolve; check the host name")));
         }
         if let Some(bad) = ips.iter().find(|ip| !allow_private && is_internal_address(**ip)) {
-            return Err(internal(&url.redacted(), &url.host, Some(*bad)));
+            return Err(Error::invalid(internal_detail(host, Some(*bad))));
         }
-        Ok(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, url.port)).collect())
+        Ok(ips)
     }
 
     /// Every enabled endpoint: for the delivery worker.

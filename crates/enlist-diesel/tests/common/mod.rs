@@ -4,31 +4,54 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use enlist_core::ports::Store;
 use enlist_core::service::NewOrganization;
-use enlist_core::testing::{SeqIds, TickClock};
-use enlist_core::{Actor, Caller, Deps, Email, Enlist, Organization, OrganizationId};
+use enlist_core::testing::{MemoryStore, SeqIds, TickClock};
+use enlist_core::{Actor, Caller, Deps, Email, Organization, OrganizationId, Services};
 use enlist_diesel::testing::TestDatabase;
 use enlist_diesel::Database;
 use std::sync::Arc;
 
+/// Services over one store: a test database (SQLite or PostgreSQL) or the
+/// core's `MemoryStore`, so the contract tests hold the in-memory store
+/// to what the database adapter does.
 pub struct Env {
-    pub db: Database,
-    pub enlist: Enlist,
+    pub enlist: Services,
+    /// The store the services run on.
+    pub store: Arc<dyn Store>,
     pub name: &'static str,
-    /// The database URL (a second pool on it stands for another process).
-    pub url: String,
-    _guard: TestDatabase,
+    database: Option<(Database, TestDatabase)>,
 }
 
-fn env(t: TestDatabase) -> Env {
-    let db = t.db.clone();
-    let deps = Deps {
-        store: Arc::new(db.clone()),
+impl Env {
+    /// The database (not for tests that also run on the memory store).
+    pub fn db(&self) -> &Database {
+        match &self.database {
+            Some((db, _)) => db,
+            None => panic!("this test reads the database directly: run it with on_both!, not on_every_store!"),
+        }
+    }
+    /// The database URL (a second pool on it stands for another process).
+    pub fn url(&self) -> &str {
+        match &self.database {
+            Some((_, t)) => &t.url,
+            None => panic!("this test opens the database again: run it with on_both!, not on_every_store!"),
+        }
+    }
+}
+
+fn services(store: Arc<dyn Store>) -> Services {
+    Services::new(Deps {
+        store,
         clock: Arc::new(TickClock::default()),
         ids: Arc::new(SeqIds::default()),
         dns: Arc::new(enlist_core::testing::FakeDns::default()),
-    };
-    Env { db, enlist: Enlist::new(deps), name: t.name, url: t.url.clone(), _guard: t }
+    })
+}
+
+fn env(t: TestDatabase) -> Env {
+    let store: Arc<dyn Store> = Arc::new(t.db.clone());
+    Env { enlist: services(store.clone()), store, name: t.name, database: Some((t.db.clone(), t)) }
 }
 
 pub fn sqlite() -> Env {
@@ -40,10 +63,28 @@ pub fn postgres() -> Option<Env> {
     TestDatabase::postgres().unwrap().map(env)
 }
 
+/// The core's in-memory store.
+pub fn memory() -> Env {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    Env { enlist: services(store.clone()), store, name: "memory", database: None }
+}
+
+/// Runs an async test body on both backends and on the core's
+/// `MemoryStore`: a contract every store keeps.
+#[macro_export]
+macro_rules! on_every_store {
+    ($name:ident) => {
+        $crate::on_both!($name, memory);
+    };
+}
+
 /// Runs an async test body on both backends.
 #[macro_export]
 macro_rules! on_both {
     ($name:ident) => {
+        $crate::on_both!($name,);
+    };
+    ($name:ident, $($memory:ident)?) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
@@ -55,6 +96,12 @@ macro_rules! on_both {
                     super::$name(env).await;
                 }
             }
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $memory() {
+                    super::$name($crate::common::memory()).await;
+                }
+            )?
         }
     };
 }

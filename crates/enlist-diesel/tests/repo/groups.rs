@@ -130,7 +130,7 @@ async fn the_last_admin_is_guarded_by_the_database(env: Env) {
     let err = env.enlist.users.delete(&c, &second.user.id, None).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }));
 }
-on_both!(the_last_admin_is_guarded_by_the_database);
+on_every_store!(the_last_admin_is_guarded_by_the_database);
 
 async fn racing_creates_give_one_success(env: Env) {
     let o = org(&env, "Contoso", "owner@x.com").await;
@@ -194,14 +194,13 @@ async fn concurrent_member_adds_lose_nothing(env: Env) {
         env.name
     );
 }
-on_both!(concurrent_member_adds_lose_nothing);
+on_every_store!(concurrent_member_adds_lose_nothing);
 
 async fn a_failed_unit_of_work_leaves_nothing(env: Env) {
-    use enlist_core::ports::Store;
     let o = org(&env, "Contoso", "owner@x.com").await;
     let org_id = o.id.clone();
     let err = env
-        .db
+        .store
         .write(Box::new(move |tx| {
             tx.organizations().add_domain(&org_id, &enlist_core::DomainName::parse("contoso.com")?)?;
             Err(Error::Conflict { detail: "stop here".into() })
@@ -211,4 +210,4 @@ async fn a_failed_unit_of_work_leaves_nothing(env: Env) {
     assert!(matches!(err, Error::Conflict { .. }));
     assert!(env.enlist.organizations.find("Contoso").await.unwrap().domains.is_empty(), "[{}] rolled back", env.name);
 }
-on_both!(a_failed_unit_of_work_leaves_nothing);
+on_every_store!(a_failed_unit_of_work_leaves_nothing);

@@ -1,6 +1,11 @@
 //! The shared repository suite: every test runs on SQLite and on
 //! PostgreSQL, through the core's services (so the rules and the SQL are
-//! exercised together) and, for filters, through the SCIM parser.
+//! exercised together) and, for filters, through the SCIM parser. The
+//! tests marked `on_every_store!` also run on the core's `MemoryStore`,
+//! which unit tests of the services use: uniqueness, the last-Admin guard,
+//! rollback, concurrent membership and role changes, event numbering. The
+//! memory store evaluates no filter or sort (it answers `Unsupported`), so
+//! the tests that list with one run on the two databases only.
 
 // Tests fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

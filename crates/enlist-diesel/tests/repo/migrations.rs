@@ -4,9 +4,9 @@ use super::*;
 
 async fn migrations_run_from_empty_and_again(env: Env) {
     // `common` already migrated from empty; a second run applies nothing.
-    assert_eq!(env.db.migrate(|_| {}).unwrap(), Vec::<String>::new());
-    assert!(env.db.schema_version().unwrap().is_some_and(|v| v.starts_with("20261201")));
-    env.db.ping().await.unwrap();
+    assert_eq!(env.db().migrate(|_| {}).unwrap(), Vec::<String>::new());
+    assert!(env.db().schema_version().unwrap().is_some_and(|v| v.starts_with("20261201")));
+    env.db().ping().await.unwrap();
 }
 on_both!(migrations_run_from_empty_and_again);
 
@@ -33,11 +33,11 @@ async fn an_old_database_upgrades_like_a_new_one(fresh: Env) {
             None => return,
         },
     };
-    assert_ne!(old.db.schema_description().await.unwrap(), fresh.db.schema_description().await.unwrap());
+    assert_ne!(old.db().schema_description().await.unwrap(), fresh.db().schema_description().await.unwrap());
     for sql in FIRST_RELEASE_ROWS {
-        old.db.execute_raw(sql).await.unwrap_or_else(|e| panic!("[{}] {sql}: {e}", old.name));
+        old.db().execute_raw(sql).await.unwrap_or_else(|e| panic!("[{}] {sql}: {e}", old.name));
     }
-    let applied = old.db.migrate(|_| {}).unwrap();
+    let applied = old.db().migrate(|_| {}).unwrap();
     // Every migration after the first, in order.
     let mut later: Vec<String> = std::fs::read_dir(format!("{}/migrations/sqlite", env!("CARGO_MANIFEST_DIR")))
         .unwrap()
@@ -47,8 +47,8 @@ async fn an_old_database_upgrades_like_a_new_one(fresh: Env) {
     later.remove(0);
     assert_eq!(applied, later, "[{}]", old.name);
     assert_eq!(
-        old.db.schema_description().await.unwrap(),
-        fresh.db.schema_description().await.unwrap(),
+        old.db().schema_description().await.unwrap(),
+        fresh.db().schema_description().await.unwrap(),
         "[{}]",
         old.name
     );
@@ -67,7 +67,7 @@ async fn an_old_database_upgrades_like_a_new_one(fresh: Env) {
     old.enlist.users.create(&c, simple("new@contoso.com")).await.unwrap();
     let events = old.enlist.events.list(&operator(&o.id), 0, 10).await.unwrap();
     assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2], "[{}] numbering starts at 1", old.name);
-    let stats = enlist_core::ports::OutboxQueue::stats(&old.db).await.unwrap();
+    let stats = enlist_core::ports::OutboxQueue::stats(old.db()).await.unwrap();
     assert_eq!(stats.pending, 2, "[{}] the old notification is still queued", old.name);
 }
 on_both!(an_old_database_upgrades_like_a_new_one);
@@ -86,9 +86,9 @@ async fn event_numbering_survives_the_counter_move(fresh: Env) {
         "INSERT INTO organizations (id, name, scim_enabled, default_role, created_at, event_seq) \
          VALUES ('o-quiet', 'Fabrikam', TRUE, 'FreeMember', 0, 0)",
     ] {
-        old.db.execute_raw(sql).await.unwrap_or_else(|e| panic!("[{}] {sql}: {e}", old.name));
+        old.db().execute_raw(sql).await.unwrap_or_else(|e| panic!("[{}] {sql}: {e}", old.name));
     }
-    assert!(old.db.migrate(|_| {}).unwrap()[0].contains("event_counters"), "[{}] the ninth migration", old.name);
+    assert!(old.db().migrate(|_| {}).unwrap()[0].contains("event_counters"), "[{}] the ninth migration", old.name);
     for (name, next) in [("Contoso", 42), ("Fabrikam", 1)] {
         let o = old.enlist.organizations.find(name).await.unwrap();
         let domain = if name == "Contoso" { "contoso.com" } else { "fabrikam.com" };

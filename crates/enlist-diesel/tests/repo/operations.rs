@@ -30,7 +30,7 @@ async fn api_keys_and_domains(env: Env) {
     env.enlist.organizations.add_domain(&operator(&o.id), d2).await.unwrap();
     let (id, seen) = (key.key.id.clone(), std::sync::Arc::new(std::sync::Mutex::new(None)));
     let slot = seen.clone();
-    env.db
+    env.db()
         .read(Box::new(move |tx| {
             let found = tx.api_keys().get_with_organization(&id)?;
             let unknown = tx.api_keys().get_with_organization(&enlist_core::ApiKeyId::new("no-such-key"))?;
@@ -52,45 +52,45 @@ async fn outbox_is_claimed_once_and_marked(env: Env) {
     use enlist_core::ports::OutboxQueue;
     let o = org(&env, "Contoso", "owner@x.com").await;
     env.enlist.users.create(&entra(&o.id), simple("n@x.com")).await.unwrap();
-    assert_eq!(env.db.stats().await.unwrap().pending, 2, "[{}] owner and n", env.name);
+    assert_eq!(env.db().stats().await.unwrap().pending, 2, "[{}] owner and n", env.name);
     let now = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
-    let due = env.db.due(now, 10).await.unwrap();
+    let due = env.db().due(now, 10).await.unwrap();
     assert_eq!(due.len(), 2);
     assert_eq!(due[1].notification.added_by, "Entra provisioning");
-    assert!(env.db.due(now, 10).await.unwrap().is_empty(), "[{}] claimed ones are leased", env.name);
-    env.db.mark_sent(&due[0].notification.id, now).await.unwrap();
-    env.db.mark_failed(&due[1].notification.id, 1, now, "smtp down").await.unwrap();
-    assert_eq!(env.db.stats().await.unwrap().pending, 1);
-    let again = env.db.due(now, 10).await.unwrap();
+    assert!(env.db().due(now, 10).await.unwrap().is_empty(), "[{}] claimed ones are leased", env.name);
+    env.db().mark_sent(&due[0].notification.id, now).await.unwrap();
+    env.db().mark_failed(&due[1].notification.id, 1, now, "smtp down").await.unwrap();
+    assert_eq!(env.db().stats().await.unwrap().pending, 1);
+    let again = env.db().due(now, 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
     // Postponed (its organization over its rate): not due until then, and
     // no attempt counted.
     let slot = now + chrono::Duration::seconds(30);
-    env.db.postpone(&again[0].notification.id, slot).await.unwrap();
-    assert!(env.db.due(slot - chrono::Duration::seconds(1), 10).await.unwrap().is_empty(), "[{}]", env.name);
-    let again = env.db.due(slot, 10).await.unwrap();
+    env.db().postpone(&again[0].notification.id, slot).await.unwrap();
+    assert!(env.db().due(slot - chrono::Duration::seconds(1), 10).await.unwrap().is_empty(), "[{}]", env.name);
+    let again = env.db().due(slot, 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1), "[{}] postponing is not an attempt", env.name);
     // Pruning deletes only what was sent before the cut-off.
-    assert_eq!(env.db.prune(now).await.unwrap(), 0, "[{}] sent at the cut-off is kept", env.name);
-    assert_eq!(env.db.prune(now + chrono::Duration::seconds(1)).await.unwrap(), 1);
-    assert_eq!(env.db.stats().await.unwrap().pending, 1, "unsent ones stay");
+    assert_eq!(env.db().prune(now).await.unwrap(), 0, "[{}] sent at the cut-off is kept", env.name);
+    assert_eq!(env.db().prune(now + chrono::Duration::seconds(1)).await.unwrap(), 1);
+    assert_eq!(env.db().stats().await.unwrap().pending, 1, "unsent ones stay");
     // What can never be sent is set aside: counted apart, never claimed,
     // listed for the operator, and back in line when requeued.
     let id = again[0].notification.id.clone();
-    env.db.set_aside(&id, 2, now, "550 no such user").await.unwrap();
+    env.db().set_aside(&id, 2, now, "550 no such user").await.unwrap();
     let later = now + chrono::Duration::days(1);
-    assert_eq!(env.db.stats().await.unwrap(), enlist_core::ports::OutboxStats { pending: 0, set_aside: 1 });
-    assert!(env.db.due(later, 10).await.unwrap().is_empty(), "[{}] set aside is never claimed", env.name);
-    let listed = env.db.set_aside_list(10).await.unwrap();
+    assert_eq!(env.db().stats().await.unwrap(), enlist_core::ports::OutboxStats { pending: 0, set_aside: 1 });
+    assert!(env.db().due(later, 10).await.unwrap().is_empty(), "[{}] set aside is never claimed", env.name);
+    let listed = env.db().set_aside_list(10).await.unwrap();
     assert_eq!(
         (listed.len(), listed[0].attempts, listed[0].error.as_str(), listed[0].at),
         (1, 2, "550 no such user", now)
     );
-    assert!(env.db.requeue(&id, later).await.unwrap());
-    assert!(!env.db.requeue(&id, later).await.unwrap(), "[{}] only a set-aside one is requeued", env.name);
-    assert_eq!(env.db.stats().await.unwrap().pending, 1);
-    assert_eq!(env.db.due(later, 10).await.unwrap().len(), 1);
-    assert_eq!(env.db.prune(later).await.unwrap(), 0, "[{}] pruning never deletes unsent mail", env.name);
+    assert!(env.db().requeue(&id, later).await.unwrap());
+    assert!(!env.db().requeue(&id, later).await.unwrap(), "[{}] only a set-aside one is requeued", env.name);
+    assert_eq!(env.db().stats().await.unwrap().pending, 1);
+    assert_eq!(env.db().due(later, 10).await.unwrap().len(), 1);
+    assert_eq!(env.db().prune(later).await.unwrap(), 0, "[{}] pruning never deletes unsent mail", env.name);
 }
 on_both!(outbox_is_claimed_once_and_marked);
 
@@ -145,7 +145,7 @@ async fn concurrent_role_and_membership_changes_leave_a_sourced_role(env: Env) {
         );
     }
 }
-on_both!(concurrent_role_and_membership_changes_leave_a_sourced_role);
+on_every_store!(concurrent_role_and_membership_changes_leave_a_sourced_role);
 
 /// Issue 10 #8: several processes starting on one empty database: one
 /// creates the Default organization, the others find it set up.
@@ -167,7 +167,7 @@ async fn first_start_is_idempotent_under_a_race(env: Env) {
         env.name
     );
 }
-on_both!(first_start_is_idempotent_under_a_race);
+on_every_store!(first_start_is_idempotent_under_a_race);
 
 /// Change events through the real SQL: numbered 1, 2, 3… per organization
 /// at commit, never a gap a reader could skip while concurrent writers
@@ -216,7 +216,7 @@ async fn events_are_numbered_per_organization_without_gaps(env: Env) {
         other => panic!("[{}] {other:?}", env.name),
     }
 }
-on_both!(events_are_numbered_per_organization_without_gaps);
+on_every_store!(events_are_numbered_per_organization_without_gaps);
 
 /// Pruning deletes old events only; numbering goes on where it was.
 async fn pruned_events_never_reuse_a_number(env: Env) {
@@ -224,8 +224,8 @@ async fn pruned_events_never_reuse_a_number(env: Env) {
     env.enlist.users.create(&entra(&o.id), simple("one@x.com")).await.unwrap();
     let far = chrono::DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let past = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
-    assert_eq!(env.db.prune_events(past).await.unwrap(), 0, "[{}] nothing is that old", env.name);
-    assert_eq!(env.db.prune_events(far).await.unwrap(), 2, "[{}]", env.name);
+    assert_eq!(env.db().prune_events(past).await.unwrap(), 0, "[{}] nothing is that old", env.name);
+    assert_eq!(env.db().prune_events(far).await.unwrap(), 2, "[{}]", env.name);
     assert!(env.enlist.events.list(&operator(&o.id), 0, 10).await.unwrap().is_empty());
     env.enlist.users.create(&entra(&o.id), simple("two@x.com")).await.unwrap();
     let after = env.enlist.events.list(&operator(&o.id), 0, 10).await.unwrap();
@@ -259,7 +259,7 @@ async fn a_console_link_signs_in_once_even_when_raced(env: Env) {
     let far = chrono::DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let pruned = std::sync::Arc::new(std::sync::Mutex::new(0));
     let n = pruned.clone();
-    env.db
+    env.db()
         .write(Box::new(move |tx| {
             *n.lock().unwrap() = tx.console().prune(far)?;
             Ok(())
@@ -273,13 +273,13 @@ on_both!(a_console_link_signs_in_once_even_when_raced);
 
 /// The operator hears when PostgreSQL's own settings will cost speed.
 async fn advisories_name_autovacuum_off(env: Env) {
-    let advice = env.db.advisories().await.unwrap();
+    let advice = env.db().advisories().await.unwrap();
     if env.name == "sqlite" {
         assert!(advice.is_empty(), "{advice:?}");
         return;
     }
     let off =
-        env.db.execute_raw("SELECT 1 FROM pg_settings WHERE name = 'autovacuum' AND setting = 'off'").await.unwrap()
+        env.db().execute_raw("SELECT 1 FROM pg_settings WHERE name = 'autovacuum' AND setting = 'off'").await.unwrap()
             == 1;
     assert_eq!(advice.iter().any(|a| a.contains("autovacuum off") && a.contains("ANALYZE")), off, "{advice:?}");
     assert_eq!(advice.len(), usize::from(off), "{advice:?}");

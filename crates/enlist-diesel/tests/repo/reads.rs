@@ -320,4 +320,4 @@ async fn one_account_per_email_across_organizations(env: Env) {
     let again = env.enlist.users.create(&entra(&a.id), simple("jo@fabrikam.com")).await.unwrap();
     assert_eq!(again.user.account_id, in_b.user.account_id);
 }
-on_both!(one_account_per_email_across_organizations);
+on_every_store!(one_account_per_email_across_organizations);

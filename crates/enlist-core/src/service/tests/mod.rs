@@ -19,13 +19,13 @@ impl Clock for FixedClock {
         Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).single().expect("valid")
     }
 }
-fn enlist(tx: MockTx) -> (Enlist, Arc<MockStore>) {
+fn enlist(tx: MockTx) -> (Services, Arc<MockStore>) {
     enlist_with_dns(tx, Arc::new(crate::testing::FakeDns::default()))
 }
-fn enlist_with_dns(tx: MockTx, dns: Arc<crate::testing::FakeDns>) -> (Enlist, Arc<MockStore>) {
+fn enlist_with_dns(tx: MockTx, dns: Arc<crate::testing::FakeDns>) -> (Services, Arc<MockStore>) {
     let store = MockStore::new(tx);
     let deps = Deps { store: store.clone(), clock: Arc::new(FixedClock), ids: Arc::new(SeqIds::default()), dns };
-    (Enlist::new(deps), store)
+    (Services::new(deps), store)
 }
 
 fn org(domains: &[&str]) -> Organization {

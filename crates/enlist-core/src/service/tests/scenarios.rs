@@ -6,7 +6,7 @@ use super::*;
 use crate::testing::MemoryStore;
 
 struct Env {
-    enlist: Enlist,
+    enlist: Services,
     store: Arc<MemoryStore>,
 }
 
@@ -18,7 +18,7 @@ fn env() -> Env {
         ids: Arc::new(SeqIds::default()),
         dns: Arc::new(crate::testing::FakeDns::default()),
     };
-    Env { enlist: Enlist::new(deps), store }
+    Env { enlist: Services::new(deps), store }
 }
 
 fn op(org: &Organization) -> Caller {
@@ -372,7 +372,7 @@ fn a_public_name_that_resolves_inside_is_refused_at_registration_and_delivery() 
         ids: Arc::new(SeqIds::default()),
         dns: dns.clone(),
     };
-    let e = Env { enlist: Enlist::new(deps), store };
+    let e = Env { enlist: Services::new(deps), store };
     let o = org_named(&e, "Contoso", "boss@contoso.com", &["contoso.com"]);
     let hooks = &e.enlist.webhooks;
     let public: std::net::IpAddr = "93.184.216.34".parse().unwrap();
