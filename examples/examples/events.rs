@@ -19,7 +19,7 @@ pub struct HostSessions {
     /// Permissions by email, from the effective role.
     pub permissions: Mutex<HashMap<String, Role>>,
     /// Event ids already handled: deliveries are at least once.
-    seen: Mutex<Vec<String>>,
+    seen: Mutex<Vec<enlist::core::EventId>>,
 }
 
 #[async_trait::async_trait]

@@ -342,7 +342,7 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
                 let v: Vec<_> = rows
                     .iter()
                     .map(|(w, failing, lag)| {
-                        json!({"id": w.id, "url": w.url, "created": w.created_at.to_rfc3339(), "lag": lag,
+                        json!({"id": w.id.as_str(), "url": w.url, "created": w.created_at.to_rfc3339(), "lag": lag,
                                "failing_since": failing.as_ref().map(|f| f.0.to_rfc3339()), "last_error": failing.as_ref().map(|f| f.1.clone()),
                                "disabled_at": w.disabled_at.map(|d| d.to_rfc3339()), "disabled_reason": w.disabled_reason})
                     })
@@ -361,7 +361,7 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
         }
         WebhookCmd::Remove { org, id } => {
             let o = find_org(e, &org).await?;
-            e.webhooks.remove(&operator(&o), &id).await?;
+            e.webhooks.remove(&operator(&o), &enlist_core::WebhookId::new(id.as_str())).await?;
             say!("webhook {id} removed");
         }
         WebhookCmd::Test { org, id } => {
@@ -374,7 +374,7 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
                 .enabled()
                 .await?
                 .into_iter()
-                .find(|w| w.id == id && w.organization_id.as_ref().is_none_or(|org| *org == o.id))
+                .find(|w| w.id.as_str() == id && w.organization_id.as_ref().is_none_or(|org| *org == o.id))
                 .ok_or_else(|| {
                     anyhow!("no enabled webhook {id} for {}; `enlist webhook list {}` shows them", o.name, o.name)
                 })?;

@@ -149,7 +149,7 @@ mod tests {
 
     fn ev(seq: u64) -> Event {
         Event {
-            id: format!("e{seq}"),
+            id: crate::types::EventId::new(format!("e{seq}")),
             organization_id: OrganizationId::new("o1"),
             seq,
             at: TickClock::default().now(),

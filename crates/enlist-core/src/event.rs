@@ -191,7 +191,7 @@ pub enum EventData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Unique id (deliveries are at least once: hosts deduplicate on it).
-    pub id: String,
+    pub id: EventId,
     /// The organization.
     pub organization_id: OrganizationId,
     /// Per organization, only grows: the order of delivery.

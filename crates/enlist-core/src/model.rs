@@ -311,7 +311,7 @@ pub struct ActivityQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
     /// Id.
-    pub id: String,
+    pub id: WebhookId,
     /// Whose events; `None` for every organization.
     pub organization_id: Option<OrganizationId>,
     /// Where: `https://…` (or `http://` to a loopback host, for development).
@@ -457,7 +457,7 @@ pub struct AttributeChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     /// Id.
-    pub id: String,
+    pub id: AuditId,
     /// Organization.
     pub organization_id: OrganizationId,
     /// When.

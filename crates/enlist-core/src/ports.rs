@@ -227,7 +227,7 @@ pub trait WebhookRepo: Send {
     /// Stores a new endpoint.
     fn insert(&mut self, webhook: &Webhook) -> RepoResult<()>;
     /// One endpoint.
-    fn get(&mut self, id: &str) -> RepoResult<Option<Webhook>>;
+    fn get(&mut self, id: &WebhookId) -> RepoResult<Option<Webhook>>;
     /// An organization's endpoints (`Some`), or the every-organization ones
     /// (`None`), oldest first.
     // mockall needs the lifetimes spelled out.
@@ -238,9 +238,9 @@ pub trait WebhookRepo: Send {
     /// Deletes one of `org`'s endpoints (`None`: an every-organization
     /// one); whether it existed.
     #[allow(clippy::needless_lifetimes)]
-    fn delete<'a>(&mut self, org: Option<&'a OrganizationId>, id: &str) -> RepoResult<bool>;
+    fn delete<'a>(&mut self, org: Option<&'a OrganizationId>, id: &WebhookId) -> RepoResult<bool>;
     /// Disables an endpoint with a reason the operator sees.
-    fn disable(&mut self, id: &str, at: DateTime<Utc>, reason: &str) -> RepoResult<()>;
+    fn disable(&mut self, id: &WebhookId, at: DateTime<Utc>, reason: &str) -> RepoResult<()>;
 }
 
 /// Console sign-in links and sessions, stored by the SHA-256 of their

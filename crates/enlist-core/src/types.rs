@@ -42,6 +42,19 @@ id_type!(
     /// An API key's public identifier (part of the token, not secret).
     ApiKeyId
 );
+id_type!(
+    /// A webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// A change event: the `webhook-id` of its deliveries, so a receiver
+    /// can tell a redelivery from a new event.
+    EventId
+);
+id_type!(
+    /// An audit record.
+    AuditId
+);
 
 /// A registered email domain: lower-case ASCII (IDNA A-labels), at least two
 /// labels, each a valid hostname label.

@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 /// The JSON of one event.
 pub fn event_json(e: &Event) -> Json {
     json!({
-        "id": e.id,
+        "id": e.id.as_str(),
         "type": e.kind.as_str(),
         "organization": e.organization_id.as_str(),
         "seq": e.seq,
@@ -30,7 +30,7 @@ mod tests {
     #[test]
     fn an_event_renders_with_its_envelope_and_camel_case_data() {
         let e = Event {
-            id: "ev1".into(),
+            id: enlist_core::EventId::new("ev1"),
             organization_id: OrganizationId::new("o1"),
             seq: 7,
             at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),

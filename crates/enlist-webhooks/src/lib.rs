@@ -27,7 +27,7 @@ use enlist_core::consumer::{Consumer, EventHandler, HandlerError};
 use enlist_core::event::Event;
 use enlist_core::ports::{Clock, EventFeed, IdGenerator};
 use enlist_core::service::WebhookUrl;
-use enlist_core::{Caller, Error, Webhook};
+use enlist_core::{Caller, Error, Webhook, WebhookId};
 use enlist_jobs::{ConsumerJob, Job, Jobs, Next};
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
@@ -145,7 +145,10 @@ impl EventHandler for WebhookHandler {
         let body = enlist_scim::events::event_json(event).to_string();
         let timestamp = self.clock.now().timestamp();
         let url = self.url.as_ref().map_err(|e| HandlerError(e.clone()))?;
-        deliver(&self.sender, &self.webhook, url, &event.id, timestamp, &body).await.map(|_| ()).map_err(HandlerError)
+        deliver(&self.sender, &self.webhook, url, event.id.as_str(), timestamp, &body)
+            .await
+            .map(|_| ())
+            .map_err(HandlerError)
     }
 }
 
@@ -172,7 +175,7 @@ pub struct Dispatcher {
     /// One delivery may take at most half of it.
     pub lease: Duration,
     /// The running endpoints, by id.
-    running: tokio::sync::Mutex<HashMap<String, Jobs>>,
+    running: tokio::sync::Mutex<HashMap<WebhookId, Jobs>>,
     /// The client every endpoint shares, made at the first round (its
     /// timeout follows `lease`).
     sender: std::sync::OnceLock<Result<Sender, String>>,
@@ -203,7 +206,7 @@ impl Dispatcher {
     }
 
     /// The consumer name of an endpoint.
-    pub fn consumer_name(webhook_id: &str) -> String {
+    pub fn consumer_name(webhook_id: &WebhookId) -> String {
         format!("webhook:{webhook_id}")
     }
 
@@ -252,7 +255,7 @@ impl Job for Dispatcher {
         match self.services.webhooks.enabled().await {
             Ok(enabled) => {
                 let mut running = self.running.lock().await;
-                let gone: Vec<String> =
+                let gone: Vec<WebhookId> =
                     running.keys().filter(|id| !enabled.iter().any(|w| &w.id == *id)).cloned().collect();
                 for id in gone {
                     if let Some(jobs) = running.remove(&id) {

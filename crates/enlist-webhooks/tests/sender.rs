@@ -24,7 +24,7 @@ fn services(db: &TestDatabase, dns: Arc<FakeDns>) -> Services {
 
 fn webhook(url: &str, allow_private: bool) -> Webhook {
     Webhook {
-        id: "w1".into(),
+        id: enlist_core::WebhookId::new("w1"),
         organization_id: None,
         url: url.into(),
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),

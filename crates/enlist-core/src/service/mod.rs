@@ -185,7 +185,7 @@ impl<'a> Audit<'a> {
     /// Appends the record, stamped with the clock and a fresh id.
     pub(crate) fn record(self, tx: &mut dyn Transaction, deps: &Deps) -> Result<()> {
         let record = AuditRecord {
-            id: deps.ids.id(),
+            id: AuditId::new(deps.ids.id()),
             organization_id: self.org.clone(),
             at: deps.clock.now(),
             actor: self.actor.label(),
@@ -211,7 +211,7 @@ pub(crate) fn emit(
     data: EventData,
 ) -> Result<()> {
     let event = Event {
-        id: deps.ids.id(),
+        id: EventId::new(deps.ids.id()),
         organization_id: org.clone(),
         seq: 0,
         at: deps.clock.now(),

@@ -251,7 +251,7 @@ impl Webhooks {
                 )));
             }
             let webhook = Webhook {
-                id: deps.ids.id(),
+                id: WebhookId::new(deps.ids.id()),
                 organization_id: (!every_organization).then(|| caller.organization_id.clone()),
                 url: url.clone(),
                 secret: secret.clone(),
@@ -267,7 +267,7 @@ impl Webhooks {
                 &caller.organization_id,
                 &caller.actor,
                 ResourceKind::Organization,
-                &webhook.id,
+                webhook.id.as_str(),
                 Operation::Configure,
                 vec![change],
             )
@@ -301,7 +301,7 @@ impl Webhooks {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` for an unknown id.
-    pub async fn remove(&self, caller: &Caller, id: &str) -> Result<()> {
+    pub async fn remove(&self, caller: &Caller, id: &WebhookId) -> Result<()> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.to_owned());
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
@@ -313,13 +313,16 @@ impl Webhooks {
                     detail: format!("no webhook {id} here; `enlist webhook list ORG` shows them"),
                 });
             }
-            let change =
-                AttributeChange { attribute: "webhooks".into(), before: Some(Value::String(id.clone())), after: None };
+            let change = AttributeChange {
+                attribute: "webhooks".into(),
+                before: Some(Value::String(id.to_string())),
+                after: None,
+            };
             Audit::new(
                 &caller.organization_id,
                 &caller.actor,
                 ResourceKind::Organization,
-                &id,
+                id.as_str(),
                 Operation::Configure,
                 vec![change],
             )
@@ -379,7 +382,7 @@ impl Webhooks {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn disable(&self, id: &str, reason: &str) -> Result<()> {
+    pub async fn disable(&self, id: &WebhookId, reason: &str) -> Result<()> {
         let (deps, id, reason) = (self.deps.clone(), id.to_owned(), reason.to_owned());
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
             Ok(tx.webhooks().disable(&id, deps.clock.now(), &reason)?)

@@ -499,8 +499,8 @@ impl WebhookRepo for Memory {
         self.webhooks.push(webhook.clone());
         Ok(())
     }
-    fn get(&mut self, id: &str) -> RepoResult<Option<Webhook>> {
-        Ok(self.webhooks.iter().find(|w| w.id == id).cloned())
+    fn get(&mut self, id: &WebhookId) -> RepoResult<Option<Webhook>> {
+        Ok(self.webhooks.iter().find(|w| &w.id == id).cloned())
     }
     fn list(&mut self, org: Option<&OrganizationId>) -> RepoResult<Vec<Webhook>> {
         Ok(self.webhooks.iter().filter(|w| w.organization_id.as_ref() == org).cloned().collect())
@@ -508,13 +508,13 @@ impl WebhookRepo for Memory {
     fn enabled(&mut self) -> RepoResult<Vec<Webhook>> {
         Ok(self.webhooks.iter().filter(|w| w.disabled_at.is_none()).cloned().collect())
     }
-    fn delete(&mut self, org: Option<&OrganizationId>, id: &str) -> RepoResult<bool> {
+    fn delete(&mut self, org: Option<&OrganizationId>, id: &WebhookId) -> RepoResult<bool> {
         let before = self.webhooks.len();
-        self.webhooks.retain(|w| !(w.id == id && w.organization_id.as_ref() == org));
+        self.webhooks.retain(|w| !(&w.id == id && w.organization_id.as_ref() == org));
         Ok(self.webhooks.len() < before)
     }
-    fn disable(&mut self, id: &str, at: DateTime<Utc>, reason: &str) -> RepoResult<()> {
-        if let Some(w) = self.webhooks.iter_mut().find(|w| w.id == id) {
+    fn disable(&mut self, id: &WebhookId, at: DateTime<Utc>, reason: &str) -> RepoResult<()> {
+        if let Some(w) = self.webhooks.iter_mut().find(|w| &w.id == id) {
             w.disabled_at = Some(at);
             w.disabled_reason = Some(reason.to_owned());
         }

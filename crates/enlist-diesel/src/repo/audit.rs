@@ -109,7 +109,7 @@ impl AuditLog for DieselTx<'_> {
         Ok(rows
             .into_iter()
             .map(|r| AuditRecord {
-                id: r.id,
+                id: enlist_core::AuditId::new(r.id),
                 organization_id: OrganizationId::new(r.organization_id),
                 at: time(r.at),
                 actor: r.actor,

@@ -47,7 +47,7 @@ impl EventRow {
         let kind = EventKind::parse(&self.kind).ok_or_else(unreadable)?;
         let data = decode(&self.data).and_then(|c| EventData::from_value(kind, &c)).ok_or_else(unreadable)?;
         Ok(Event {
-            id: self.id,
+            id: enlist_core::EventId::new(self.id),
             organization_id: OrganizationId::new(self.organization_id),
             seq: self.seq as u64,
             at: time(self.at),

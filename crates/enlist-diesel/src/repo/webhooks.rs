@@ -6,7 +6,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::QueryableByName;
 use enlist_core::model::Webhook;
 use enlist_core::ports::*;
-use enlist_core::types::OrganizationId;
+use enlist_core::types::{OrganizationId, WebhookId};
 
 #[derive(QueryableByName)]
 struct WebhookRow {
@@ -33,7 +33,7 @@ const COLS: &str = "id, organization_id, url, secret, allow_private, created_at,
 impl WebhookRow {
     fn into_webhook(self) -> Webhook {
         Webhook {
-            id: self.id,
+            id: WebhookId::new(self.id),
             organization_id: self.organization_id.map(OrganizationId::new),
             url: self.url,
             secret: self.secret,
@@ -64,7 +64,8 @@ impl WebhookRepo for DieselTx<'_> {
             .map_err(other)?;
         Ok(())
     }
-    fn get(&mut self, id: &str) -> RepoResult<Option<Webhook>> {
+    fn get(&mut self, id: &WebhookId) -> RepoResult<Option<Webhook>> {
+        let id = id.as_str();
         let row: Option<WebhookRow> =
             self.db.first(format!("SELECT {COLS} FROM webhooks WHERE id = $1"), binds![id]).map_err(other)?;
         Ok(row.map(WebhookRow::into_webhook))
@@ -90,7 +91,8 @@ impl WebhookRepo for DieselTx<'_> {
             .map_err(other)?;
         Ok(rows.into_iter().map(WebhookRow::into_webhook).collect())
     }
-    fn delete(&mut self, org: Option<&OrganizationId>, id: &str) -> RepoResult<bool> {
+    fn delete(&mut self, org: Option<&OrganizationId>, id: &WebhookId) -> RepoResult<bool> {
+        let id = id.as_str();
         let n = match org {
             Some(o) => {
                 self.db.exec("DELETE FROM webhooks WHERE id = $1 AND organization_id = $2", binds![id, o.as_str()])
@@ -100,7 +102,8 @@ impl WebhookRepo for DieselTx<'_> {
         .map_err(other)?;
         Ok(n > 0)
     }
-    fn disable(&mut self, id: &str, at: chrono::DateTime<chrono::Utc>, reason: &str) -> RepoResult<()> {
+    fn disable(&mut self, id: &WebhookId, at: chrono::DateTime<chrono::Utc>, reason: &str) -> RepoResult<()> {
+        let id = id.as_str();
         self.db
             .exec(
                 "UPDATE webhooks SET disabled_at = $1, disabled_reason = $2 WHERE id = $3",

@@ -1,9 +1,9 @@
-#![allow(clippy::unwrap_used)]
-
 //! A local webhook receiver for the delivery test and benchmark: answers
 //! every request 204, keeps connections alive (unless the client asks to
 //! close), and counts requests and connections, so a test can tell a
 //! pooled client from one that reconnects per event.
+
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
