@@ -24,47 +24,22 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use enlist::core::ports::NoDomainVerification;
-    use enlist::core::testing::{MockStore, MockTx, SeqIds, TickClock};
-    use enlist::core::value::{Complex, Value};
-    use enlist::core::{effective_role, AccountId, Deps, Profile, User};
-    use std::sync::Arc;
+    use enlist::core::testing::{services, user, MockStore, MockTx};
+    use enlist::core::User;
 
-    fn member(roles: &[&str], active: bool) -> User {
-        let mut attrs = Complex::new();
-        attrs.insert("userName".into(), Value::String("ana@contoso.com".into()));
-        attrs.insert("active".into(), Value::Bool(active));
-        let roles =
-            roles.iter().map(|r| Value::Complex(Complex::from([("value".to_owned(), Value::String((*r).into()))])));
-        attrs.insert("roles".into(), Value::Multi(roles.collect()));
-        let profile = Profile::parse(attrs).unwrap();
-        let (role, source) = effective_role(profile.roles(), None, Role::FreeMember);
-        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        User {
-            id: UserId::new("u1"),
-            organization_id: OrganizationId::new("o1"),
-            account_id: AccountId::new("a1"),
-            profile,
-            effective_role: role,
-            role_source: source,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
+    fn member(role: Role, active: bool) -> User {
+        let u = user("ana@contoso.com").role(role);
+        if active { u } else { u.inactive() }.build()
     }
 
     /// The host rule against a transaction that knows one user (or none).
+    /// `Users::get` without groups reads the user once and nothing else: a
+    /// mock panics on any call it was not told to expect, so this is the
+    /// whole interaction.
     fn decide(user: Option<User>) -> bool {
         let mut tx = MockTx::default();
-        tx.users.expect_get().returning(move |_, _| Ok(user.clone()));
-        tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
-        let deps = Deps {
-            store: MockStore::new(tx),
-            clock: Arc::new(TickClock::default()),
-            ids: Arc::new(SeqIds::default()),
-            dns: Arc::new(NoDomainVerification),
-        };
-        let enlist = Services::new(deps);
+        tx.users.expect_get().times(1).returning(move |_, _| Ok(user.clone()));
+        let enlist = services(MockStore::new(tx));
         futures_lite(may_invite_collaborators(&enlist, &OrganizationId::new("o1"), &UserId::new("u1"))).unwrap()
     }
 
@@ -74,9 +49,9 @@ mod tests {
 
     #[test]
     fn only_an_active_admin_may_invite() {
-        assert!(decide(Some(member(&["Admin"], true))));
-        assert!(!decide(Some(member(&["Admin"], false))), "suspended");
-        assert!(!decide(Some(member(&["FullMember"], true))), "not Admin");
+        assert!(decide(Some(member(Role::Admin, true))));
+        assert!(!decide(Some(member(Role::Admin, false))), "suspended");
+        assert!(!decide(Some(member(Role::FullMember, true))), "not Admin");
         assert!(!decide(None), "not a member");
     }
 }

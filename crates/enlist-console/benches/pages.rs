@@ -8,7 +8,6 @@ use actix_web::{test, web, App};
 use enlist_console::{ConsoleState, COOKIE};
 use enlist_core::ports::{ActivityLog, Store};
 use enlist_core::service::NewOrganization;
-use enlist_core::testing::{FakeDns, SeqIds, TickClock};
 use enlist_core::value::{Complex, Value};
 use enlist_core::*;
 use enlist_diesel::{Database, PoolOptions};
@@ -36,12 +35,7 @@ async fn main() {
         let path = std::env::temp_dir().join(format!("enlist-console-bench-{n}-{}.db", std::process::id()));
         let db = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default()).unwrap();
         db.migrate(|_| {}).unwrap();
-        let enlist = Services::new(Deps {
-            store: Arc::new(db.clone()),
-            clock: Arc::new(TickClock::default()),
-            ids: Arc::new(SeqIds::default()),
-            dns: Arc::new(FakeDns::default()),
-        });
+        let enlist = enlist_core::testing::services(Arc::new(db.clone()));
         let org = enlist
             .organizations
             .create(

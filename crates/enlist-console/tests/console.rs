@@ -10,9 +10,8 @@ use actix_web::{test, web, App};
 use enlist_console::{ConsoleState, COOKIE};
 use enlist_core::ports::ActivityLog;
 use enlist_core::service::{NewOrganization, NewUser};
-use enlist_core::testing::{FakeDns, SeqIds, TickClock};
 use enlist_core::value::{Complex, Value};
-use enlist_core::{ActivityRecord, Actor, Caller, Deps, DomainName, Email, Services};
+use enlist_core::{ActivityRecord, Actor, Caller, DomainName, Email, Services};
 use std::sync::Arc;
 
 fn user(name: &str, roles: &[&str]) -> NewUser {
@@ -26,12 +25,7 @@ fn user(name: &str, roles: &[&str]) -> NewUser {
 /// whose owner is the Admin boss@contoso.com; the operator's caller.
 async fn contoso() -> (enlist_diesel::testing::TestDatabase, Services, Caller) {
     let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
-    let enlist = Services::new(Deps {
-        store: Arc::new(t.db.clone()),
-        clock: Arc::new(TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns: Arc::new(FakeDns::default()),
-    });
+    let enlist = enlist_core::testing::services(Arc::new(t.db.clone()));
     let org = enlist
         .organizations
         .create(

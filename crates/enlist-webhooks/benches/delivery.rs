@@ -24,12 +24,7 @@ async fn main() {
     let events: usize = std::env::var("ENLIST_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let t = TestDatabase::sqlite().unwrap();
     let dns = Arc::new(FakeDns::default());
-    let services = Services::new(Deps {
-        store: Arc::new(t.db.clone()),
-        clock: Arc::new(TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns: dns.clone(),
-    });
+    let services = Services::new(Deps { dns: dns.clone(), ..enlist_core::testing::deps(Arc::new(t.db.clone())) });
     let org = services
         .organizations
         .create(&Actor::Operator, NewOrganization::new("Bench").domain(DomainName::parse("bench.example").unwrap()))

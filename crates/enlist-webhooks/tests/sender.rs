@@ -6,7 +6,7 @@
 #[path = "support/receiver.rs"]
 mod receiver;
 
-use enlist_core::testing::{FakeDns, SeqIds, TickClock};
+use enlist_core::testing::FakeDns;
 use enlist_core::{Deps, Services, Webhook};
 use enlist_diesel::testing::TestDatabase;
 use enlist_webhooks::{deliver, destination, Sender};
@@ -14,12 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn services(db: &TestDatabase, dns: Arc<FakeDns>) -> Services {
-    Services::new(Deps {
-        store: Arc::new(db.db.clone()),
-        clock: Arc::new(TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns,
-    })
+    Services::new(Deps { dns, ..enlist_core::testing::deps(Arc::new(db.db.clone())) })
 }
 
 fn webhook(url: &str, allow_private: bool) -> Webhook {

@@ -2,10 +2,13 @@
 //! mockall mocks (for a test about one interaction with a port), a [`Store`]
 //! that runs units of work on it and records whether they committed or
 //! rolled back, an in-memory [`MemoryStore`] (for a scenario through the
-//! real services), fake DNS, and a deterministic clock and id generator.
+//! real services), fake DNS, a deterministic clock and id generator, and
+//! fixtures ([`services`], [`user`]).
 
+mod fixtures;
 mod memory;
 
+pub use fixtures::{deps, services, user, UserFixture};
 pub use memory::{Memory, MemoryStore};
 
 use crate::error::Error;

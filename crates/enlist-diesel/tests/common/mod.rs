@@ -6,8 +6,8 @@
 
 use enlist_core::ports::Store;
 use enlist_core::service::NewOrganization;
-use enlist_core::testing::{MemoryStore, SeqIds, TickClock};
-use enlist_core::{Actor, Caller, Deps, Email, Organization, OrganizationId, Services};
+use enlist_core::testing::{services, MemoryStore};
+use enlist_core::{Actor, Caller, Email, Organization, OrganizationId, Services};
 use enlist_diesel::testing::TestDatabase;
 use enlist_diesel::Database;
 use std::sync::Arc;
@@ -38,15 +38,6 @@ impl Env {
             None => panic!("this test opens the database again: run it with on_both!, not on_every_store!"),
         }
     }
-}
-
-fn services(store: Arc<dyn Store>) -> Services {
-    Services::new(Deps {
-        store,
-        clock: Arc::new(TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns: Arc::new(enlist_core::testing::FakeDns::default()),
-    })
 }
 
 fn env(t: TestDatabase) -> Env {

@@ -12,13 +12,7 @@ struct Env {
 
 fn env() -> Env {
     let store = Arc::new(MemoryStore::new());
-    let deps = Deps {
-        store: store.clone(),
-        clock: Arc::new(crate::testing::TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns: Arc::new(crate::testing::FakeDns::default()),
-    };
-    Env { enlist: Services::new(deps), store }
+    Env { enlist: crate::testing::services(store.clone()), store }
 }
 
 fn op(org: &Organization) -> Caller {
@@ -366,13 +360,7 @@ fn a_public_name_that_resolves_inside_is_refused_at_registration_and_delivery() 
     use crate::service::WebhookUrl;
     let dns = Arc::new(crate::testing::FakeDns::default());
     let store = Arc::new(MemoryStore::new());
-    let deps = Deps {
-        store: store.clone(),
-        clock: Arc::new(crate::testing::TickClock::default()),
-        ids: Arc::new(SeqIds::default()),
-        dns: dns.clone(),
-    };
-    let e = Env { enlist: Services::new(deps), store };
+    let e = Env { enlist: Services::new(Deps { dns: dns.clone(), ..crate::testing::deps(store.clone()) }), store };
     let o = org_named(&e, "Contoso", "boss@contoso.com", &["contoso.com"]);
     let hooks = &e.enlist.webhooks;
     let public: std::net::IpAddr = "93.184.216.34".parse().unwrap();
