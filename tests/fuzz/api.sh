@@ -12,12 +12,13 @@ PORT="${PORT:-18199}"
 [ -x "$BIN" ] || cargo build --bin enlist
 command -v st >/dev/null 2>&1 || python3 -m pip install --quiet 'schemathesis>=4,<5'
 work="$(mktemp -d)"
-"$BIN" --database "sqlite://$work/fuzz.db" serve --bind "127.0.0.1:$PORT" >"$work/serve.out" 2>&1 &
+# stdout is a file, not a terminal: the first key goes to --first-key-file.
+"$BIN" --database "sqlite://$work/fuzz.db" serve --bind "127.0.0.1:$PORT" --first-key-file "$work/key" >"$work/serve.out" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do grep -q '^Ready' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-key="$(sed -n 's/^API key: //p' "$work/serve.out")"
-[ -n "$key" ] || { cat "$work/serve.out"; echo "the server printed no API key"; exit 1; }
+key="$(cat "$work/key" 2>/dev/null || true)"
+[ -n "$key" ] || { cat "$work/serve.out"; echo "the server wrote no API key to $work/key"; exit 1; }
 seed=()
 [ -n "${SEED:-}" ] && seed=(--seed "$SEED")
 # Content-type checks are left out on purpose: a request head over 64 KiB

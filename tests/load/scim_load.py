@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Bounded SCIM load against a local `enlist serve` (127.0.0.1 only).
 
-    enlist serve --bind 127.0.0.1:18181 > serve.out &    # prints "API key: ..."
-    python3 tests/load/scim_load.py serve.out 18181
+    enlist serve --bind 127.0.0.1:18181 --first-key-file key.txt > serve.out &
+    python3 tests/load/scim_load.py key.txt 18181
 
 Creates 2,000 users sequentially, then 8 clients send 4,000 requests in all,
 alternating Entra's matching query (userName eq) and a PATCH. Prints rates
@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 
-banner, port = sys.argv[1], int(sys.argv[2])
-key = [line.split(": ", 1)[1].strip() for line in open(banner) if line.startswith("API key: ")][0]
+key_file, port = sys.argv[1], int(sys.argv[2])
+key = open(key_file).read().strip()
 headers = {"Authorization": "Bearer " + key, "Content-Type": "application/scim+json"}
 USERS, CLIENTS, PER_CLIENT = 2000, 8, 500
 

@@ -24,6 +24,10 @@ pub(crate) struct Global {
     /// Log format: human or json.
     #[arg(long, env = "ENLIST_LOG_FORMAT", global = true)]
     pub(crate) log_format: Option<String>,
+    /// Log level: error, warn, info (default), debug or trace. RUST_LOG,
+    /// when set, wins and takes per-module directives (enlist_webhooks=debug).
+    #[arg(long, env = "ENLIST_LOG_LEVEL", global = true)]
+    pub(crate) log_level: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -215,6 +219,14 @@ pub(crate) struct Serve {
     /// Days change events are kept for replay, then pruned.
     #[arg(long, env = "ENLIST_EVENTS_KEEP_DAYS")]
     pub(crate) events_keep_days: Option<u32>,
+    /// Where the first start writes the trial organization's API key when
+    /// stdout is not a terminal (mode 0600). Default: enlist-first-key.txt
+    /// in $STATE_DIRECTORY (systemd) or the working directory.
+    #[arg(long, env = "ENLIST_FIRST_KEY_FILE")]
+    pub(crate) first_key_file: Option<PathBuf>,
+    /// Create no trial "Default" organization on an empty database.
+    #[arg(long, env = "ENLIST_NO_TRIAL_ORG")]
+    pub(crate) no_trial_org: bool,
     /// Print the effective configuration (secrets masked) and exit.
     #[arg(long)]
     pub(crate) print_config: bool,

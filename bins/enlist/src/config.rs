@@ -20,6 +20,9 @@ pub struct File {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub log_format: Option<String>,
+    pub log_level: Option<String>,
+    pub first_key_file: Option<std::path::PathBuf>,
+    pub trial_org: Option<bool>,
     pub workers: Option<usize>,
     pub max_in_flight: Option<usize>,
     pub events_keep_days: Option<u32>,
@@ -51,6 +54,9 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub log_format: String,
+    pub log_level: String,
+    pub first_key_file: std::path::PathBuf,
+    pub trial_org: bool,
     pub workers: usize,
     pub max_in_flight: usize,
     pub events_keep_days: u32,
@@ -73,7 +79,8 @@ impl Settings {
         };
         format!(
             "database = {}\nbind = {}\nadmin_bind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
-             body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nworkers = {}\n\
+             body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nlog_level = {}\n\
+             first_key_file = {}\ntrial_org = {}\nworkers = {}\n\
              max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
@@ -87,6 +94,9 @@ impl Settings {
             opt(&self.smtp_url, true),
             q(&self.mail_from),
             q(&self.log_format),
+            q(&self.log_level),
+            q(&self.first_key_file.display().to_string()),
+            self.trial_org,
             self.workers,
             self.max_in_flight,
             self.events_keep_days,
@@ -113,6 +123,17 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         smtp_url: serve.and_then(|s| s.smtp_url.clone()).or(file.smtp_url),
         mail_from: pick(serve.and_then(|s| s.mail_from.clone()), file.mail_from, "Enlist <no-reply@localhost>"),
         log_format: pick(global.log_format.clone(), file.log_format, "human"),
+        log_level: pick(global.log_level.clone(), file.log_level, "info"),
+        first_key_file: serve.and_then(|s| s.first_key_file.clone()).or(file.first_key_file).unwrap_or_else(|| {
+            // systemd's StateDirectory= sets it (colon-separated when
+            // several are listed: the first is ours).
+            let dir = std::env::var("STATE_DIRECTORY")
+                .ok()
+                .and_then(|v| v.split(':').next().map(std::path::PathBuf::from))
+                .unwrap_or_default();
+            dir.join("enlist-first-key.txt")
+        }),
+        trial_org: !serve.is_some_and(|s| s.no_trial_org) && file.trial_org.unwrap_or(true),
         workers: serve.and_then(|s| s.workers).or(file.workers).unwrap_or(2),
         max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
         events_keep_days: serve.and_then(|s| s.events_keep_days).or(file.events_keep_days).unwrap_or(30).max(1),

@@ -18,12 +18,26 @@ use std::sync::Arc;
 use std::time::Duration;
 use term::note;
 
-fn init_logs(format: &str) {
+/// Logs to stderr at `--log-level`, or as `RUST_LOG` says when it is set
+/// (it takes per-module directives: `info,enlist_webhooks=debug`).
+fn init_logs(format: &str, level: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives).map_err(|e| {
+            anyhow::anyhow!("RUST_LOG={directives:?} is not valid ({e}); e.g. RUST_LOG=info,enlist_webhooks=debug")
+        })?,
+        _ => {
+            let level: tracing::Level = level.parse().map_err(|_| {
+                anyhow::anyhow!("log level {level:?} is not one of error, warn, info, debug, trace (--log-level)")
+            })?;
+            EnvFilter::new(level.as_str())
+        }
+    };
     // Colour codes only on a terminal: a log file or journal gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder =
-        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_ansi(ansi);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    Ok(())
 }
 
 fn open(s: &config::Settings) -> anyhow::Result<Database> {
@@ -42,7 +56,7 @@ fn open(s: &config::Settings) -> anyhow::Result<Database> {
 /// Runs pending migrations with progress on stderr; reports the version
 /// when asked (`enlist migrate`) or when something was applied.
 fn migrate(db: &Database, report: bool) -> anyhow::Result<()> {
-    let applied = db.migrate(|name| note!("migrating: applying {name} ..."))?;
+    let applied = db.migrate(|step| note!("migrating: {step} ..."))?;
     if report || !applied.is_empty() {
         let version = db.schema_version()?.unwrap_or_else(|| "none".into());
         note!("migrations: {} applied, schema version {version}", applied.len());
@@ -96,8 +110,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    init_logs(&s.log_format);
+    init_logs(&s.log_format, &s.log_level)?;
     let db = open(&s)?;
+    tracing::debug!(database = %config::mask(&s.database), pool = s.pool_size, "database opened");
     let blocking_db = db.clone();
     let report = matches!(cli.command, Command::Migrate);
     // Migrations are blocking work: off the async executor.

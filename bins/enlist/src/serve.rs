@@ -8,7 +8,7 @@ use enlist_core::service::DEFAULT_ORGANIZATION;
 
 pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::Result<()> {
     // Several processes may start on one empty database: one sets up.
-    let bootstrap = enlist.first_start().await?.map(|(_, token)| token);
+    let bootstrap = if s.trial_org { enlist.first_start().await?.map(|(_, token)| token) } else { None };
     let trial = enlist
         .services()
         .organizations
@@ -49,10 +49,24 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
         tracing::warn!("{advice}");
     }
     if let Some(token) = bootstrap {
-        say!(
-            "Created organization \"{DEFAULT_ORGANIZATION}\" with SCIM enabled and an API key labelled \"Default key\". It is shown once:"
-        );
-        say!("API key: {token}");
+        say!("Created organization \"{DEFAULT_ORGANIZATION}\" with SCIM enabled and an API key labelled \"Default key\".");
+        // On a terminal a person reads it; anywhere else stdout is a log
+        // (systemd's journal, a container runtime), which never holds a
+        // token: the key goes to a file only this user can read.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            say!("It is shown once:");
+            say!("API key: {token}");
+        } else {
+            let path = &s.first_key_file;
+            write_private(path, &format!("{token}\n")).with_context(|| {
+                format!(
+                    "cannot write the first API key to {}: set --first-key-file to a writable path, or start with \
+                     --no-trial-org and create an organization with `enlist org create`",
+                    path.display()
+                )
+            })?;
+            say!("API key written to {} (readable only by this user): read it, then delete the file", path.display());
+        }
         say!("Try: curl -H \"Authorization: Bearer $KEY\" {base}/scim/v2/Users");
     }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -88,4 +102,15 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
     background.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Creates `path` readable and writable by this user only (0600) and
+/// writes `text`; refuses to follow or replace an existing file, so a
+/// planted symlink cannot redirect the secret.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }

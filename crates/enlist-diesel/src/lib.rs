@@ -289,9 +289,13 @@ impl Database {
         (s.connections, s.idle_connections)
     }
 
-    /// Runs pending migrations, calling `progress` before each; returns
-    /// the versions applied. Safe to run again: applied ones are skipped.
-    /// Blocking: call from a blocking context.
+    /// Runs pending migrations, calling `progress` with a line before each
+    /// (`applying NAME`, or that another process is migrating); returns the
+    /// versions applied. Safe to run again: applied ones are skipped. Safe
+    /// to run from any number of processes at once: one migrates at a time
+    /// (PostgreSQL: an advisory lock; SQLite: an exclusive transaction),
+    /// and the others then find nothing pending. Blocking: call from a
+    /// blocking context.
     ///
     /// # Errors
     /// [`OpenError::Migration`] naming the failing migration.
@@ -315,16 +319,51 @@ impl Database {
             let mut done = Vec::new();
             for mig in pending.into_iter().take(steps) {
                 let name = mig.name().to_string();
-                progress(&name);
+                progress(&format!("applying {name}"));
                 c.run_migration(&*mig).map_err(|e| OpenError::Migration(format!("{name}: {e}")))?;
                 done.push(name);
             }
             Ok(done)
         }
         let mig = |e: diesel::r2d2::PoolError| OpenError::Migration(format!("no connection: {e}"));
+        // One process migrates at a time, and reads what is pending only
+        // once it holds the lock: replicas started together on an empty or
+        // an old database wait for the first, then find nothing to do.
         match &*self.pools {
-            Pools::Sqlite(p) => run(&mut *p.get().map_err(mig)?, SQLITE_MIGRATIONS, steps, &mut progress),
-            Pools::Pg(p) => run(&mut *p.get().map_err(mig)?, POSTGRES_MIGRATIONS, steps, &mut progress),
+            Pools::Sqlite(p) => {
+                // SQLite: one exclusive transaction around every pending
+                // migration (each runs in a savepoint inside it); the others
+                // wait on busy_timeout, and a failure leaves the database
+                // as it was before the run.
+                enum Failed {
+                    Db(diesel::result::Error),
+                    Migration(OpenError),
+                }
+                impl From<diesel::result::Error> for Failed {
+                    fn from(e: diesel::result::Error) -> Self {
+                        Self::Db(e)
+                    }
+                }
+                let mut c = p.get().map_err(mig)?;
+                c.exclusive_transaction(|c| run(c, SQLITE_MIGRATIONS, steps, &mut progress).map_err(Failed::Migration))
+                    .map_err(|e| match e {
+                        Failed::Migration(e) => e,
+                        Failed::Db(e) => OpenError::Migration(format!(
+                            "cannot lock the SQLite database to migrate it ({e}); another process holds it too long"
+                        )),
+                    })
+            }
+            Pools::Pg(p) => {
+                let mut c = p.get().map_err(mig)?;
+                pg_migration_lock(&mut c, true, &mut progress)?;
+                let out = run(&mut *c, POSTGRES_MIGRATIONS, steps, &mut progress);
+                // Released on every path: the connection goes back to the
+                // pool (a crash ends the session, which releases it too).
+                let unlocked = pg_migration_lock(&mut c, false, &mut progress);
+                let done = out?;
+                unlocked?;
+                Ok(done)
+            }
         }
     }
 
@@ -444,6 +483,37 @@ impl Store for Database {
     }
 }
 
+/// The PostgreSQL advisory lock key that serializes migrations across
+/// processes ("enlist" and 1).
+const PG_MIGRATION_LOCK: i64 = 0x656e_6c69_7374_0001;
+
+/// Takes (`lock`) or releases the migration lock on this session; says so
+/// through `progress` when another process holds it.
+fn pg_migration_lock(c: &mut PgConnection, lock: bool, progress: &mut dyn FnMut(&str)) -> Result<(), OpenError> {
+    use diesel::sql_types::{BigInt, Bool};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Got {
+        #[diesel(sql_type = Bool)]
+        got: bool,
+    }
+    let ask = |c: &mut PgConnection, sql: &str| {
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(PG_MIGRATION_LOCK)
+            .get_result::<Got>(c)
+            .map(|g| g.got)
+            .map_err(|e| OpenError::Migration(format!("cannot take the migration lock: {e}")))
+    };
+    if !lock {
+        return ask(c, "SELECT pg_advisory_unlock($1) AS got").map(|_| ());
+    }
+    if !ask(c, "SELECT pg_try_advisory_lock($1) AS got")? {
+        progress("waiting for another process to finish migrating");
+        ask(c, "SELECT pg_advisory_lock($1) IS NOT NULL AS got")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,3 +574,4 @@ mod tests {
         assert_eq!(dir("sqlite"), dir("postgres"));
     }
 }
+

@@ -220,7 +220,7 @@ impl Builder {
                 (None, None) => return Err(BuildError::NoDatabase),
             };
             if migrate {
-                db.migrate(|name| tracing::info!(migration = name, "applying migration"))?;
+                db.migrate(|step| tracing::info!("migrations: {step}"))?;
             }
             Ok(db)
         })

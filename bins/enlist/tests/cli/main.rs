@@ -43,35 +43,48 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Starts `enlist serve` on a free port and reads its banner up to
+    /// "Ready."; the trial key, when the first start made one, is read from
+    /// the file it was written to (stdout here is a pipe, not a terminal).
     pub(crate) fn start(db: &str, extra: &[&str]) -> Self {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let key_file = std::env::temp_dir().join(format!("enlist-first-key-{}-{n}.txt", std::process::id()));
+        let _ = std::fs::remove_file(&key_file);
         let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--first-key-file"])
+            .arg(&key_file)
             .args(extra)
             .env("ENLIST_DATABASE_URL", db)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
+        let first = lines.next().unwrap_or_else(|| panic!("enlist serve exited before its banner")).unwrap();
         let addr = first
             .split("http://")
             .nth(1)
             .and_then(|r| r.split('/').next())
             .unwrap_or_else(|| panic!("banner: {first}"))
             .to_owned();
-        let mut key = None;
+        let (mut key, mut ready) = (None, false);
         let mut banner = vec![first];
         for line in lines.by_ref() {
             let line = line.unwrap();
-            if let Some(k) = line.strip_prefix("API key: ") {
-                key = Some(k.to_owned());
+            assert!(!line.contains("API key: "), "a key on stdout, which is not a terminal: {line}");
+            if line.starts_with("API key written to ") {
+                let text = std::fs::read_to_string(&key_file).unwrap();
+                let _ = std::fs::remove_file(&key_file);
+                key = Some(text.trim().to_owned());
             }
             if line == "Ready." {
+                ready = true;
                 break;
             }
             banner.push(line);
         }
+        assert!(ready, "enlist serve exited before Ready: {banner:?}");
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Self { child, addr, key, banner }
@@ -98,5 +111,6 @@ pub(crate) fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
 
 mod console;
 mod crash;
+mod deploy;
 mod operator;
 mod webhooks;

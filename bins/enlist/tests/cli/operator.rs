@@ -253,7 +253,7 @@ fn logs_to_a_file_have_no_colour_codes() {
     let log = std::env::temp_dir().join(format!("enlist-log-{}.txt", std::process::id()));
     let file = std::fs::File::create(&log).unwrap();
     let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-trial-org"])
         .env("ENLIST_DATABASE_URL", &t.url)
         .env_remove("ENLIST_SMTP_URL")
         .stdout(Stdio::piped())

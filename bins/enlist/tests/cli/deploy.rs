@@ -1,0 +1,107 @@
+//! Running it in production: replicas started together on an empty
+//! database, the first secret kept out of logs, log levels.
+
+use super::*;
+use std::os::unix::fs::PermissionsExt;
+
+/// Four `enlist serve` processes started at once on an empty database
+/// (both backends): migrations run one process at a time, every process
+/// serves, and the trial organization and its key are made exactly once.
+#[test]
+fn replicas_started_together_on_an_empty_database_all_serve() {
+    for t in TestDatabase::with_migrations(0, databases) {
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = t.url.clone();
+                std::thread::spawn(move || Server::start(&url, &[]))
+            })
+            .collect();
+        let servers: Vec<Server> = starts
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| panic!("[{}] a replica did not start", t.name)))
+            .collect();
+        let keys: Vec<&String> = servers.iter().filter_map(|s| s.key.as_ref()).collect();
+        assert_eq!(keys.len(), 1, "[{}] one process makes the trial key", t.name);
+        for s in &servers {
+            let c = Client::new(&s.addr, Some(&format!("Bearer {}", keys[0])));
+            let r = futures_lite(c.get("/scim/v2/Users"));
+            assert_eq!(r.status, 200, "[{}] every replica serves: {}", t.name, r.text);
+        }
+        let orgs = json_out(&t.url, &["org", "list", "--json"]);
+        assert_eq!(orgs.as_array().map(Vec::len), Some(1), "[{}] one trial organization: {orgs}", t.name);
+        let (_, _, err) = enlist(&t.url, &["migrate"]);
+        assert!(err.contains("0 applied"), "[{}] nothing left to migrate: {err}", t.name);
+        for s in servers {
+            s.stop();
+        }
+    }
+}
+
+/// With stdout not a terminal the first key is never printed: it is in a
+/// new file only the service user can read, and it works; `--no-trial-org`
+/// makes none.
+#[test]
+fn the_first_key_goes_to_a_private_file_when_stdout_is_a_log() {
+    let t = TestDatabase::with_migrations(0, || TestDatabase::sqlite().unwrap());
+    let s = Server::start(&t.url, &[]);
+    let key = s.key.clone().expect("the key was read from the file");
+    let line = s.banner.iter().find(|l| l.starts_with("API key written to ")).expect("the banner names the file");
+    assert!(!s.banner.iter().any(|l| l.contains(&key)), "the key is on stdout: {:?}", s.banner);
+    assert!(line.contains("readable only by this user"), "{line}");
+    s.stop();
+
+    // The file's mode, on a fresh database and a path of our choosing.
+    let t = TestDatabase::with_migrations(0, || TestDatabase::sqlite().unwrap());
+    let path = std::env::temp_dir().join(format!("enlist-key-mode-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--first-key-file"])
+        .arg(&path)
+        .env("ENLIST_DATABASE_URL", &t.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| l != "Ready.")
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(mode, 0o600, "{lines:?}");
+
+    // No trial organization.
+    let t = TestDatabase::with_migrations(0, || TestDatabase::sqlite().unwrap());
+    let s = Server::start(&t.url, &["--no-trial-org"]);
+    assert!(s.key.is_none(), "{:?}", s.banner);
+    s.stop();
+    assert_eq!(json_out(&t.url, &["org", "list", "--json"]), json!([]));
+}
+
+/// `--log-level` and `RUST_LOG` choose what is logged; a wrong value is
+/// refused with the values that work.
+#[test]
+fn log_levels_are_chosen_and_checked() {
+    let t = TestDatabase::sqlite().unwrap();
+    let run = |args: &[&str], rust_log: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(args).env("ENLIST_DATABASE_URL", &t.url).env_remove("RUST_LOG");
+        if let Some(v) = rust_log {
+            c.env("RUST_LOG", v);
+        }
+        let out = c.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&["--log-level", "loud", "migrate"], None);
+    assert!(!ok && err.contains("not one of error, warn, info, debug, trace"), "{err}");
+    let (ok, err) = run(&["migrate"], Some("enlist=nonsense=1"));
+    assert!(!ok && err.contains("RUST_LOG"), "{err}");
+    // DEBUG lines appear only when asked for.
+    let (ok, quiet) = run(&["--log-level", "warn", "org", "list"], None);
+    assert!(ok && !quiet.contains("DEBUG"), "{quiet}");
+    let (ok, chatty) = run(&["org", "list"], Some("debug"));
+    assert!(ok && chatty.contains("DEBUG"), "RUST_LOG=debug logs DEBUG lines: {chatty}");
+}
