@@ -389,3 +389,25 @@ async fn root_search_spans_users_and_groups(s: &TestServer) {
     assert!(d.contains("/Users/.search"), "{d}");
 }
 on_both!(root_search_spans_users_and_groups);
+
+/// Readiness: ready on a current schema; on one a migration behind it says
+/// which and how to fix it, while liveness stays up (a database problem
+/// must not get every replica restarted).
+#[actix_web::test]
+async fn readiness_names_a_schema_that_is_behind() {
+    use enlist_actix::Health;
+    use enlist_diesel::testing::TestDatabase;
+    let health = |db: &TestDatabase| enlist::DatabaseHealth {
+        db: db.db.clone(),
+        consumers: Default::default(),
+        services: None,
+        activity: None,
+    };
+    let current = TestDatabase::sqlite().unwrap();
+    assert_eq!(health(&current).check().await, Ok(()));
+    let behind = TestDatabase::with_migrations(3, || TestDatabase::sqlite().unwrap());
+    let why = health(&behind).check().await.unwrap_err();
+    assert!(why.contains("not applied yet") && why.contains("enlist migrate"), "{why}");
+    behind.db.migrate(|_| {}).unwrap();
+    assert_eq!(health(&behind).check().await, Ok(()));
+}

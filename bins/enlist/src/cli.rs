@@ -36,6 +36,13 @@ pub(crate) enum Command {
     Serve(Serve),
     /// Run pending migrations and report the schema version.
     Migrate,
+    /// Copy the SQLite database to a new file while it serves (consistent:
+    /// every write committed before the copy began is in it). Run it before
+    /// an upgrade: it does not migrate. PostgreSQL: use pg_dump.
+    Backup {
+        /// The new file (never overwritten).
+        path: PathBuf,
+    },
     /// Organizations.
     #[command(subcommand)]
     Org(OrgCmd),

@@ -113,6 +113,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logs(&s.log_format, &s.log_level)?;
     let db = open(&s)?;
     tracing::debug!(database = %config::mask(&s.database), pool = s.pool_size, "database opened");
+    if let Command::Backup { path } = &cli.command {
+        // Before any migration: a backup is what an upgrade starts from.
+        return backup_cmd(&db, path).await;
+    }
     let blocking_db = db.clone();
     let report = matches!(cli.command, Command::Migrate);
     // Migrations are blocking work: off the async executor.
@@ -121,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let e = enlist.services();
     match cli.command {
         Command::Serve(_) => serve::serve_cmd(s, &enlist).await,
-        Command::Migrate => Ok(()),
+        Command::Migrate | Command::Backup { .. } => Ok(()),
         Command::Org(cmd) => org_cmd(e, cmd).await,
         Command::Domain(cmd) => domain_cmd(e, cmd).await,
         Command::ApiKey(cmd) => key_cmd(e, cmd).await,

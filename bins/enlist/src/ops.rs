@@ -463,3 +463,35 @@ pub(crate) async fn console_link_cmd(e: &Services, org: &str, email: &str, base:
     say!("{}/console/login?token={token}", base.trim_end_matches('/'));
     Ok(())
 }
+
+/// `enlist backup PATH`: `VACUUM INTO` on a blocking thread, with the
+/// copy's size against the database's printed every second.
+pub(crate) async fn backup_cmd(db: &enlist_diesel::Database, path: &std::path::Path) -> anyhow::Result<()> {
+    let total = db.sqlite_file_size();
+    let (dest, copy) = (path.to_owned(), db.clone());
+    let started = std::time::Instant::now();
+    let mut work = tokio::task::spawn_blocking(move || copy.backup_to(&dest));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.tick().await;
+    let outcome = loop {
+        tokio::select! {
+            done = &mut work => break done?,
+            _ = tick.tick() => {
+                let written = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                match total {
+                    Some(t) if t > 0 => note!("backup: {} of about {} MiB", written >> 20, t >> 20),
+                    _ => note!("backup: {} MiB", written >> 20),
+                }
+            }
+        }
+    };
+    outcome?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    say!(
+        "backup written to {} ({} KiB in {:.1} s); restore: stop Enlist, copy it over the database file (remove its -wal and -shm files), start Enlist",
+        path.display(),
+        size >> 10,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

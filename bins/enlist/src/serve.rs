@@ -32,9 +32,9 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
     let base = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     say!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
     match admin.as_ref().and_then(|(_, a)| a.first()) {
-        Some(a) => say!("Health and metrics: http://{a}/healthz and http://{a}/metrics"),
+        Some(a) => say!("Health and metrics: http://{a}/healthz, http://{a}/readyz and http://{a}/metrics"),
         None => say!(
-            "Note: /healthz and /metrics are on the public port and ask for no key; serve them elsewhere with --admin-bind 127.0.0.1:9090"
+            "Note: /healthz, /readyz and /metrics are on the public port and ask for no key; serve them elsewhere with --admin-bind 127.0.0.1:9090"
         ),
     }
     if trial {

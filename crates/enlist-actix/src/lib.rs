@@ -80,7 +80,8 @@ impl Default for Config {
 /// What the health and metrics endpoints ask of the process around them.
 #[async_trait::async_trait]
 pub trait Health: Send + Sync {
-    /// `Ok` when the database answers.
+    /// `Ok` when this process can serve: the database answers and its
+    /// schema is the one this build expects (`/readyz`); otherwise why not.
     async fn check(&self) -> Result<(), String>;
     /// Extra gauges for `/metrics`.
     async fn gauges(&self) -> Vec<Gauge>;
@@ -164,24 +165,34 @@ pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceCo
     }
 }
 
-/// Registers `/healthz` (the database answers) and `/metrics`
-/// (Prometheus text: request counts and latencies, outbox, consumers'
-/// names and lag). Neither asks for a key: serve them on an address only
-/// monitoring reaches (`enlist serve --admin-bind`), not the public port.
+/// Registers `/healthz` (liveness: the process answers; it never asks the
+/// database, so an outage does not get every replica restarted), `/readyz`
+/// (readiness: the database answers and the schema is current; 503 with
+/// the reason otherwise) and `/metrics` (Prometheus text: request counts
+/// and latencies, outbox, consumers' names and lag). None asks for a key:
+/// serve them on an address only monitoring reaches (`enlist serve
+/// --admin-bind`), not the public port.
 pub fn configure_admin(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(state).route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
+        cfg.app_data(state)
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics));
     }
 }
 
-async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#)
+}
+
+async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     match state.health.check().await {
-        Ok(()) => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            HttpResponse::ServiceUnavailable().content_type("application/json").body(
-                serde_json::json!({"status": "unavailable", "detail": "the database does not answer"}).to_string(),
-            )
+        Ok(()) => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ready"}"#),
+        Err(detail) => {
+            tracing::warn!(%detail, "not ready");
+            HttpResponse::ServiceUnavailable()
+                .content_type("application/json")
+                .body(serde_json::json!({"status": "unavailable", "detail": detail}).to_string())
         }
     }
 }

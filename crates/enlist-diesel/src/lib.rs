@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+mod backup;
 mod codec;
 mod conn;
 mod repo;
@@ -21,6 +22,7 @@ mod unit;
 pub(crate) use unit::Access;
 mod writer;
 
+pub use backup::BackupError;
 pub use conn::Backend;
 
 use conn::Str;
@@ -367,6 +369,27 @@ impl Database {
         }
     }
 
+    /// The migrations this build has that the database has not applied
+    /// (none when the schema is current, or newer than this build: a
+    /// previous release keeps serving during an upgrade).
+    ///
+    /// # Errors
+    /// [`OpenError::Migration`] when the database cannot be read.
+    pub fn pending_migrations(&self) -> Result<Vec<String>, OpenError> {
+        fn names<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+            c: &mut C,
+            m: EmbeddedMigrations,
+        ) -> Result<Vec<String>, OpenError> {
+            let pending = c.pending_migrations(m).map_err(|e| OpenError::Migration(e.to_string()))?;
+            Ok(pending.iter().map(|m| m.name().to_string()).collect())
+        }
+        let mig = |e: diesel::r2d2::PoolError| OpenError::Migration(format!("no connection: {e}"));
+        match &*self.pools {
+            Pools::Sqlite(p) => names(&mut *p.get().map_err(mig)?, SQLITE_MIGRATIONS),
+            Pools::Pg(p) => names(&mut *p.get().map_err(mig)?, POSTGRES_MIGRATIONS),
+        }
+    }
+
     /// The newest applied migration, if any.
     ///
     /// # Errors
@@ -574,4 +597,3 @@ mod tests {
         assert_eq!(dir("sqlite"), dir("postgres"));
     }
 }
-

@@ -1,6 +1,7 @@
-//! `/healthz` and the gauges of `/metrics` for a process running Enlist:
-//! the database answers, its pool, the notification outbox, and how far
-//! each event consumer of this process and each webhook endpoint is behind.
+//! `/readyz` and the gauges of `/metrics` for a process running Enlist:
+//! the database answers with the schema this build expects, its pool, the
+//! notification outbox, and how far each event consumer of this process
+//! and each webhook endpoint is behind.
 
 use enlist_actix::Gauge;
 use enlist_core::ports::{EventFeed, OutboxQueue};
@@ -22,7 +23,20 @@ pub struct DatabaseHealth {
 #[async_trait::async_trait]
 impl enlist_actix::Health for DatabaseHealth {
     async fn check(&self) -> Result<(), String> {
-        self.db.ping().await.map_err(|e| e.to_string())
+        self.db.ping().await.map_err(|e| format!("the database does not answer: {e}"))?;
+        let db = self.db.clone();
+        let pending = tokio::task::spawn_blocking(move || db.pending_migrations())
+            .await
+            .map_err(|e| format!("the schema check stopped: {e}"))?
+            .map_err(|e| format!("cannot read the schema version: {e}"))?;
+        match pending.first() {
+            None => Ok(()),
+            Some(first) => Err(format!(
+                "{} migration(s) not applied yet (first: {first}); run `enlist migrate` (or start one `enlist serve`, \
+                 which migrates)",
+                pending.len()
+            )),
+        }
     }
     async fn gauges(&self) -> Vec<Gauge> {
         let (open, idle) = self.db.pool_state();

@@ -105,3 +105,69 @@ fn log_levels_are_chosen_and_checked() {
     let (ok, chatty) = run(&["org", "list"], Some("debug"));
     assert!(ok && chatty.contains("DEBUG"), "RUST_LOG=debug logs DEBUG lines: {chatty}");
 }
+
+/// `enlist backup` while users are being created: the copy opens, and
+/// every user acknowledged (201) before the backup began is in it. It
+/// never overwrites a file, and on PostgreSQL it points to pg_dump.
+#[test]
+fn a_backup_taken_under_load_holds_every_acknowledged_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let t = TestDatabase::with_migrations(0, || TestDatabase::sqlite().unwrap());
+    let s = Server::start(&t.url, &[]);
+    let (addr, key) = (s.addr.clone(), s.key.clone().unwrap());
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (acked, stop) = (acked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            futures_lite(async move {
+                let c = Client::new(&addr, Some(&format!("Bearer {key}")));
+                // Bounded: at most 3,000 users, or until told to stop.
+                for i in 0..3000 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let name = format!("u{i}@contoso.com");
+                    if c.post("/scim/v2/Users", &json!({"userName": name})).await.status == 201 {
+                        acked.lock().unwrap().push(name);
+                    }
+                }
+            })
+        })
+    };
+    // Wait (bounded) for some writes, then back up while they go on.
+    for _ in 0..200 {
+        if acked.lock().unwrap().len() >= 100 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let before: Vec<String> = acked.lock().unwrap().clone();
+    let dir = std::env::temp_dir().join(format!("enlist-backup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("enlist.db");
+    let _ = std::fs::remove_file(&copy);
+    let out = ok(&t.url, &["backup", copy.to_str().unwrap()]);
+    assert!(out.contains("backup written to"), "{out}");
+    let during = acked.lock().unwrap().len();
+    stop.store(true, Ordering::SeqCst);
+    load.join().unwrap();
+    s.stop();
+    assert!(before.len() >= 100 && during > before.len(), "the backup ran under load ({} then {during})", before.len());
+
+    let restored = format!("sqlite://{}", copy.display());
+    let users = json_out(&restored, &["users", "list", "Default", "--json"]);
+    let names: std::collections::HashSet<&str> =
+        users.as_array().unwrap().iter().filter_map(|u| u["userName"].as_str()).collect();
+    let lost: Vec<&String> = before.iter().filter(|n| !names.contains(n.as_str())).collect();
+    assert!(lost.is_empty(), "acknowledged before the backup, missing from it: {lost:?}");
+
+    let (success, _, err) = enlist(&t.url, &["backup", copy.to_str().unwrap()]);
+    assert!(!success && err.contains("already exists"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(pg) = TestDatabase::postgres().unwrap() {
+        let (success, _, err) = enlist(&pg.url, &["backup", "/tmp/never-written.db"]);
+        assert!(!success && err.contains("pg_dump"), "{err}");
+    }
+}

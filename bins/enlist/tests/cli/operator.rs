@@ -164,11 +164,12 @@ async fn metrics_and_health_move_to_the_admin_bind() {
         .unwrap_or_else(|| panic!("{:?}", s.banner))
         .to_owned();
     let public = Client::new(&s.addr, None);
-    for path in ["/metrics", "/healthz"] {
+    for path in ["/metrics", "/healthz", "/readyz"] {
         assert_eq!(public.get(path).await.status, 404, "{path} is not on the public port");
     }
     let admin = Client::new(&admin, None);
     assert_eq!(admin.get("/healthz").await.status, 200);
+    assert_eq!(admin.get("/readyz").await.text, r#"{"status":"ready"}"#);
     assert!(admin.get("/metrics").await.text.contains("enlist_outbox_depth"));
     assert_eq!(admin.get("/scim/v2/Users").await.status, 404, "SCIM is not on the admin port");
     s.stop();
