@@ -276,6 +276,26 @@ pub(crate) enum OrgCmd {
         /// Admin, FullMember, FreeMember or Guest.
         role: String,
     },
+    /// Offboard an organization in one transaction: its people (accounts
+    /// other organizations hold stay), groups, keys, role mappings,
+    /// domains, webhooks, activity, events and mail. The audit log stays.
+    /// Without --yes, only says what would be removed.
+    Delete {
+        /// Organization id or name.
+        org: String,
+        /// Really delete.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write the organization, its users and its groups (with members and
+    /// roles) as JSON, the users and groups as SCIM resources.
+    Export {
+        /// Organization id or name.
+        org: String,
+        /// Write to this new file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -77,6 +77,35 @@ pub(crate) async fn org_cmd(e: &Services, cmd: OrgCmd) -> anyhow::Result<()> {
             let o = e.organizations.set_default_role(&operator(&o), role(&r)?).await?;
             say!("organization '{}': default role {}", o.name, o.default_role);
         }
+        OrgCmd::Delete { org, yes } => {
+            let o = find_org(e, &org).await?;
+            if !yes {
+                let one = |q| ListQuery { filter: None, sort: None, page: Page::Index { start_index: 1, count: q } };
+                let users = e.users.list(&operator(&o), one(0), false).await?.total;
+                let groups = e.groups.list(&operator(&o), one(0), false).await?.total;
+                let keys = e.api_keys.list(&operator(&o)).await?.len();
+                say!(
+                    "would offboard '{}': {users} user(s), {groups} group(s), {keys} key(s), its domains ({}), webhooks, \
+                     activity, events and mail. Export first if it may come back (enlist org export {}), then run \
+                     again with --yes",
+                    o.name,
+                    o.domain_list(),
+                    o.name
+                );
+                return Err(anyhow!("nothing was deleted: add --yes"));
+            }
+            let gone = e.organizations.delete(&Actor::Operator, &o.id).await?;
+            say!(
+                "organization '{}' offboarded: {} user(s), {} group(s), {} key(s) and {} account(s) held nowhere else \
+                 removed; its audit log is kept",
+                o.name,
+                gone.users,
+                gone.groups,
+                gone.keys,
+                gone.accounts
+            );
+        }
+        OrgCmd::Export { org, output } => export_cmd(e, &org, output.as_deref()).await?,
     }
     Ok(())
 }
@@ -493,5 +522,53 @@ pub(crate) async fn backup_cmd(db: &enlist_diesel::Database, path: &std::path::P
         size >> 10,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `enlist org export ORG`: the organization, its users and groups (SCIM
+/// JSON, groups with members and roles), page by page with progress.
+async fn export_cmd(e: &Services, org: &str, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let o = find_org(e, org).await?;
+    let op = operator(&o);
+    let page = |after| ListQuery { filter: None, sort: None, page: Page::Cursor { after, count: 500 } };
+    let (mut users, mut cursor) = (Vec::new(), None);
+    loop {
+        let p = e.users.list(&op, page(cursor), true).await?;
+        users.extend(p.items.iter().map(|v| enlist_scim::user_json(v, "")));
+        note!("export: {} of {} user(s)", users.len(), p.total);
+        cursor = p.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let (mut groups, mut cursor) = (Vec::new(), None);
+    loop {
+        let p = e.groups.list(&op, page(cursor), true).await?;
+        groups.extend(p.items.iter().map(|v| enlist_scim::group_json(v, "")));
+        note!("export: {} of {} group(s)", groups.len(), p.total);
+        cursor = p.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let doc = json!({
+        "organization": {"id": o.id.as_str(), "name": o.name, "domains": o.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+                         "scimEnabled": o.scim_enabled, "defaultRole": o.default_role.as_str(), "created": o.created_at.to_rfc3339()},
+        "exported": enlist_core::ports::Clock::now(&enlist::system::SystemClock).to_rfc3339(),
+        "users": users,
+        "groups": groups,
+    });
+    let text = serde_json::to_string_pretty(&doc)?;
+    match output {
+        None => println!("{text}"),
+        Some(path) => {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|err| {
+                anyhow!("cannot create {}: {err}; choose a new path (an export never overwrites)", path.display())
+            })?;
+            f.write_all(text.as_bytes())?;
+            note!("export written to {}", path.display());
+        }
+    }
     Ok(())
 }

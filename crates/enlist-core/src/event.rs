@@ -66,6 +66,9 @@ event_kinds! {
     OrganizationScimEnabled = "organization.scim_enabled",
     /// The SCIM add-on was switched off.
     OrganizationScimDisabled = "organization.scim_disabled",
+    /// The operator offboarded the organization: its people, groups, keys
+    /// and history are gone from Enlist; a host drops what it keeps of it.
+    OrganizationDeleted = "organization.deleted",
     /// An API key was created (its label, never its secret).
     ApiKeyCreated = "api_key.created",
     /// An API key was revoked.
@@ -173,7 +176,8 @@ pub enum EventData {
         /// The users added or removed in this batch.
         users: Vec<UserId>,
     },
-    /// `organization.scim_enabled`, `organization.scim_disabled`.
+    /// `organization.scim_enabled`, `organization.scim_disabled`,
+    /// `organization.deleted`.
     Organization {
         /// The organization's name.
         name: String,
@@ -337,7 +341,9 @@ impl EventData {
                 group: group_from(get(c, "group"))?,
                 users: strings(get(c, "users")).into_iter().map(UserId::new).collect(),
             },
-            OrganizationScimEnabled | OrganizationScimDisabled => EventData::Organization { name: text(c, "name")? },
+            OrganizationScimEnabled | OrganizationScimDisabled | OrganizationDeleted => {
+                EventData::Organization { name: text(c, "name")? }
+            }
             ApiKeyCreated | ApiKeyRevoked => {
                 EventData::ApiKey { id: ApiKeyId::new(text(c, "id")?), label: text(c, "label")? }
             }

@@ -18,6 +18,19 @@ use chrono::{DateTime, Utc};
 /// Result of a repository call.
 pub type RepoResult<T> = std::result::Result<T, RepoError>;
 
+/// What offboarding an organization removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offboarded {
+    /// Memberships (SCIM Users).
+    pub users: u64,
+    /// Groups.
+    pub groups: u64,
+    /// API keys.
+    pub keys: u64,
+    /// Accounts no other organization held.
+    pub accounts: u64,
+}
+
 /// Organizations and their domains.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait OrganizationRepo: Send {
@@ -40,6 +53,14 @@ pub trait OrganizationRepo: Send {
     fn add_domain(&mut self, id: &OrganizationId, domain: &DomainName) -> RepoResult<()>;
     /// Whether it was registered.
     fn remove_domain(&mut self, id: &OrganizationId, domain: &DomainName) -> RepoResult<bool>;
+    /// Offboarding: removes the organization's members, groups, keys,
+    /// domains, webhooks, activity, console links and sessions, pending
+    /// and sent mail, change events and consumer positions, and every
+    /// account no other organization holds; keeps its audit log; leaves
+    /// the organization row as a tombstone (renamed, SCIM off, invisible
+    /// to every read) so that one last event, `organization.deleted`, can
+    /// be delivered. What was removed, counted.
+    fn offboard(&mut self, id: &OrganizationId, at: DateTime<Utc>) -> RepoResult<Offboarded>;
 }
 
 /// Global accounts.

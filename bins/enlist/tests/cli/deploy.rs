@@ -171,3 +171,37 @@ fn a_backup_taken_under_load_holds_every_acknowledged_write() {
         assert!(!success && err.contains("pg_dump"), "{err}");
     }
 }
+
+/// `enlist org export` writes the roster as SCIM JSON; `enlist org delete`
+/// says what it would remove until given --yes, then offboards the
+/// organization and leaves the other one (both backends).
+#[test]
+fn an_organization_is_exported_then_offboarded() {
+    for t in databases() {
+        let db = t.url.as_str();
+        ok(db, &["org", "create", "Leaving", "--owner", "boss@leaving.com", "--domain", "leaving.com"]);
+        ok(db, &["org", "create", "Staying", "--owner", "boss@staying.com", "--domain", "staying.com"]);
+        let file = std::env::temp_dir().join(format!("enlist-export-{}-{}.json", std::process::id(), t.name));
+        let _ = std::fs::remove_file(&file);
+        let (success, _, err) = enlist(db, &["org", "export", "Leaving", "--output", file.to_str().unwrap()]);
+        assert!(success && err.contains("export: 1 of 1 user(s)"), "[{}] progress: {err}", t.name);
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(doc["organization"]["domains"], json!(["leaving.com"]), "[{}]", t.name);
+        assert_eq!(doc["users"][0]["userName"], "boss@leaving.com", "[{}] {doc}", t.name);
+        assert_eq!(doc["users"][0]["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
+        let (success, _, err) = enlist(db, &["org", "export", "Leaving", "--output", file.to_str().unwrap()]);
+        assert!(!success && err.contains("never overwrites"), "[{}] {err}", t.name);
+        let _ = std::fs::remove_file(&file);
+
+        let (success, out, err) = enlist(db, &["org", "delete", "Leaving"]);
+        assert!(!success && out.contains("1 user(s)") && err.contains("--yes"), "[{}] {out} {err}", t.name);
+        assert_eq!(json_out(db, &["org", "list", "--json"]).as_array().map(Vec::len), Some(2), "[{}]", t.name);
+        let out = ok(db, &["org", "delete", "Leaving", "--yes"]);
+        assert!(out.contains("offboarded") && out.contains("audit log is kept"), "[{}] {out}", t.name);
+        let orgs = json_out(db, &["org", "list", "--json"]);
+        let names: Vec<&str> = orgs.as_array().unwrap().iter().filter_map(|o| o["name"].as_str()).collect();
+        assert_eq!(names, ["Staying"], "[{}]", t.name);
+        let users = json_out(db, &["users", "list", "Staying", "--json"]);
+        assert_eq!(users[0]["userName"], "boss@staying.com", "[{}]", t.name);
+    }
+}

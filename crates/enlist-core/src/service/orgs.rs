@@ -1,6 +1,7 @@
 //! Organizations: creation (with an owning Admin), settings, domains.
 
 use super::*;
+use crate::ports::Offboarded;
 use crate::value::{Complex, Value};
 
 /// The organization a first start creates for trying Enlist out. It keeps
@@ -193,6 +194,43 @@ impl Organizations {
             tx.organizations().by_name(&key)?.ok_or_else(|| Error::NotFound {
                 detail: format!("no organization with id or name '{key}'; run `enlist org list` to see them"),
             })
+        })
+        .await
+    }
+
+    /// Offboards an organization, in one unit of work: its members,
+    /// groups, role mappings, keys, domains, webhooks, activity, console
+    /// sessions, mail and change events are removed, and every account no
+    /// other organization holds (a person who also belongs elsewhere keeps
+    /// that membership). Its audit log stays, with an operator record of
+    /// this; consumers and every-organization webhooks get one last event,
+    /// `organization.deleted`. The name is free again at once.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the operator; `NotFound`.
+    pub async fn delete(&self, actor: &Actor, id: &OrganizationId) -> Result<Offboarded> {
+        if *actor != Actor::Operator {
+            return Err(Error::Forbidden {
+                detail: "only the Enlist operator offboards an organization (enlist org delete)".into(),
+            });
+        }
+        let (deps, actor, id) = (self.deps.clone(), actor.clone(), id.clone());
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
+            tx.organizations().lock(&id)?;
+            let org = load_org(tx, &id)?;
+            let gone = tx.organizations().offboard(&id, deps.clock.now())?;
+            let removed =
+                format!("{} users, {} groups, {} keys, {} accounts", gone.users, gone.groups, gone.keys, gone.accounts);
+            let change = AttributeChange {
+                attribute: "organization".into(),
+                before: Some(Value::String(org.name.clone())),
+                after: None,
+            };
+            Audit::new(&id, &actor, ResourceKind::Organization, id.as_str(), Operation::Delete, vec![change])
+                .note(Some(format!("offboarded: removed {removed}")))
+                .record(tx, &deps)?;
+            emit(tx, &deps, &id, &actor, EventKind::OrganizationDeleted, EventData::Organization { name: org.name })?;
+            Ok(gone)
         })
         .await
     }

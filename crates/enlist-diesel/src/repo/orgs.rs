@@ -69,7 +69,7 @@ impl OrganizationRepo for DieselTx<'_> {
         let rows: Vec<OrgDomainRow> = self
             .db
             .load(
-                "SELECT o.id, o.name, o.scim_enabled, o.default_role, o.created_at, d.domain                  FROM organizations o LEFT JOIN domains d ON d.organization_id = o.id WHERE o.id = $1 ORDER BY d.domain",
+                "SELECT o.id, o.name, o.scim_enabled, o.default_role, o.created_at, d.domain                  FROM organizations o LEFT JOIN domains d ON d.organization_id = o.id WHERE o.id = $1 AND o.deleted_at IS NULL ORDER BY d.domain",
                 binds![id.as_str()],
             )
             .map_err(other)?;
@@ -79,12 +79,17 @@ impl OrganizationRepo for DieselTx<'_> {
         Ok(Some(first.org.into_org(domains)?))
     }
     fn by_name(&mut self, name: &str) -> RepoResult<Option<Organization>> {
-        let rows: Vec<OrgRow> =
-            self.db.load("SELECT * FROM organizations WHERE name = $1", binds![name]).map_err(other)?;
+        let rows: Vec<OrgRow> = self
+            .db
+            .load("SELECT * FROM organizations WHERE name = $1 AND deleted_at IS NULL", binds![name])
+            .map_err(other)?;
         Ok(self.orgs_with_domains(rows)?.pop())
     }
     fn list(&mut self) -> RepoResult<Vec<Organization>> {
-        let rows: Vec<OrgRow> = self.db.load("SELECT * FROM organizations ORDER BY name", vec![]).map_err(other)?;
+        let rows: Vec<OrgRow> = self
+            .db
+            .load("SELECT * FROM organizations WHERE deleted_at IS NULL ORDER BY name", vec![])
+            .map_err(other)?;
         self.orgs_with_domains(rows)
     }
     fn insert(&mut self, org: &Organization) -> RepoResult<()> {
@@ -131,5 +136,58 @@ impl OrganizationRepo for DieselTx<'_> {
             )
             .map_err(other)?;
         Ok(n > 0)
+    }
+    fn offboard(&mut self, id: &OrganizationId, at: chrono::DateTime<chrono::Utc>) -> RepoResult<Offboarded> {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let org = id.as_str();
+        let mut count = |sql: &'static str| -> RepoResult<u64> {
+            let rows: Vec<Count> = self.db.load(sql, binds![org]).map_err(other)?;
+            Ok(rows.first().map_or(0, |c| c.n.max(0) as u64))
+        };
+        let users = count("SELECT COUNT(*) AS n FROM users WHERE organization_id = $1")?;
+        let groups = count("SELECT COUNT(*) AS n FROM groups WHERE organization_id = $1")?;
+        let keys = count("SELECT COUNT(*) AS n FROM api_keys WHERE organization_id = $1")?;
+        // Accounts only this organization holds: read before their
+        // memberships go (users reference accounts), deleted after.
+        let orphans: Vec<Str> = self
+            .db
+            .load(
+                "SELECT u.account_id AS s FROM users u WHERE u.organization_id = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM users o WHERE o.account_id = u.account_id AND o.organization_id <> $1)",
+                binds![org],
+            )
+            .map_err(other)?;
+        // Members' values and group memberships go with them (ON DELETE
+        // CASCADE); the rest hangs off the organization and is cleared
+        // here, since the row itself stays as a tombstone.
+        for table in [
+            "users",
+            "groups",
+            "api_keys",
+            "domains",
+            "webhooks",
+            "activity",
+            "console_links",
+            "console_sessions",
+            "outbox",
+            "events",
+            "event_consumers",
+        ] {
+            self.db.exec(format!("DELETE FROM {table} WHERE organization_id = $1"), binds![org]).map_err(other)?;
+        }
+        for a in &orphans {
+            self.db.exec("DELETE FROM accounts WHERE id = $1", binds![&a.s]).map_err(other)?;
+        }
+        self.db
+            .exec(
+                "UPDATE organizations SET deleted_at = $1, name = $2, scim_enabled = $3 WHERE id = $4",
+                binds![micros(at), format!("deleted:{org}"), false, org],
+            )
+            .map_err(other)?;
+        Ok(Offboarded { users, groups, keys, accounts: orphans.len() as u64 })
     }
 }

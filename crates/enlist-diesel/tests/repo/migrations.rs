@@ -5,7 +5,7 @@ use super::*;
 async fn migrations_run_from_empty_and_again(env: Env) {
     // `common` already migrated from empty; a second run applies nothing.
     assert_eq!(env.db().migrate(|_| {}).unwrap(), Vec::<String>::new());
-    assert!(env.db().schema_version().unwrap().is_some_and(|v| v.starts_with("20261201")));
+    assert!(env.db().schema_version().unwrap().is_some_and(|v| v.starts_with("20261203")));
     env.db().ping().await.unwrap();
 }
 on_both!(migrations_run_from_empty_and_again);

@@ -285,3 +285,64 @@ async fn advisories_name_autovacuum_off(env: Env) {
     assert_eq!(advice.len(), usize::from(off), "{advice:?}");
 }
 on_both!(advisories_name_autovacuum_off);
+
+/// Offboarding removes one organization's people, groups, keys, domains
+/// and history in one unit of work, and only its own: the other
+/// organization, and the account a person also holds there, stay. The
+/// name and the domain are free again; the audit log keeps a record; one
+/// last event says the organization is gone.
+async fn offboarding_removes_one_organization_and_only_it(env: Env) {
+    use enlist_core::event::EventKind;
+    use enlist_core::service::NewOrganization;
+    use enlist_core::{Actor, DomainName, Email};
+    let domain = |d: &str| DomainName::parse(d).unwrap();
+    let create = |name: &str, d: &str| {
+        NewOrganization::new(name).owner(Email::parse(&format!("boss@{d}")).unwrap()).domain(domain(d))
+    };
+    let leaving = env.enlist.organizations.create(&Actor::Operator, create("Leaving", "leaving.com")).await.unwrap();
+    let staying = env.enlist.organizations.create(&Actor::Operator, create("Staying", "staying.com")).await.unwrap();
+    let (l, s) = (entra(&leaving.id), entra(&staying.id));
+    let ana = env.enlist.users.create(&l, simple("ana@leaving.com")).await.unwrap();
+    let shared_l = env.enlist.users.create(&l, simple("jo@shared.example")).await.unwrap();
+    let shared_s = env.enlist.users.create(&s, simple("jo@shared.example")).await.unwrap();
+    env.enlist.users.create(&s, simple("bo@staying.com")).await.unwrap();
+    let group = |name: &str, members| NewGroup {
+        display_name: enlist_core::DisplayName::parse(name).unwrap(),
+        external_id: None,
+        members,
+    };
+    env.enlist.groups.create(&l, group("Sales", vec![ana.user.id.clone(), shared_l.user.id.clone()])).await.unwrap();
+    env.enlist.groups.create(&s, group("Sales", vec![shared_s.user.id.clone()])).await.unwrap();
+    let op_l = operator(&leaving.id);
+    env.enlist.api_keys.create(&op_l, "Entra").await.unwrap();
+    let kept_key = env.enlist.api_keys.create(&operator(&staying.id), "Okta").await.unwrap();
+
+    let err = env.enlist.organizations.delete(&l.actor, &leaving.id).await.unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }), "[{}] only the operator: {err}", env.name);
+    let gone = env.enlist.organizations.delete(&Actor::Operator, &leaving.id).await.unwrap();
+    // Two members and the owner; the shared account stays.
+    assert_eq!((gone.users, gone.groups, gone.keys, gone.accounts), (3, 1, 1, 2), "[{}] {gone:?}", env.name);
+
+    assert!(env.enlist.organizations.find("Leaving").await.is_err(), "[{}] gone from reads", env.name);
+    assert!(env.enlist.organizations.list().await.unwrap().iter().all(|o| o.id != leaving.id));
+    let err = env.enlist.users.get(&l, &ana.user.id, false).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "[{}] {err}", env.name);
+    // The other organization is whole, and the shared account with it.
+    let list = |q| ListQuery { filter: None, sort: None, page: page(q) };
+    let theirs = env.enlist.users.list(&s, list(50), true).await.unwrap();
+    assert_eq!(theirs.total, 3, "[{}] owner, jo, bo", env.name);
+    let jo = env.enlist.users.get(&s, &shared_s.user.id, true).await.unwrap();
+    assert_eq!((jo.user.account_id, jo.groups.map(|g| g.len())), (shared_l.user.account_id, Some(1)), "[{}]", env.name);
+    assert_eq!(env.enlist.groups.list(&s, list(50), false).await.unwrap().total, 1);
+    assert!(env.enlist.api_keys.authenticate(&kept_key.token).await.is_ok(), "[{}] their key works", env.name);
+    // Name and domain are free again.
+    let again = env.enlist.organizations.create(&Actor::Operator, create("Leaving", "leaving.com")).await;
+    assert!(again.is_ok(), "[{}] {:?}", env.name, again.err());
+    // The audit log keeps the record; one last event says it is gone.
+    let audit = env.enlist.organizations.audit(&op_l, None, 100).await.unwrap();
+    assert!(audit.iter().any(|r| r.note.as_deref().is_some_and(|n| n.contains("offboarded"))), "[{}]", env.name);
+    let events = env.enlist.events.list(&op_l, 0, 100).await.unwrap();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::OrganizationDeleted], "[{}] its history went, one event remains", env.name);
+}
+on_every_store!(offboarding_removes_one_organization_and_only_it);
