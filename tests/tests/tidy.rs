@@ -121,3 +121,56 @@ fn the_architecture_doc_lists_every_room_and_only_rooms_that_exist() {
         "docs/architecture.md, '## The rooms', is out of step with the tree.\nnot listed: {missing:?}\nlisted but gone: {gone:?}"
     );
 }
+
+/// Migrations expand, and contract only where listed: a new migration may
+/// add tables, columns and indexes, so the previous release keeps serving
+/// while it applies (docs/operations.md, "Migrations and upgrades"). A
+/// step that drops, renames or rewrites must be a contract step, released
+/// one version after the code stopped using what it removes, and named
+/// here with the reason. On PostgreSQL a new index on an existing table is
+/// built `CONCURRENTLY`, outside a transaction (`metadata.toml`:
+/// `run_in_transaction = false`), so writes go on while it builds.
+#[test]
+fn migrations_only_add_unless_listed_as_contract_steps() {
+    // (migration, why it may contract); both predate this rule.
+    const CONTRACT: [(&str, &str); 2] = [
+        ("2026-12-01-000009_event_counters", "drops organizations.event_seq, moved to event_counters"),
+        ("2026-12-01-000010_members_by_user", "rebuilds group_members_user with the group id"),
+    ];
+    // The first release created its own tables; indexes on them were not
+    // concurrent. Every later migration is held to the rule.
+    const BEFORE_CONCURRENT_RULE: &str = "2026-12-01-000010_members_by_user";
+    let mut bad = Vec::new();
+    for backend in ["postgres", "sqlite"] {
+        let dir = workspace().join("crates/enlist-diesel/migrations").join(backend);
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .expect("migrations folder")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert!(names.len() >= 11, "found {} {backend} migrations", names.len());
+        for name in names {
+            let sql = fs::read_to_string(dir.join(&name).join("up.sql")).unwrap_or_default();
+            let code: String = sql
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_ascii_uppercase();
+            let contracts = ["DROP ", "RENAME", "ALTER COLUMN", "DELETE FROM", "UPDATE "].iter().any(|w| code.contains(w));
+            if contracts && !CONTRACT.iter().any(|(n, _)| *n == name) {
+                bad.push(format!("{backend}/{name}: drops, renames or rewrites; make it a listed contract step"));
+            }
+            let creates_index = code.contains("CREATE INDEX") || code.contains("CREATE UNIQUE INDEX");
+            let creates_table = code.contains("CREATE TABLE");
+            if backend == "postgres" && name.as_str() > BEFORE_CONCURRENT_RULE && creates_index && !creates_table {
+                let meta = fs::read_to_string(dir.join(&name).join("metadata.toml")).unwrap_or_default();
+                if !code.contains("CONCURRENTLY") || !meta.contains("run_in_transaction = false") {
+                    bad.push(format!("{backend}/{name}: build the index CONCURRENTLY with run_in_transaction = false"));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
