@@ -8,6 +8,9 @@
 
 pub mod webdriver;
 
+/// The tests' HTTP client crate, for what [`Client`] does not cover (TLS).
+pub use reqwest;
+
 use enlist::HttpConfig;
 use enlist_core::service::NewOrganization;
 use enlist_core::testing::{FakeDns, SeqIds};

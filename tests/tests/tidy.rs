@@ -158,7 +158,8 @@ fn migrations_only_add_unless_listed_as_contract_steps() {
                 .collect::<Vec<_>>()
                 .join("\n")
                 .to_ascii_uppercase();
-            let contracts = ["DROP ", "RENAME", "ALTER COLUMN", "DELETE FROM", "UPDATE "].iter().any(|w| code.contains(w));
+            let contracts =
+                ["DROP ", "RENAME", "ALTER COLUMN", "DELETE FROM", "UPDATE "].iter().any(|w| code.contains(w));
             if contracts && !CONTRACT.iter().any(|(n, _)| *n == name) {
                 bad.push(format!("{backend}/{name}: drops, renames or rewrites; make it a listed contract step"));
             }

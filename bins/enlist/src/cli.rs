@@ -33,7 +33,7 @@ pub(crate) struct Global {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run pending migrations, then serve the SCIM endpoint.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Run pending migrations and report the schema version.
     Migrate,
     /// Copy the SQLite database to a new file while it serves (consistent:
@@ -226,6 +226,14 @@ pub(crate) struct Serve {
     /// Days change events are kept for replay, then pruned.
     #[arg(long, env = "ENLIST_EVENTS_KEEP_DAYS")]
     pub(crate) events_keep_days: Option<u32>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs
+    /// --tls-key. Read again on SIGHUP, so a renewed certificate takes
+    /// effect without a restart.
+    #[arg(long, env = "ENLIST_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "ENLIST_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
     /// Where the first start writes the trial organization's API key when
     /// stdout is not a terminal (mode 0600). Default: enlist-first-key.txt
     /// in $STATE_DIRECTORY (systemd) or the working directory.

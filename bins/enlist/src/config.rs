@@ -21,6 +21,8 @@ pub struct File {
     pub mail_from: Option<String>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
     pub first_key_file: Option<std::path::PathBuf>,
     pub trial_org: Option<bool>,
     pub workers: Option<usize>,
@@ -55,6 +57,7 @@ pub struct Settings {
     pub mail_from: String,
     pub log_format: String,
     pub log_level: String,
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     pub first_key_file: std::path::PathBuf,
     pub trial_org: bool,
     pub workers: usize,
@@ -72,6 +75,10 @@ impl Settings {
     /// TOML text of the effective configuration, secrets masked.
     pub fn render(&self) -> String {
         let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+        let path = |p: Option<&std::path::PathBuf>| match p {
+            Some(p) => q(&p.display().to_string()),
+            None => "\"\" # not set".to_owned(),
+        };
         let opt = |o: &Option<String>, masked: bool| match o {
             Some(v) if masked => q(&mask(v)),
             Some(v) => q(v),
@@ -80,7 +87,7 @@ impl Settings {
         format!(
             "database = {}\nbind = {}\nadmin_bind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
              body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nlog_level = {}\n\
-             first_key_file = {}\ntrial_org = {}\nworkers = {}\n\
+             tls_cert = {}\ntls_key = {}\nfirst_key_file = {}\ntrial_org = {}\nworkers = {}\n\
              max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
@@ -95,6 +102,8 @@ impl Settings {
             q(&self.mail_from),
             q(&self.log_format),
             q(&self.log_level),
+            path(self.tls.as_ref().map(|t| &t.0)),
+            path(self.tls.as_ref().map(|t| &t.1)),
             q(&self.first_key_file.display().to_string()),
             self.trial_org,
             self.workers,
@@ -124,6 +133,16 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         mail_from: pick(serve.and_then(|s| s.mail_from.clone()), file.mail_from, "Enlist <no-reply@localhost>"),
         log_format: pick(global.log_format.clone(), file.log_format, "human"),
         log_level: pick(global.log_level.clone(), file.log_level, "info"),
+        tls: match (
+            serve.and_then(|s| s.tls_cert.clone()).or(file.tls_cert),
+            serve.and_then(|s| s.tls_key.clone()).or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                anyhow::bail!("tls_cert and tls_key go together: set both (or neither, for plain HTTP behind a proxy)")
+            }
+        },
         first_key_file: serve.and_then(|s| s.first_key_file.clone()).or(file.first_key_file).unwrap_or_else(|| {
             // systemd's StateDirectory= sets it (colon-separated when
             // several are listed: the first is ours).
@@ -139,4 +158,27 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         events_keep_days: serve.and_then(|s| s.events_keep_days).or(file.events_keep_days).unwrap_or(30).max(1),
         webhook_lease_secs: serve.and_then(|s| s.webhook_lease_secs).or(file.webhook_lease_secs).unwrap_or(30).max(2),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The sample configuration shipped with the package parses, and names
+    /// every key `--print-config` prints (so a new setting cannot be left
+    /// out of it), each with a comment.
+    #[test]
+    fn the_sample_configuration_names_every_key() {
+        let sample = include_str!("../enlist.toml");
+        let parsed: Result<super::File, _> = toml::from_str(sample);
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
+        let global = crate::cli::Global { database: None, config: None, log_format: None, log_level: None };
+        let printed = super::settings(&global, None).map(|s| s.render()).unwrap_or_default();
+        let keys: Vec<&str> = printed.lines().filter_map(|l| l.split(" = ").next()).collect();
+        assert!(keys.len() >= 19, "{printed}");
+        for key in keys {
+            let line = sample.lines().position(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")));
+            let documented =
+                line.is_some_and(|i| i > 0 && sample.lines().nth(i - 1).is_some_and(|p| p.starts_with('#')));
+            assert!(documented, "enlist.toml must show `{key}` with a comment above it");
+        }
+    }
 }

@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let serve = match &cli.command {
-        Command::Serve(s) => Some(s),
+        Command::Serve(s) => Some(&**s),
         _ => None,
     };
     let s = config::settings(&cli.global, serve)?;

@@ -19,9 +19,16 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
     // Signals are ours, installed before the banner says Ready.
     let busy =
         |bind: &str, flag: &str| format!("cannot listen on {bind}: is another process using it? Choose another {flag}");
-    let (server, addrs) = match &s.admin_bind {
-        Some(_) => enlist.public_server(s.workers, s.bind.as_str()),
-        None => enlist.http_server(s.workers, s.bind.as_str()),
+    let certificate = match &s.tls {
+        Some((cert, key)) => Some(enlist::tls::Certificate::load(cert, key).map_err(|e| anyhow!("{e}")).context(
+            "cannot serve HTTPS: fix --tls-cert / --tls-key (or leave both out to serve plain HTTP behind a proxy)",
+        )?),
+        None => None,
+    };
+    let (server, addrs) = match (&certificate, &s.admin_bind) {
+        (Some(c), admin) => enlist.https_server(s.workers, s.bind.as_str(), c.server_config(), admin.is_none()),
+        (None, Some(_)) => enlist.public_server(s.workers, s.bind.as_str()),
+        (None, None) => enlist.http_server(s.workers, s.bind.as_str()),
     }
     .with_context(|| busy(&s.bind, "--bind"))?;
     let admin = match &s.admin_bind {
@@ -29,7 +36,8 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
         None => None,
     };
     let addr = addrs.first().copied().ok_or_else(|| anyhow!("no listening address"))?;
-    let base = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let scheme = if certificate.is_some() { "https" } else { "http" };
+    let base = s.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     say!("Enlist is serving SCIM at {base}/scim/v2 (database {})", config::mask(&s.database));
     match admin.as_ref().and_then(|(_, a)| a.first()) {
         Some(a) => say!("Health and metrics: http://{a}/healthz, http://{a}/readyz and http://{a}/metrics"),
@@ -71,6 +79,22 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
     }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
+    if let Some(cert) = certificate.clone() {
+        // SIGHUP reads the certificate again (a renewal); a bad one is
+        // logged and the one in use stays.
+        let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot install the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while sighup.recv().await.is_some() {
+                match cert.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays")
+                    }
+                }
+            }
+        });
+    }
     let handle = server.handle();
     let admin_handle = admin.as_ref().map(|(a, _)| a.handle());
     tokio::spawn(async move {

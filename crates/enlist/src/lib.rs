@@ -31,6 +31,8 @@ mod background;
 mod health;
 mod read;
 pub mod system;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use background::{Background, Subscription};
 pub use enlist_actix::Config as HttpConfig;
@@ -62,6 +64,12 @@ pub enum BuildError {
     /// Opening ran on a blocking thread that did not finish.
     #[error("opening the database did not finish: {0}")]
     Interrupted(String),
+}
+
+/// How a standalone server listens: plain HTTP is `None`.
+enum Listen {
+    #[cfg(feature = "tls")]
+    Tls(rustls::ServerConfig),
 }
 
 /// Which routes a server of [`Enlist`] mounts.
@@ -369,7 +377,26 @@ impl Enlist {
         workers: usize,
         bind: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
-        self.server(workers, bind, Mount::All)
+        self.server(workers, bind, Mount::All, None)
+    }
+
+    /// Like [`Enlist::http_server`] over HTTPS (feature `tls`), with
+    /// `/healthz`, `/readyz` and `/metrics` on it unless `with_admin` is
+    /// false (then [`Enlist::admin_server`] serves them elsewhere). Build
+    /// `tls` with [`tls::Certificate::server_config`] to reload the
+    /// certificate while serving.
+    ///
+    /// # Errors
+    /// When `bind` cannot be listened on.
+    #[cfg(feature = "tls")]
+    pub fn https_server(
+        &self,
+        workers: usize,
+        bind: impl std::net::ToSocketAddrs,
+        tls: rustls::ServerConfig,
+        with_admin: bool,
+    ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
+        self.server(workers, bind, if with_admin { Mount::All } else { Mount::Public }, Some(Listen::Tls(tls)))
     }
 
     /// Like [`Enlist::http_server`] without `/healthz` and `/metrics`: the
@@ -382,7 +409,7 @@ impl Enlist {
         workers: usize,
         bind: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
-        self.server(workers, bind, Mount::Public)
+        self.server(workers, bind, Mount::Public, None)
     }
 
     /// `/healthz` and `/metrics` alone, on one worker (`enlist serve
@@ -394,7 +421,7 @@ impl Enlist {
         &self,
         bind: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
-        self.server(1, bind, Mount::Admin)
+        self.server(1, bind, Mount::Admin, None)
     }
 
     fn server(
@@ -402,6 +429,7 @@ impl Enlist {
         workers: usize,
         bind: impl std::net::ToSocketAddrs,
         mount: Mount,
+        listen: Option<Listen>,
     ) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
         let this = self.clone();
         let server = actix_web::HttpServer::new(move || {
@@ -416,8 +444,12 @@ impl Enlist {
         })
         .workers(workers.max(1))
         .shutdown_timeout(30)
-        .disable_signals()
-        .bind(bind)?;
+        .disable_signals();
+        let server = match listen {
+            None => server.bind(bind)?,
+            #[cfg(feature = "tls")]
+            Some(Listen::Tls(config)) => server.bind_rustls_0_23(bind, config)?,
+        };
         let addrs = server.addrs();
         Ok((server.run(), addrs))
     }

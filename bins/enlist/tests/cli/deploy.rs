@@ -205,3 +205,94 @@ fn an_organization_is_exported_then_offboarded() {
         assert_eq!(users[0]["userName"], "boss@staying.com", "[{}]", t.name);
     }
 }
+
+/// A self-signed certificate for `localhost` (P-256) made with the openssl
+/// command, as `NAME.crt` and `NAME.key` in `dir`.
+fn certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (crt, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN=enlist test {name}"), "-addext", "subjectAltName=DNS:localhost"])
+        // A leaf, not a CA: webpki refuses a CA certificate as a server's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stderr(Stdio::null())
+        .status()
+        .expect("the openssl command (Debian package openssl; .ci/run installs it)");
+    assert!(made.success());
+    (crt, key)
+}
+
+/// `enlist serve --tls-cert --tls-key` serves HTTPS with the certificate,
+/// refuses plain HTTP on that port, and after SIGHUP serves a renewed
+/// certificate to new connections without a restart.
+#[test]
+fn native_tls_serves_and_reloads_its_certificate_on_sighup() {
+    let dir = std::env::temp_dir().join(format!("enlist-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a_crt, a_key) = certificate(&dir, "a");
+    let (b_crt, b_key) = certificate(&dir, "b");
+    let (crt, key) = (dir.join("live.crt"), dir.join("live.key"));
+    std::fs::copy(&a_crt, &crt).unwrap();
+    std::fs::copy(&a_key, &key).unwrap();
+    let t = TestDatabase::sqlite().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-trial-org", "--tls-cert"])
+        .arg(&crt)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("ENLIST_DATABASE_URL", &t.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr: std::net::SocketAddr = first
+        .split("https://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("an https:// banner: {first}"));
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l == "Ready."));
+    std::thread::spawn(move || for _ in lines {});
+    // A client that trusts one certificate only, on a new connection.
+    let get = |trusted: &std::path::Path| {
+        let pem = std::fs::read(trusted).unwrap();
+        let client = enlist_tests::reqwest::blocking::Client::builder()
+            .add_root_certificate(enlist_tests::reqwest::Certificate::from_pem(&pem).unwrap())
+            .tls_built_in_root_certs(false)
+            .resolve("localhost", addr)
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap();
+        client.get(format!("https://localhost:{}/healthz", addr.port())).send().map(|r| r.status().as_u16())
+    };
+    let first = get(&a_crt);
+    assert_eq!(first.as_ref().ok(), Some(&200), "HTTPS with the configured certificate: {first:?}");
+    assert!(get(&b_crt).is_err(), "a client that does not trust it is refused");
+    let plain = enlist_tests::reqwest::blocking::get(format!("http://{addr}/healthz"));
+    assert!(plain.map_or(true, |r| r.status() != 200), "plain HTTP is not served on the TLS port");
+
+    // Renewal: new files, SIGHUP, and new connections get the new one.
+    std::fs::copy(&b_crt, &crt).unwrap();
+    std::fs::copy(&b_key, &key).unwrap();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let mut renewed = false;
+    for _ in 0..50 {
+        if get(&b_crt).ok() == Some(200) {
+            renewed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(renewed, "SIGHUP did not bring the renewed certificate");
+    assert!(get(&a_crt).is_err(), "the old certificate is no longer served");
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait().unwrap().success(), "a clean stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}
