@@ -18,6 +18,15 @@ lint:
 check-deps:
     cargo nextest run -p enlist-tests -E 'test(enlist_core_has_no_framework_dependencies)'
 
+# Build the Debian package (target/debian/).
+package:
+    cargo deb -p enlist-cli --output target/debian/enlist.deb
+
+# The package end to end on this machine (root): build, install, serve as
+# the enlist user, provision one user, purge. CI runs it.
+package-test:
+    bash tests/package/deb.sh
+
 # Benchmarks (print figures).
 bench:
     cargo bench --workspace
