@@ -27,6 +27,10 @@ package:
 package-test:
     bash tests/package/deb.sh
 
+# Upgrade under traffic from the previous release (builds it from git).
+upgrade-test:
+    bash tests/upgrade/previous_release.sh
+
 # Benchmarks (print figures).
 bench:
     cargo bench --workspace
