@@ -61,6 +61,7 @@ pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    enlist_examples::logs();
     let (url, _file) = enlist_examples::temp_sqlite("events");
     let enlist = enlist::Enlist::builder().database(&url).migrate(true).build().await?;
     let (org, _) = enlist.first_start().await?.ok_or("the database was not empty")?;

@@ -45,6 +45,7 @@ fn host_app(
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    enlist_examples::logs();
     let (url, _file) = enlist_examples::temp_sqlite("mount");
     let enlist = enlist::Enlist::builder().database(&url).migrate(true).build().await?;
     if let Some((org, token)) = enlist.first_start().await? {

@@ -19,3 +19,11 @@ impl Drop for TempFile {
         }
     }
 }
+
+/// Installs a `tracing` subscriber on stderr (colour only on a terminal).
+/// Enlist logs through `tracing`; a host without a subscriber sees none of
+/// its warnings (mail not configured, a webhook disabled, activity lost).
+pub fn logs() {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).try_init();
+}

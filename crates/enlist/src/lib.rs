@@ -31,6 +31,7 @@ mod background;
 mod health;
 mod read;
 pub mod system;
+mod tenants;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -44,6 +45,7 @@ pub use enlist_jobs::activity::ActivityLimits;
 pub use enlist_scim::events::event_json;
 pub use health::DatabaseHealth;
 pub use read::{Member, Reader};
+pub use tenants::Tenants;
 
 use actix_web::web;
 use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, Mailer, NoDomainVerification};
@@ -452,6 +454,26 @@ impl Enlist {
         };
         let addrs = server.addrs();
         Ok((server.run(), addrs))
+    }
+
+    /// Tenant administration as the operator: idempotent find-or-create of
+    /// an organization with its domains and SCIM on, a key per identity
+    /// provider, key rotation, a group's role, offboarding.
+    ///
+    /// ```no_run
+    /// # async fn start(enlist: &enlist::Enlist) -> Result<(), enlist::core::Error> {
+    /// use enlist::core::DomainName;
+    /// let contoso = DomainName::parse("contoso.com")?;
+    /// // Safe at every start: a second run changes nothing.
+    /// let org = enlist.tenants().ensure("Contoso", &[contoso], None).await?;
+    /// if let Some(key) = enlist.tenants().ensure_key(&org.id, "Entra ID provisioning").await? {
+    ///     println!("paste into Entra ID, shown once: {}", key.token);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tenants(&self) -> Tenants<'_> {
+        Tenants::new(&self.services)
     }
 
     /// Reads for the host: members with their effective role, lists by
