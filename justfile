@@ -27,6 +27,11 @@ package:
 package-test:
     bash tests/package/deb.sh
 
+# nginx and Caddy as docs/deploy.md configures them, in front of enlist
+# serve (root; installs them without starting their services).
+proxy-test:
+    bash tests/package/proxies.sh
+
 # Upgrade under traffic from the previous release (builds it from git).
 upgrade-test:
     bash tests/upgrade/previous_release.sh
