@@ -31,7 +31,11 @@ impl Database {
     /// # Errors
     /// [`BackupError`], saying what to do.
     pub fn backup_to(&self, dest: &Path) -> Result<(), BackupError> {
-        let Pools::Sqlite(pool) = &*self.pools else { return Err(BackupError::NotSqlite) };
+        #[allow(irrefutable_let_patterns)] // without the postgres feature
+        let Pools::Sqlite(pool) = &*self.pools
+        else {
+            return Err(BackupError::NotSqlite);
+        };
         if dest.exists() {
             return Err(BackupError::Exists(dest.display().to_string()));
         }
@@ -45,7 +49,11 @@ impl Database {
     /// The size in bytes of the SQLite database file (for a backup's
     /// progress), or `None` on PostgreSQL.
     pub fn sqlite_file_size(&self) -> Option<u64> {
-        let Pools::Sqlite(pool) = &*self.pools else { return None };
+        #[allow(irrefutable_let_patterns)] // without the postgres feature
+        let Pools::Sqlite(pool) = &*self.pools
+        else {
+            return None;
+        };
         let mut conn = pool.get().ok()?;
         #[derive(diesel::QueryableByName)]
         struct Size {

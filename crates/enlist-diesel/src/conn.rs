@@ -3,10 +3,13 @@
 //! dispatches to SQLite or PostgreSQL; the few statements that differ
 //! branch on [`Backend`].
 
+#[cfg(feature = "postgres")]
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::Sqlite;
-use diesel::{PgConnection, QueryResult, QueryableByName, RunQueryDsl, SqliteConnection};
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
+use diesel::{QueryResult, QueryableByName, RunQueryDsl, SqliteConnection};
 
 /// Which database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +86,7 @@ pub(crate) struct Db<'c> {
 
 enum Conn<'c> {
     Sqlite(&'c mut SqliteConnection),
+    #[cfg(feature = "postgres")]
     Pg(&'c mut PgConnection),
 }
 
@@ -90,6 +94,7 @@ impl<'c> Db<'c> {
     pub(crate) fn sqlite(c: &'c mut SqliteConnection, statements: &'c Statements) -> Self {
         Self { conn: Conn::Sqlite(c), statements }
     }
+    #[cfg(feature = "postgres")]
     pub(crate) fn pg(c: &'c mut PgConnection, statements: &'c Statements) -> Self {
         Self { conn: Conn::Pg(c), statements }
     }
@@ -156,6 +161,7 @@ macro_rules! stmt_fragment {
     };
 }
 stmt_fragment!(Sqlite);
+#[cfg(feature = "postgres")]
 stmt_fragment!(Pg);
 
 /// The text before the first `$N`, N, and the text after it.
@@ -174,6 +180,17 @@ fn next_placeholder(sql: &str) -> Option<(&str, usize, &str)> {
     None
 }
 
+/// A row type every enabled backend can read.
+#[cfg(feature = "postgres")]
+pub(crate) trait Row: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static {}
+#[cfg(feature = "postgres")]
+impl<T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static> Row for T {}
+/// A row type every enabled backend can read.
+#[cfg(not(feature = "postgres"))]
+pub(crate) trait Row: QueryableByName<Sqlite> + 'static {}
+#[cfg(not(feature = "postgres"))]
+impl<T: QueryableByName<Sqlite> + 'static> Row for T {}
+
 /// SQL text: fixed (`&'static str`, cached prepared) or built at run time.
 pub(crate) type SqlText = std::borrow::Cow<'static, str>;
 
@@ -181,6 +198,7 @@ impl Db<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match self.conn {
             Conn::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             Conn::Pg(_) => Backend::Postgres,
         }
     }
@@ -199,27 +217,23 @@ impl Db<'_> {
         let q = self.stmt(sql, binds);
         match &mut self.conn {
             Conn::Sqlite(c) => q.execute(*c),
+            #[cfg(feature = "postgres")]
             Conn::Pg(c) => q.execute(*c),
         }
     }
 
     /// Runs a query.
-    pub(crate) fn load<T>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Vec<T>>
-    where
-        T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
-    {
+    pub(crate) fn load<T: Row>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Vec<T>> {
         let q = self.stmt(sql, binds);
         match &mut self.conn {
             Conn::Sqlite(c) => q.load(*c),
+            #[cfg(feature = "postgres")]
             Conn::Pg(c) => q.load(*c),
         }
     }
 
     /// Runs a query expected to return at most one row.
-    pub(crate) fn first<T>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Option<T>>
-    where
-        T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
-    {
+    pub(crate) fn first<T: Row>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Option<T>> {
         Ok(self.load(sql, binds)?.into_iter().next())
     }
 }

@@ -30,7 +30,9 @@ use conn::Str;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{PgConnection, SqliteConnection};
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
+use diesel::SqliteConnection;
 use enlist_core::ports::{Store, Work};
 use enlist_core::Error;
 use repo::DieselTx;
@@ -57,6 +59,9 @@ pub enum OpenError {
     /// A migration failed.
     #[error("migration failed: {0}. The database was left at the last successful migration; fix the cause and run `enlist migrate` again")]
     Migration(String),
+    /// A `postgres://` URL in a build without the `postgres` feature.
+    #[error("this build of Enlist has no PostgreSQL support (feature `postgres` of enlist / enlist-diesel is off); use sqlite://PATH or rebuild with it")]
+    NoPostgres,
 }
 
 /// Pool settings.
@@ -94,6 +99,7 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 enum Pools {
     Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    #[cfg(feature = "postgres")]
     Pg(Pool<ConnectionManager<PgConnection>>),
 }
 
@@ -142,11 +148,13 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+#[cfg(feature = "postgres")]
 #[derive(Debug)]
 struct PgSettings {
     statement_ms: u128,
 }
 
+#[cfg(feature = "postgres")]
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!("SET statement_timeout = {}", self.statement_ms))
@@ -222,6 +230,9 @@ impl Database {
                 .map_err(connect)?;
             Pools::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(not(feature = "postgres"))]
+            return Err(OpenError::NoPostgres);
+            #[cfg(feature = "postgres")]
             let pool = Pool::builder()
                 .max_size(opts.max_size.max(1))
                 // r2d2 would run `SELECT 1` before handing out every
@@ -233,6 +244,7 @@ impl Database {
                 .connection_customizer(Box::new(PgSettings { statement_ms: opts.statement_timeout.as_millis() }))
                 .build(ConnectionManager::<PgConnection>::new(url))
                 .map_err(connect)?;
+            #[cfg(feature = "postgres")]
             Pools::Pg(pool)
         } else {
             return Err(OpenError::Scheme(url.to_owned()));
@@ -275,6 +287,7 @@ impl Database {
     pub fn backend(&self) -> Backend {
         match &*self.pools {
             Pools::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             Pools::Pg(_) => Backend::Postgres,
         }
     }
@@ -283,6 +296,7 @@ impl Database {
     pub fn pool_state(&self) -> (u32, u32) {
         let s = match &*self.pools {
             Pools::Sqlite(p) => p.state(),
+            #[cfg(feature = "postgres")]
             Pools::Pg(p) => p.state(),
         };
         (s.connections, s.idle_connections)
@@ -421,6 +435,16 @@ mod tests {
         fn statement_position(&self) -> Option<i32> {
             None
         }
+    }
+
+    /// A SQLite-only build (no `postgres` feature) says so for a
+    /// PostgreSQL URL instead of calling it unsupported.
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn a_postgres_url_is_refused_by_a_sqlite_only_build() {
+        let err = Database::open("postgres://u@h/db", &PoolOptions::default()).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("no PostgreSQL support")), "{err:?}");
+        assert!(Database::open("sqlite::memory:", &PoolOptions::default()).is_ok());
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! is pending or applied, for `/readyz` and `enlist migrate`.
 
 use crate::{Database, OpenError, Pools};
+#[cfg(feature = "postgres")]
 use diesel::PgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 impl Database {
@@ -74,6 +76,7 @@ impl Database {
                         )),
                     })
             }
+            #[cfg(feature = "postgres")]
             Pools::Pg(p) => {
                 let mut c = p.get().map_err(mig)?;
                 pg_migration_lock(&mut c, true, &mut progress)?;
@@ -105,6 +108,7 @@ impl Database {
         let mig = |e: diesel::r2d2::PoolError| OpenError::Migration(format!("no connection: {e}"));
         match &*self.pools {
             Pools::Sqlite(p) => names(&mut *p.get().map_err(mig)?, SQLITE_MIGRATIONS),
+            #[cfg(feature = "postgres")]
             Pools::Pg(p) => names(&mut *p.get().map_err(mig)?, POSTGRES_MIGRATIONS),
         }
     }
@@ -118,6 +122,7 @@ impl Database {
         let versions = match &*self.pools {
             Pools::Sqlite(p) => MigrationHarness::applied_migrations(&mut *p.get().map_err(|e| mig(e.to_string()))?)
                 .map_err(|e| mig(e.to_string()))?,
+            #[cfg(feature = "postgres")]
             Pools::Pg(p) => MigrationHarness::applied_migrations(&mut *p.get().map_err(|e| mig(e.to_string()))?)
                 .map_err(|e| mig(e.to_string()))?,
         };
@@ -125,12 +130,14 @@ impl Database {
     }
 }
 
+#[cfg(feature = "postgres")]
 /// The PostgreSQL advisory lock key that serializes migrations across
 /// processes ("enlist" and 1).
 const PG_MIGRATION_LOCK: i64 = 0x656e_6c69_7374_0001;
 
 /// Takes (`lock`) or releases the migration lock on this session; says so
 /// through `progress` when another process holds it.
+#[cfg(feature = "postgres")]
 fn pg_migration_lock(c: &mut PgConnection, lock: bool, progress: &mut dyn FnMut(&str)) -> Result<(), OpenError> {
     use diesel::sql_types::{BigInt, Bool};
     use diesel::RunQueryDsl;

@@ -5,7 +5,9 @@
 use crate::conn::Db;
 use crate::{busy, threads, to_core, writer, Database, Pools, TxError};
 use diesel::r2d2::PooledConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
+use diesel::{Connection, SqliteConnection};
 use enlist_core::Error;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +83,7 @@ where
             };
             if write { c.immediate_transaction(run) } else { c.transaction(run) }.map_err(to_core)
         }
+        #[cfg(feature = "postgres")]
         Pools::Pg(p) => {
             let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
             let c: &mut PgConnection = &mut pooled;
@@ -219,6 +222,7 @@ impl Database {
     fn pool_size(&self) -> u32 {
         match &*self.pools {
             Pools::Sqlite(p) => p.max_size(),
+            #[cfg(feature = "postgres")]
             Pools::Pg(p) => p.max_size(),
         }
     }

@@ -20,7 +20,6 @@ use crate::conn::{Count, Db};
 use crate::sql::{Resource, Sql};
 use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::QueryableByName;
 use enlist_core::ports::*;
 use enlist_core::query::{ListQuery, Page};
 use enlist_core::types::OrganizationId;
@@ -86,7 +85,7 @@ impl DieselTx<'_> {
         seq: fn(&R) -> i64,
     ) -> Result<(u64, Vec<R>, Option<String>), RepoError>
     where
-        R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+        R: crate::conn::Row,
     {
         let alias = if r == Resource::User { "u" } else { "g" };
         let mut sql = Sql::new(self.db.backend());
