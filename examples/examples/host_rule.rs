@@ -24,7 +24,7 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use enlist::core::testing::{services, user, MockStore, MockTx};
+    use enlist::testing::{services, user, MockStore, MockTx};
     use enlist::core::User;
 
     fn member(role: Role, active: bool) -> User {

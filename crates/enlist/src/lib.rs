@@ -38,6 +38,10 @@ pub mod tls;
 pub use background::{Background, Subscription};
 pub use enlist_actix::Config as HttpConfig;
 pub use enlist_core as core;
+/// The ports' mocks, the in-memory store and fixtures (feature `mocks`):
+/// `enlist::core::testing`, here too so a host's tests name `enlist` alone.
+#[cfg(feature = "mocks")]
+pub use enlist_core::testing;
 pub use enlist_diesel::{Database, PoolOptions};
 pub use enlist_jobs::activity::ActivityLimits;
 /// The JSON of a change event, as webhooks carry it and `enlist events
