@@ -24,8 +24,8 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use enlist::testing::{services, user, MockStore, MockTx};
     use enlist::core::User;
+    use enlist::testing::{services, user, MockStore, MockTx};
 
     fn member(role: Role, active: bool) -> User {
         let u = user("ana@contoso.com").role(role);
