@@ -68,8 +68,10 @@ pub async fn serve_cmd(s: config::Settings, enlist: &enlist::Enlist) -> anyhow::
             let path = &s.first_key_file;
             write_private(path, &format!("{token}\n")).with_context(|| {
                 format!(
-                    "cannot write the first API key to {}: set --first-key-file to a writable path, or start with \
-                     --no-trial-org and create an organization with `enlist org create`",
+                    "cannot write the first API key to {}, so it was never shown: revoke it (`enlist api-key list \
+                     {DEFAULT_ORGANIZATION}`, then `enlist api-key revoke {DEFAULT_ORGANIZATION} ID`) and create one \
+                     you can read (`enlist api-key create {DEFAULT_ORGANIZATION} --label \"Default key\"`); next \
+                     time set --first-key-file to a new file in a writable directory, or use --no-trial-org",
                     path.display()
                 )
             })?;
