@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     assert!(set_up_contoso(&enlist).await?.is_none(), "the second start changes nothing");
     let org = enlist.services().organizations.find("Contoso").await?;
-    let op = enlist::Tenants::operator(&org.id);
+    let op = enlist::core::Caller::operator(&org.id);
 
     // Entra pushes the group "Sales"; the host maps it to a role.
     let sales = NewGroup { display_name: DisplayName::parse("Sales")?, external_id: None, members: vec![] };

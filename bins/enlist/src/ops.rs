@@ -16,7 +16,7 @@ pub(crate) async fn find_org(e: &Services, key: &str) -> anyhow::Result<Organiza
 }
 
 pub(crate) fn operator(org: &Organization) -> Caller {
-    Caller { organization_id: org.id.clone(), actor: Actor::Operator }
+    Caller::operator(&org.id)
 }
 
 pub(crate) fn role(s: &str) -> anyhow::Result<Role> {

@@ -386,6 +386,13 @@ pub struct Caller {
     pub actor: Actor,
 }
 
+impl Caller {
+    /// The operator acting on `org` (the CLI, a host's own start-up code).
+    pub fn operator(org: &OrganizationId) -> Self {
+        Self { organization_id: org.clone(), actor: Actor::Operator }
+    }
+}
+
 /// The kind of resource an audit record is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {

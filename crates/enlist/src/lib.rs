@@ -53,7 +53,7 @@ pub use tenants::Tenants;
 
 use actix_web::web;
 use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, Mailer, NoDomainVerification};
-use enlist_core::{Actor, Deps, Organization};
+use enlist_core::{Deps, Organization};
 use std::sync::{Arc, Mutex};
 
 /// Why Enlist could not be built.
@@ -527,7 +527,7 @@ impl Enlist {
     /// Storage failures.
     pub async fn first_start(&self) -> Result<Option<(Organization, String)>, enlist_core::Error> {
         let Some(org) = self.services.organizations.first_start().await? else { return Ok(None) };
-        let operator = enlist_core::Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+        let operator = enlist_core::Caller::operator(&org.id);
         let key = self.services.api_keys.create(&operator, "Default key").await?;
         Ok(Some((org, key.token)))
     }

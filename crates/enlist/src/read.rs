@@ -5,7 +5,7 @@
 use enlist_core::query::{ListPage, ListQuery, Page};
 use enlist_core::schema::USER_RESOURCE;
 use enlist_core::service::UserView;
-use enlist_core::{Actor, Caller, Email, Error, GroupRef, OrganizationId, Role, RoleSource, User, UserId};
+use enlist_core::{Caller, Email, Error, GroupRef, OrganizationId, Role, RoleSource, User, UserId};
 
 /// A member as the host needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,10 +40,6 @@ pub struct Reader<'a> {
     services: &'a enlist_core::Services,
 }
 
-fn as_host(org: &OrganizationId) -> Caller {
-    Caller { organization_id: org.clone(), actor: Actor::Operator }
-}
-
 /// `NotFound` becomes `None`: asking about a stranger is not an error.
 fn found<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     match r {
@@ -63,7 +59,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     /// Storage failures.
     pub async fn member(&self, org: &OrganizationId, id: &UserId) -> Result<Option<Member>, Error> {
-        Ok(found(self.services.users.get(&as_host(org), id, true).await)?.map(Member::of))
+        Ok(found(self.services.users.get(&Caller::operator(org), id, true).await)?.map(Member::of))
     }
 
     /// A member by email, in any letter case.
@@ -72,7 +68,7 @@ impl<'a> Reader<'a> {
     /// `InvalidValue` for text that is not an email address.
     pub async fn member_by_email(&self, org: &OrganizationId, email: &str) -> Result<Option<Member>, Error> {
         let email = Email::parse(email)?;
-        Ok(found(self.services.users.by_email(&as_host(org), &email).await)?.map(Member::of))
+        Ok(found(self.services.users.by_email(&Caller::operator(org), &email).await)?.map(Member::of))
     }
 
     /// A page of members matching a SCIM filter (`None`: all), in creation
@@ -94,7 +90,7 @@ impl<'a> Reader<'a> {
             None => None,
         };
         let query = ListQuery { filter, sort: None, page: Page::Index { start_index: start_index.max(1), count } };
-        let page = self.services.users.list(&as_host(org), query, true).await?;
+        let page = self.services.users.list(&Caller::operator(org), query, true).await?;
         Ok(ListPage { total: page.total, items: page.items.into_iter().map(Member::of).collect(), next_cursor: None })
     }
 

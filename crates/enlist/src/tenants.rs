@@ -20,11 +20,6 @@ impl<'a> Tenants<'a> {
         Self { services }
     }
 
-    /// The operator's caller for an organization.
-    pub fn operator(org: &OrganizationId) -> Caller {
-        Caller { organization_id: org.clone(), actor: Actor::Operator }
-    }
-
     /// The organization named `name`, created when missing (with `owner`,
     /// an active Admin, when given); then each of `domains` it lacks is
     /// registered and SCIM is switched on when it has a domain. Run it at
@@ -59,7 +54,7 @@ impl<'a> Tenants<'a> {
             }
             Err(e) => return Err(e),
         };
-        let op = Self::operator(&org.id);
+        let op = Caller::operator(&org.id);
         let missing: Vec<DomainName> = domains.iter().filter(|d| !org.domains.contains(d)).cloned().collect();
         for d in missing {
             org = orgs.add_domain(&op, d).await?;
@@ -77,7 +72,7 @@ impl<'a> Tenants<'a> {
     /// # Errors
     /// `NotFound` for an unknown organization; storage errors.
     pub async fn ensure_key(&self, org: &OrganizationId, label: &str) -> Result<Option<NewApiKey>, Error> {
-        let op = Self::operator(org);
+        let op = Caller::operator(org);
         let keys = self.services.api_keys.list(&op).await?;
         if keys.iter().any(|k| k.label == label && k.revoked_at.is_none()) {
             return Ok(None);
@@ -93,7 +88,7 @@ impl<'a> Tenants<'a> {
     /// # Errors
     /// As [`Tenants::ensure_key`].
     pub async fn rotate_key(&self, org: &OrganizationId, label: &str) -> Result<NewApiKey, Error> {
-        self.services.api_keys.create(&Self::operator(org), label).await
+        self.services.api_keys.create(&Caller::operator(org), label).await
     }
 
     /// Key rotation, second half: revokes every active key labelled
@@ -102,7 +97,7 @@ impl<'a> Tenants<'a> {
     /// # Errors
     /// As [`Tenants::ensure_key`].
     pub async fn retire_keys(&self, org: &OrganizationId, label: &str, keep: &ApiKeyId) -> Result<usize, Error> {
-        let op = Self::operator(org);
+        let op = Caller::operator(org);
         let old: Vec<ApiKeyId> = self
             .services
             .api_keys
@@ -125,7 +120,7 @@ impl<'a> Tenants<'a> {
     /// # Errors
     /// `NotFound` when the group has not been provisioned yet.
     pub async fn map_group_role(&self, org: &OrganizationId, group: &str, role: Option<Role>) -> Result<Group, Error> {
-        let op = Self::operator(org);
+        let op = Caller::operator(org);
         let g = self.services.groups.find(&op, group).await?;
         self.services.groups.set_role(&op, &g.id, role).await
     }

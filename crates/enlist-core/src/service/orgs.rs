@@ -162,7 +162,7 @@ impl Organizations {
             )
             .record(tx, &deps)?;
             let org = Organization { domains: domains.clone(), ..org };
-            let caller = Caller { organization_id: org.id.clone(), actor: Actor::Operator };
+            let caller = Caller::operator(&org.id);
             if let Some(owner) = &owner {
                 let mut attrs = Complex::new();
                 attrs.insert("userName".into(), Value::String(owner.as_str().to_owned()));
