@@ -294,5 +294,25 @@ fn native_tls_serves_and_reloads_its_certificate_on_sighup() {
     assert!(get(&a_crt).is_err(), "the old certificate is no longer served");
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(child.wait().unwrap().success(), "a clean stop");
+
+    // Bad input: a missing file, a key that is not the certificate's, half
+    // a pair. Each refuses to start, saying what to fix.
+    let missing = dir.join("missing.pem");
+    for (cert, key, says) in
+        [(&missing, &a_key, "cannot read the certificate"), (&a_crt, &b_key, "does not belong to the certificate")]
+    {
+        let out = Command::new(BIN)
+            .args(["serve", "--bind", "127.0.0.1:0", "--no-trial-org", "--tls-cert"])
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .env("ENLIST_DATABASE_URL", &t.url)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says) && err.contains("--tls-cert"), "{err}");
+    }
+    let (ok, _, err) = enlist(&t.url, &["serve", "--tls-cert", a_crt.to_str().unwrap()]);
+    assert!(!ok && err.contains("--tls-key"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
