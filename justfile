@@ -14,6 +14,11 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Every feature combination of enlist the docs name, without a warning;
+# the SQLite-only tree links no libpq or OpenSSL.
+features:
+    bash .ci/features
+
 # The dependency rule of enlist-core.
 check-deps:
     cargo nextest run -p enlist-tests -E 'test(enlist_core_has_no_framework_dependencies)'

@@ -1,5 +1,11 @@
 //! Support shared by the examples in `examples/`: a throwaway SQLite file.
-//! Run one with `cargo run -p enlist-examples --example mount`.
+//! Run one with `cargo run -p enlist-examples --example walkthrough`.
+
+/// `docs/embedding.md`, whose every Rust block `cargo test --doc` compiles
+/// (and runs unless marked `no_run`): the page cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+pub struct EmbeddingWalkthrough;
 
 /// A SQLite URL in the temporary directory, unique to this process and
 /// `name`; the file is removed when the returned guard drops.

@@ -80,7 +80,7 @@ async fn facade(db: &Database, s: &config::Settings, serving: bool) -> anyhow::R
             ..enlist::HttpConfig::default()
         });
         if let Some(url) = &s.smtp_url {
-            b = b.mailer(Arc::new(enlist_mail::SmtpMailer::from_url(url, &s.mail_from)?));
+            b = b.mailer(Arc::new(enlist::mail::SmtpMailer::from_url(url, &s.mail_from)?));
         }
     }
     Ok(b.build().await?)

@@ -362,7 +362,7 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
             let o = find_org(e, &org).await?;
             let mut rows = Vec::new();
             for w in e.webhooks.list(&operator(&o), all_organizations).await? {
-                let name = enlist_webhooks::Dispatcher::consumer_name(&w.id);
+                let name = w.id.consumer_name();
                 let failing = enlist.database().failing_since(&name).await?;
                 let lag = enlist.database().lag(&name).await?;
                 rows.push((w, failing, lag));

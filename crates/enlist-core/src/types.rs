@@ -46,6 +46,14 @@ id_type!(
     /// A webhook endpoint.
     WebhookId
 );
+impl WebhookId {
+    /// The name under which the endpoint's delivery position is kept with
+    /// the event consumers (`webhook:<id>`): delivery, `/metrics` lag and
+    /// `enlist webhook list` read it by this name, whichever process runs.
+    pub fn consumer_name(&self) -> String {
+        format!("webhook:{}", self.0)
+    }
+}
 id_type!(
     /// A change event: the `webhook-id` of its deliveries, so a receiver
     /// can tell a redelivery from a new event.

@@ -205,14 +205,9 @@ impl Dispatcher {
         }
     }
 
-    /// The consumer name of an endpoint.
-    pub fn consumer_name(webhook_id: &WebhookId) -> String {
-        format!("webhook:{webhook_id}")
-    }
-
     fn endpoint(&self, webhook: Webhook, sender: Sender) -> EndpointJob {
         let consumer = Consumer {
-            name: Self::consumer_name(&webhook.id),
+            name: webhook.id.consumer_name(),
             feed: self.feed.clone(),
             handler: Arc::new(WebhookHandler {
                 sender,

@@ -75,7 +75,7 @@ impl Job for Pruning {
 
 impl Enlist {
     /// Starts the mail worker (when a mailer was given), webhook delivery
-    /// to every registered endpoint, the writer of provisioning activity,
+    /// to every registered endpoint (feature `webhooks`), the writer of provisioning activity,
     /// and the hourly pruning of change events, activity, sent mail and
     /// console sessions past their retention, on the current tokio runtime.
     pub fn start_background(&self) -> Background {
@@ -94,14 +94,17 @@ impl Enlist {
                  (enlist serve: --smtp-url or ENLIST_SMTP_URL; a host: Builder::mailer)"
             ),
         }
-        let mut dispatcher = enlist_webhooks::Dispatcher::new(
-            self.services.clone(),
-            Arc::new(self.db.clone()),
-            self.clock.clone(),
-            self.ids.clone(),
-        );
-        dispatcher.lease = self.webhook_lease;
-        jobs.spawn(Arc::new(dispatcher));
+        #[cfg(feature = "webhooks")]
+        {
+            let mut dispatcher = enlist_webhooks::Dispatcher::new(
+                self.services.clone(),
+                Arc::new(self.db.clone()),
+                self.clock.clone(),
+                self.ids.clone(),
+            );
+            dispatcher.lease = self.webhook_lease;
+            jobs.spawn(Arc::new(dispatcher));
+        }
         if let Some(queue) = self.activity_rx.lock().ok().and_then(|mut r| r.take()) {
             jobs.spawn(Arc::new(enlist_jobs::activity::ActivityWriter::new(queue, Arc::new(self.db.clone()))));
         }

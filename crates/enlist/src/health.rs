@@ -74,7 +74,7 @@ impl enlist_actix::Health for DatabaseHealth {
         let mut names = self.consumers.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(s) = &self.services {
             if let Ok(hooks) = s.webhooks.enabled().await {
-                names.extend(hooks.iter().map(|w| enlist_webhooks::Dispatcher::consumer_name(&w.id)));
+                names.extend(hooks.iter().map(|w| w.id.consumer_name()));
             }
         }
         for name in names {

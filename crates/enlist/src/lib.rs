@@ -37,7 +37,31 @@ pub mod tls;
 
 pub use background::{Background, Subscription};
 pub use enlist_actix::Config as HttpConfig;
+/// Everything of the core, for what the names below leave out.
 pub use enlist_core as core;
+// The surface a host touches, under this crate's name alone: the services
+// and what their calls take and return, ids, events and their handlers,
+// errors, and the ports a host may replace. Semver applies to exactly these
+// names and `enlist::core` (docs/embedding.md, "Public API and semver").
+pub use enlist_core::consumer::{EventHandler, HandlerError};
+pub use enlist_core::event::{Event, EventData, GroupSnapshot, UserSnapshot};
+pub use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, MailError, Mailer, Store};
+pub use enlist_core::service::{GroupView, NewApiKey, NewGroup, NewOrganization, NewUser, UserView};
+pub use enlist_core::{
+    ActivityQuery, ActivityRecord, Actor, ApiKey, ApiKeyId, Caller, DisplayName, DomainName, Email, Error, EventId,
+    Group, GroupId, Notification, Organization, OrganizationId, Role, RoleSource, Services, Uniqueness, User, UserId,
+    UserName, Webhook, WebhookId,
+};
+/// Notification mail: the SMTP adapter (feature `smtp`).
+#[cfg(feature = "smtp")]
+pub mod mail {
+    pub use enlist_mail::{MailConfigError, SmtpMailer};
+}
+/// The admin console's session cookie (feature `console`).
+#[cfg(feature = "console")]
+pub mod console {
+    pub use enlist_console::COOKIE;
+}
 /// The ports' mocks, the in-memory store and fixtures (feature `mocks`):
 /// `enlist::core::testing`, here too so a host's tests name `enlist` alone.
 #[cfg(feature = "mocks")]
@@ -52,8 +76,8 @@ pub use read::{Member, Reader};
 pub use tenants::Tenants;
 
 use actix_web::web;
-use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, Mailer, NoDomainVerification};
-use enlist_core::{Deps, Organization};
+use enlist_core::ports::NoDomainVerification;
+use enlist_core::Deps;
 use std::sync::{Arc, Mutex};
 
 /// Why Enlist could not be built.
@@ -119,7 +143,7 @@ impl Default for Builder {
             dns: None,
             http: HttpConfig::default(),
             events_keep_days: 30,
-            webhook_lease: enlist_webhooks::DEFAULT_LEASE,
+            webhook_lease: std::time::Duration::from_secs(30),
             activity_keep_days: 30,
             activity_limits: enlist_jobs::activity::ActivityLimits::default(),
             mail_rate: (500, 2000),
@@ -161,7 +185,7 @@ impl Builder {
         self
     }
     /// Sends notification mail (default: none, mail waits in the outbox).
-    /// `enlist_mail::SmtpMailer` is the SMTP adapter.
+    /// `enlist::mail::SmtpMailer` (feature `smtp`) is the SMTP adapter.
     pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
         self.mailer = Some(mailer);
         self
@@ -190,7 +214,9 @@ impl Builder {
     }
     /// How long a webhook endpoint's claim lasts without renewal (default
     /// 30 s): after a process crashes, another takes over its deliveries
-    /// this late. One delivery may take at most half of it.
+    /// this late. One delivery may take at most half of it. Feature
+    /// `webhooks`.
+    #[cfg(feature = "webhooks")]
     pub fn webhook_lease(mut self, lease: std::time::Duration) -> Self {
         self.webhook_lease = lease.max(std::time::Duration::from_secs(2));
         self
@@ -297,6 +323,7 @@ pub struct Enlist {
     ids: Arc<dyn IdGenerator>,
     mailer: Option<Arc<dyn Mailer>>,
     events_keep_days: u32,
+    #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
     webhook_lease: std::time::Duration,
     activity_keep_days: u32,
     mail_rate: (u32, u32),
@@ -341,11 +368,12 @@ impl Enlist {
         enlist_actix::configure_admin(self.state.clone())
     }
 
-    /// The admin console under `/console`, in an app or under any scope (its
+    /// The admin console under `/console` (feature `console`), in an app or under any scope (its
     /// links, forms, redirects and cookie follow the mount point, read from
     /// each request). Organization Admins sign in with a link
     /// from `enlist console-link` or a session from
     /// [`Enlist::console_session_for`].
+    #[cfg(feature = "console")]
     pub fn configure_console(&self) -> impl FnOnce(&mut web::ServiceConfig) {
         let scim_base = self
             .state
@@ -363,11 +391,12 @@ impl Enlist {
 
     /// A console session for the host's own signed-in Admin (`caller` is
     /// `Actor::Member`): set the returned token as the
-    /// [`enlist_console::COOKIE`] cookie (Secure, HttpOnly,
+    /// [`enlist::console::COOKIE`](crate::console::COOKIE) cookie (Secure, HttpOnly,
     /// SameSite=Strict, `Path=/`) and send the person to `/console/`.
     ///
     /// # Errors
     /// `Forbidden` unless the caller is an active Admin.
+    #[cfg(feature = "console")]
     pub async fn console_session_for(&self, caller: &enlist_core::Caller) -> Result<String, enlist_core::Error> {
         Ok(self.services.console.start_for(caller).await?.0)
     }
@@ -444,7 +473,11 @@ impl Enlist {
                 app = app.configure(this.configure_admin());
             }
             if mount != Mount::Admin {
-                app = app.configure(this.configure_console()).configure(this.configure());
+                #[cfg(feature = "console")]
+                {
+                    app = app.configure(this.configure_console());
+                }
+                app = app.configure(this.configure());
             }
             app
         })
@@ -486,7 +519,7 @@ impl Enlist {
         Reader::new(&self.services)
     }
 
-    /// Registers a webhook endpoint (see `enlist_webhooks`): checks the URL
+    /// Registers a webhook endpoint (feature `webhooks`): checks the URL
     /// and where it resolves, and returns the endpoint with its signing
     /// secret, shown only here. An Admin registers for its organization;
     /// the operator may register for every organization
@@ -494,6 +527,7 @@ impl Enlist {
     ///
     /// # Errors
     /// `InvalidValue` naming what is wrong with the URL; `Forbidden`.
+    #[cfg(feature = "webhooks")]
     pub async fn register_webhook(
         &self,
         caller: &enlist_core::Caller,

@@ -20,6 +20,18 @@ impl<'a> Tenants<'a> {
         Self { services }
     }
 
+    /// The organization named `name`, if there is one (names are unique).
+    ///
+    /// # Errors
+    /// Storage errors only: a missing organization is `Ok(None)`.
+    pub async fn find(&self, name: &str) -> Result<Option<Organization>, Error> {
+        match self.services.organizations.find(name).await {
+            Ok(o) => Ok(Some(o)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The organization named `name`, created when missing (with `owner`,
     /// an active Admin, when given); then each of `domains` it lacks is
     /// registered and SCIM is switched on when it has a domain. Run it at
@@ -35,9 +47,9 @@ impl<'a> Tenants<'a> {
         owner: Option<&Email>,
     ) -> Result<Organization, Error> {
         let orgs = &self.services.organizations;
-        let mut org = match orgs.find(name).await {
-            Ok(o) => o,
-            Err(Error::NotFound { .. }) => {
+        let mut org = match self.find(name).await? {
+            Some(o) => o,
+            None => {
                 let mut new = NewOrganization::new(name);
                 if let Some(owner) = owner {
                     new = new.owner(owner.clone());
@@ -52,7 +64,6 @@ impl<'a> Tenants<'a> {
                     Err(e) => return Err(e),
                 }
             }
-            Err(e) => return Err(e),
         };
         let op = Caller::operator(&org.id);
         let missing: Vec<DomainName> = domains.iter().filter(|d| !org.domains.contains(d)).cloned().collect();
