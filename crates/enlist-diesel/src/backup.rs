@@ -2,8 +2,7 @@
 //! copy (one read transaction's view) while the server keeps serving.
 //! PostgreSQL has its own tools (`pg_dump`), documented instead.
 
-use crate::{Database, Pools};
-use diesel::connection::SimpleConnection;
+use crate::Database;
 use std::path::Path;
 
 /// Why a backup could not be made.
@@ -31,11 +30,38 @@ impl Database {
     /// # Errors
     /// [`BackupError`], saying what to do.
     pub fn backup_to(&self, dest: &Path) -> Result<(), BackupError> {
+        #[cfg(feature = "sqlite")]
         #[allow(irrefutable_let_patterns)] // without the postgres feature
-        let Pools::Sqlite(pool) = &*self.pools
-        else {
-            return Err(BackupError::NotSqlite);
-        };
+        if let crate::Pools::Sqlite(pool) = &*self.pools {
+            return sqlite::backup(pool, dest);
+        }
+        let _ = dest;
+        Err(BackupError::NotSqlite)
+    }
+
+    /// The size in bytes of the SQLite database file (for a backup's
+    /// progress), or `None` on PostgreSQL.
+    pub fn sqlite_file_size(&self) -> Option<u64> {
+        #[cfg(feature = "sqlite")]
+        #[allow(irrefutable_let_patterns)] // without the postgres feature
+        if let crate::Pools::Sqlite(pool) = &*self.pools {
+            return sqlite::file_size(pool);
+        }
+        None
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::BackupError;
+    use diesel::connection::SimpleConnection;
+    use diesel::r2d2::{ConnectionManager, Pool};
+    use diesel::SqliteConnection;
+    use std::path::Path;
+
+    type Sqlite = Pool<ConnectionManager<SqliteConnection>>;
+
+    pub(super) fn backup(pool: &Sqlite, dest: &Path) -> Result<(), BackupError> {
         if dest.exists() {
             return Err(BackupError::Exists(dest.display().to_string()));
         }
@@ -46,14 +72,7 @@ impl Database {
             .map_err(|e| BackupError::Failed(e.to_string()))
     }
 
-    /// The size in bytes of the SQLite database file (for a backup's
-    /// progress), or `None` on PostgreSQL.
-    pub fn sqlite_file_size(&self) -> Option<u64> {
-        #[allow(irrefutable_let_patterns)] // without the postgres feature
-        let Pools::Sqlite(pool) = &*self.pools
-        else {
-            return None;
-        };
+    pub(super) fn file_size(pool: &Sqlite) -> Option<u64> {
         let mut conn = pool.get().ok()?;
         #[derive(diesel::QueryableByName)]
         struct Size {

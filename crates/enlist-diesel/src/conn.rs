@@ -6,10 +6,13 @@
 #[cfg(feature = "postgres")]
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::Sqlite;
 #[cfg(feature = "postgres")]
 use diesel::PgConnection;
-use diesel::{QueryResult, QueryableByName, RunQueryDsl, SqliteConnection};
+#[cfg(feature = "sqlite")]
+use diesel::SqliteConnection;
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
 /// Which database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +88,14 @@ pub(crate) struct Db<'c> {
 }
 
 enum Conn<'c> {
+    #[cfg(feature = "sqlite")]
     Sqlite(&'c mut SqliteConnection),
     #[cfg(feature = "postgres")]
     Pg(&'c mut PgConnection),
 }
 
 impl<'c> Db<'c> {
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite(c: &'c mut SqliteConnection, statements: &'c Statements) -> Self {
         Self { conn: Conn::Sqlite(c), statements }
     }
@@ -160,6 +165,7 @@ macro_rules! stmt_fragment {
         }
     };
 }
+#[cfg(feature = "sqlite")]
 stmt_fragment!(Sqlite);
 #[cfg(feature = "postgres")]
 stmt_fragment!(Pg);
@@ -180,16 +186,26 @@ fn next_placeholder(sql: &str) -> Option<(&str, usize, &str)> {
     None
 }
 
-/// A row type every enabled backend can read.
+/// A row type every enabled backend can read: readable by SQLite when it
+/// is built in, and by PostgreSQL when it is.
+pub(crate) trait Row: SqliteRow + PgRow + 'static {}
+impl<T: SqliteRow + PgRow + 'static> Row for T {}
+#[cfg(feature = "sqlite")]
+pub(crate) trait SqliteRow: QueryableByName<Sqlite> {}
+#[cfg(feature = "sqlite")]
+impl<T: QueryableByName<Sqlite>> SqliteRow for T {}
+#[cfg(not(feature = "sqlite"))]
+pub(crate) trait SqliteRow {}
+#[cfg(not(feature = "sqlite"))]
+impl<T> SqliteRow for T {}
 #[cfg(feature = "postgres")]
-pub(crate) trait Row: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static {}
+pub(crate) trait PgRow: QueryableByName<Pg> {}
 #[cfg(feature = "postgres")]
-impl<T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static> Row for T {}
-/// A row type every enabled backend can read.
+impl<T: QueryableByName<Pg>> PgRow for T {}
 #[cfg(not(feature = "postgres"))]
-pub(crate) trait Row: QueryableByName<Sqlite> + 'static {}
+pub(crate) trait PgRow {}
 #[cfg(not(feature = "postgres"))]
-impl<T: QueryableByName<Sqlite> + 'static> Row for T {}
+impl<T> PgRow for T {}
 
 /// SQL text: fixed (`&'static str`, cached prepared) or built at run time.
 pub(crate) type SqlText = std::borrow::Cow<'static, str>;
@@ -197,6 +213,7 @@ pub(crate) type SqlText = std::borrow::Cow<'static, str>;
 impl Db<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match self.conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite(_) => Backend::Sqlite,
             #[cfg(feature = "postgres")]
             Conn::Pg(_) => Backend::Postgres,
@@ -216,6 +233,7 @@ impl Db<'_> {
     pub(crate) fn exec(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<usize> {
         let q = self.stmt(sql, binds);
         match &mut self.conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite(c) => q.execute(*c),
             #[cfg(feature = "postgres")]
             Conn::Pg(c) => q.execute(*c),
@@ -226,6 +244,7 @@ impl Db<'_> {
     pub(crate) fn load<T: Row>(&mut self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> QueryResult<Vec<T>> {
         let q = self.stmt(sql, binds);
         match &mut self.conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite(c) => q.load(*c),
             #[cfg(feature = "postgres")]
             Conn::Pg(c) => q.load(*c),

@@ -11,6 +11,9 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("enlist-diesel needs a backend: enable its feature `sqlite`, `postgres`, or both");
+
 mod backup;
 mod codec;
 mod conn;
@@ -21,6 +24,7 @@ pub mod testing;
 mod threads;
 mod unit;
 pub(crate) use unit::Access;
+#[cfg(feature = "sqlite")]
 mod writer;
 
 pub use backup::BackupError;
@@ -32,6 +36,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 #[cfg(feature = "postgres")]
 use diesel::PgConnection;
+#[cfg(feature = "sqlite")]
 use diesel::SqliteConnection;
 use enlist_core::ports::{Store, Work};
 use enlist_core::Error;
@@ -62,6 +67,9 @@ pub enum OpenError {
     /// A `postgres://` URL in a build without the `postgres` feature.
     #[error("this build of Enlist has no PostgreSQL support (feature `postgres` of enlist / enlist-diesel is off); use sqlite://PATH or rebuild with it")]
     NoPostgres,
+    /// A `sqlite://` URL in a build without the `sqlite` feature.
+    #[error("this build of Enlist has no SQLite support (feature `sqlite` of enlist / enlist-diesel is off); use postgres://USER@HOST/DB or rebuild with it")]
+    NoSqlite,
 }
 
 /// Pool settings.
@@ -98,6 +106,7 @@ impl Default for PoolOptions {
 
 #[derive(Clone)]
 enum Pools {
+    #[cfg(feature = "sqlite")]
     Sqlite(Pool<ConnectionManager<SqliteConnection>>),
     #[cfg(feature = "postgres")]
     Pg(Pool<ConnectionManager<PgConnection>>),
@@ -110,9 +119,11 @@ pub struct Database {
     /// SQLite has one writer: write units of work queue for it instead of
     /// holding pooled connections while they sleep in SQLite's busy
     /// handler (which starved reads and made writes race). See `writer.rs`.
+    #[cfg(feature = "sqlite")]
     writer: Option<writer::Writer>,
     /// Runs every other unit of work, one thread per pooled connection.
     threads: threads::Threads,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     write_wait: Duration,
     write_deadline: Duration,
     /// How long a unit of work waits for a thread (and so a connection).
@@ -125,11 +136,13 @@ fn busy(detail: &str) -> Error {
     Error::Unavailable { detail: format!("{detail}; nothing was changed. Retry after the Retry-After delay.") }
 }
 
+#[cfg(feature = "sqlite")]
 #[derive(Debug)]
 struct SqlitePragmas {
     busy_ms: u128,
 }
 
+#[cfg(feature = "sqlite")]
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         // One statement each. WAL + NORMAL survives a process crash without
@@ -217,6 +230,9 @@ impl Database {
             if path.is_empty() {
                 return Err(OpenError::Scheme(url.to_owned()));
             }
+            #[cfg(not(feature = "sqlite"))]
+            return Err(OpenError::NoSqlite);
+            #[cfg(feature = "sqlite")]
             let pool = Pool::builder()
                 .max_size(opts.max_size.max(1))
                 // r2d2 would run `SELECT 1` before handing out every
@@ -228,6 +244,7 @@ impl Database {
                 .connection_customizer(Box::new(SqlitePragmas { busy_ms: opts.statement_timeout.as_millis() }))
                 .build(ConnectionManager::<SqliteConnection>::new(path))
                 .map_err(connect)?;
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             #[cfg(not(feature = "postgres"))]
@@ -249,6 +266,7 @@ impl Database {
         } else {
             return Err(OpenError::Scheme(url.to_owned()));
         };
+        #[cfg(feature = "sqlite")]
         let writer = match (&pools, url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))) {
             (Pools::Sqlite(_), Some(path)) => {
                 let pragmas = SqlitePragmas { busy_ms: opts.statement_timeout.as_millis() };
@@ -274,6 +292,7 @@ impl Database {
             threads::Threads::start(opts.max_size.max(1) as usize).map_err(|e| OpenError::Writer(e.to_string()))?;
         Ok(Self {
             pools: Arc::new(pools),
+            #[cfg(feature = "sqlite")]
             writer,
             threads,
             write_wait: opts.write_wait,
@@ -286,6 +305,7 @@ impl Database {
     /// Which backend.
     pub fn backend(&self) -> Backend {
         match &*self.pools {
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(_) => Backend::Sqlite,
             #[cfg(feature = "postgres")]
             Pools::Pg(_) => Backend::Postgres,
@@ -295,6 +315,7 @@ impl Database {
     /// Connections open and idle, for metrics.
     pub fn pool_state(&self) -> (u32, u32) {
         let s = match &*self.pools {
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(p) => p.state(),
             #[cfg(feature = "postgres")]
             Pools::Pg(p) => p.state(),
@@ -435,6 +456,18 @@ mod tests {
         fn statement_position(&self) -> Option<i32> {
             None
         }
+    }
+
+    /// A PostgreSQL-only build (no `sqlite` feature) says so for a SQLite
+    /// URL, and creates no file.
+    #[cfg(not(feature = "sqlite"))]
+    #[test]
+    fn a_sqlite_url_is_refused_by_a_postgres_only_build() {
+        let path = std::env::temp_dir().join(format!("enlist-no-sqlite-{}.db", std::process::id()));
+        let err = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default()).err();
+        assert!(matches!(err, Some(OpenError::NoSqlite)), "{err:?}");
+        assert!(err.is_some_and(|e| e.to_string().contains("no SQLite support")));
+        assert!(!path.exists());
     }
 
     /// A SQLite-only build (no `postgres` feature) says so for a

@@ -7,6 +7,7 @@ use crate::{Database, OpenError, Pools};
 use diesel::PgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+#[cfg(feature = "sqlite")]
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 #[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -53,6 +54,7 @@ impl Database {
         // once it holds the lock: replicas started together on an empty or
         // an old database wait for the first, then find nothing to do.
         match &*self.pools {
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(p) => {
                 // SQLite: one exclusive transaction around every pending
                 // migration (each runs in a savepoint inside it); the others
@@ -107,6 +109,7 @@ impl Database {
         }
         let mig = |e: diesel::r2d2::PoolError| OpenError::Migration(format!("no connection: {e}"));
         match &*self.pools {
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(p) => names(&mut *p.get().map_err(mig)?, SQLITE_MIGRATIONS),
             #[cfg(feature = "postgres")]
             Pools::Pg(p) => names(&mut *p.get().map_err(mig)?, POSTGRES_MIGRATIONS),
@@ -120,6 +123,7 @@ impl Database {
     pub fn schema_version(&self) -> Result<Option<String>, OpenError> {
         let mig = |e: String| OpenError::Migration(e);
         let versions = match &*self.pools {
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(p) => MigrationHarness::applied_migrations(&mut *p.get().map_err(|e| mig(e.to_string()))?)
                 .map_err(|e| mig(e.to_string()))?,
             #[cfg(feature = "postgres")]

@@ -74,10 +74,12 @@ impl TestDatabase {
         out
     }
 
-    /// A migrated database in a new temporary SQLite file.
+    /// A migrated database in a new temporary SQLite file (feature
+    /// `sqlite`).
     ///
     /// # Errors
     /// When the file cannot be created or migrated.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite() -> Result<Self, TestDbError> {
         let path = std::env::temp_dir().join(format!("{}.db", unique("enlist_test")));
         let url = format!("sqlite://{}", path.display());

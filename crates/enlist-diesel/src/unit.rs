@@ -3,11 +3,16 @@
 //! error answer mean "nothing changed".
 
 use crate::conn::Db;
-use crate::{busy, threads, to_core, writer, Database, Pools, TxError};
+#[cfg(feature = "sqlite")]
+use crate::writer;
+use crate::{busy, threads, to_core, Database, Pools, TxError};
 use diesel::r2d2::PooledConnection;
+#[cfg(feature = "sqlite")]
+use diesel::Connection;
 #[cfg(feature = "postgres")]
 use diesel::PgConnection;
-use diesel::{Connection, SqliteConnection};
+#[cfg(feature = "sqlite")]
+use diesel::SqliteConnection;
 use enlist_core::Error;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use std::time::Duration;
 /// `ABANDONED`. So a unit is either saved and its caller told so, or
 /// rolled back: never committed after its caller gave up.
 const RUNNING: u8 = 0;
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) const COMMITTING: u8 = 1;
 const ABANDONED: u8 = 2;
 const QUEUED: u8 = 3;
@@ -73,6 +79,7 @@ where
 {
     let pool_err = |e: diesel::r2d2::PoolError| Error::Unexpected(Box::new(e));
     match pools {
+        #[cfg(feature = "sqlite")]
         Pools::Sqlite(p) => {
             let mut pooled: PooledConnection<_> = p.get().map_err(pool_err)?;
             let c: &mut SqliteConnection = &mut pooled;
@@ -136,6 +143,7 @@ impl Database {
         // commits only if nobody gave up on it and it is within its deadline.
         // `to`: SAVING before a COMMIT that follows at once; COMMITTING on
         // the writer, whose batch commits later (`writer::Ran::state`).
+        #[cfg(feature = "sqlite")]
         let unit_state = state.clone();
         let may_commit = move |to: u8| -> Result<(), TxError> {
             if !write {
@@ -152,6 +160,7 @@ impl Database {
         // What a unit of work logs carries the caller's span (request id).
         let span = tracing::Span::current();
         let statements = self.statements.clone();
+        #[cfg(feature = "sqlite")]
         if let (Some(writer), true) = (&self.writer, write) {
             let wait = self.write_wait;
             let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, Error>>();
@@ -221,6 +230,7 @@ impl Database {
 
     fn pool_size(&self) -> u32 {
         match &*self.pools {
+            #[cfg(feature = "sqlite")]
             Pools::Sqlite(p) => p.max_size(),
             #[cfg(feature = "postgres")]
             Pools::Pg(p) => p.max_size(),
