@@ -23,6 +23,13 @@
 //! # }
 //! ```
 //!
+//! A host depends on this crate alone: every type its calls take or
+//! return is re-exported here (`enlist::Caller`, `enlist::Role`,
+//! `enlist::Event`, `enlist::Error`, …), mocks and fixtures are
+//! `enlist::testing` (feature `mocks`), and features choose what is linked
+//! (`sqlite`, `postgres`, `console`, `webhooks`, `smtp`, `tls`).
+//! `docs/embedding.md` walks through a host from `cargo add` on.
+//!
 //! The binary `enlist` (package `enlist-cli`) is a thin user of this crate.
 
 #![warn(missing_docs)]
@@ -44,13 +51,14 @@ pub use enlist_core as core;
 // errors, and the ports a host may replace. Semver applies to exactly these
 // names and `enlist::core` (docs/embedding.md, "Public API and semver").
 pub use enlist_core::consumer::{EventHandler, HandlerError};
-pub use enlist_core::event::{Event, EventData, GroupSnapshot, UserSnapshot};
-pub use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, MailError, Mailer, Store};
+pub use enlist_core::event::{Event, EventData, EventKind, GroupSnapshot, UserSnapshot};
+pub use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, MailError, Mailer, Offboarded, Store};
+pub use enlist_core::query::ListPage;
 pub use enlist_core::service::{GroupView, NewApiKey, NewGroup, NewOrganization, NewUser, UserView};
 pub use enlist_core::{
     ActivityQuery, ActivityRecord, Actor, ApiKey, ApiKeyId, Caller, DisplayName, DomainName, Email, Error, EventId,
-    Group, GroupId, Notification, Organization, OrganizationId, Role, RoleSource, Services, Uniqueness, User, UserId,
-    UserName, Webhook, WebhookId,
+    Group, GroupId, GroupRef, Notification, Organization, OrganizationId, Role, RoleSource, Services, Uniqueness, User,
+    UserId, UserName, Webhook, WebhookId,
 };
 /// Notification mail: the SMTP adapter (feature `smtp`).
 #[cfg(feature = "smtp")]
@@ -341,7 +349,7 @@ impl Enlist {
     }
 
     /// The use cases, for the host's admin screens. Calls take a
-    /// [`enlist_core::Caller`]: the operator, an organization member (the
+    /// [`Caller`]: the operator, an organization member (the
     /// host's signed-in Admin), or an API key.
     pub fn services(&self) -> &enlist_core::Services {
         &self.services
