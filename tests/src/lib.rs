@@ -132,15 +132,34 @@ impl TestServer {
         &self._db.url
     }
 
-    /// A second server over the same database with pools of its own: what
-    /// a second `enlist serve` process shares with this one. Its address
-    /// and the handle that stops it.
-    pub async fn second_process(&self) -> (String, actix_web::dev::ServerHandle) {
+    /// A second server over the same database with pools of its own and
+    /// its own background jobs: what a second `enlist serve` process
+    /// shares with this one.
+    pub async fn second_process(&self) -> SecondProcess {
         let db = enlist_diesel::Database::open(self.url(), &enlist_diesel::PoolOptions::default()).unwrap();
-        let (server, addrs) = facade(db).await.http_server(1, ("127.0.0.1", 0)).unwrap();
+        let app = facade(db).await;
+        let background = app.start_background();
+        let (server, addrs) = app.http_server(1, ("127.0.0.1", 0)).unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        (addrs[0].to_string(), handle)
+        SecondProcess { addr: addrs[0].to_string(), handle, background }
+    }
+}
+
+/// A second `enlist serve` over the test server's database.
+pub struct SecondProcess {
+    /// Its address.
+    pub addr: String,
+    handle: actix_web::dev::ServerHandle,
+    background: enlist::Background,
+}
+
+impl SecondProcess {
+    /// Stops its server, then its background jobs (queued activity is
+    /// written).
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.background.stop().await;
     }
 }
 

@@ -186,7 +186,8 @@ on_both!(concurrent_demotions_keep_an_active_admin);
 /// (what two `enlist serve` behind one load balancer share): requests
 /// alternate between the two.
 async fn races_across_two_processes(s: &TestServer) {
-    let (addr2, second) = s.second_process().await;
+    let second = s.second_process().await;
+    let addr2 = second.addr.clone();
     let auth = format!("Bearer {}", s.key_a);
     let clients = [s.a(), enlist_tests::Client::new(&addr2, Some(&auth))];
     let body = json!({"userName": "twice@contoso.com"});
@@ -268,6 +269,6 @@ async fn races_across_two_processes(s: &TestServer) {
         .await
         .json();
     assert_eq!(left["totalResults"], 1);
-    second.stop(true).await;
+    second.stop().await;
 }
 on_both!(races_across_two_processes);

@@ -217,8 +217,14 @@ pub(crate) fn error_response(e: &ScimError) -> HttpResponse {
     if e.status == 401 {
         resp.insert_header(("WWW-Authenticate", "Bearer realm=\"Enlist SCIM\""));
     }
-    if e.status == 503 || e.status == 429 {
-        resp.insert_header(("Retry-After", "5"));
+    match e.retry_after {
+        Some(secs) => {
+            resp.insert_header(("Retry-After", secs.to_string()));
+        }
+        None if e.status == 503 || e.status == 429 => {
+            resp.insert_header(("Retry-After", "5"));
+        }
+        None => {}
     }
     resp.body(e.to_json().to_string())
 }

@@ -120,6 +120,16 @@ pub enum Error {
         /// Says what happened and when to retry.
         detail: String,
     },
+    /// The deprovisioning guard holds this removal: too many members were
+    /// deactivated or deleted in its window. Nothing was changed; the
+    /// identity provider may send it again once an Admin approves.
+    #[error("{detail}")]
+    Held {
+        /// Says what was held, why, and what the Admin does.
+        detail: String,
+        /// When to ask again, in seconds (`Retry-After`).
+        retry_after_secs: u32,
+    },
     /// Storage or another dependency failed; not the caller's fault.
     #[error("unexpected failure: {0}")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -69,6 +69,9 @@ event_kinds! {
     /// The operator offboarded the organization: its people, groups, keys
     /// and history are gone from Enlist; a host drops what it keeps of it.
     OrganizationDeleted = "organization.deleted",
+    /// The deprovisioning guard tripped: further deactivations and
+    /// deletions are refused until an Admin or the operator decides.
+    OrganizationDeprovisioningHeld = "organization.deprovisioning_held",
     /// An API key was created (its label, never its secret).
     ApiKeyCreated = "api_key.created",
     /// An API key was revoked.
@@ -181,6 +184,19 @@ pub enum EventData {
     Organization {
         /// The organization's name.
         name: String,
+    },
+    /// `organization.deprovisioning_held`.
+    DeprovisioningHeld {
+        /// The organization's name.
+        name: String,
+        /// Removals counted in the window when it tripped.
+        removed: u64,
+        /// The window's limit.
+        limit: u64,
+        /// The window, in seconds.
+        window_secs: u32,
+        /// The label of the key whose removal tripped it.
+        key_label: String,
     },
     /// `api_key.created`, `api_key.revoked`.
     ApiKey {
@@ -312,6 +328,13 @@ impl EventData {
             EventData::Organization { name } => {
                 c.insert("name".into(), s(name));
             }
+            EventData::DeprovisioningHeld { name, removed, limit, window_secs, key_label } => {
+                c.insert("name".into(), s(name));
+                c.insert("removed".into(), Value::Integer(*removed as i64));
+                c.insert("limit".into(), Value::Integer(*limit as i64));
+                c.insert("windowSeconds".into(), Value::Integer(i64::from(*window_secs)));
+                c.insert("keyLabel".into(), s(key_label));
+            }
             EventData::ApiKey { id, label } => {
                 c.insert("id".into(), s(id.as_str()));
                 c.insert("label".into(), s(label));
@@ -344,6 +367,13 @@ impl EventData {
             OrganizationScimEnabled | OrganizationScimDisabled | OrganizationDeleted => {
                 EventData::Organization { name: text(c, "name")? }
             }
+            OrganizationDeprovisioningHeld => EventData::DeprovisioningHeld {
+                name: text(c, "name")?,
+                removed: u64::try_from(get(c, "removed")?.as_i64()?).ok()?,
+                limit: u64::try_from(get(c, "limit")?.as_i64()?).ok()?,
+                window_secs: u32::try_from(get(c, "windowSeconds")?.as_i64()?).ok()?,
+                key_label: text(c, "keyLabel")?,
+            },
             ApiKeyCreated | ApiKeyRevoked => {
                 EventData::ApiKey { id: ApiKeyId::new(text(c, "id")?), label: text(c, "label")? }
             }
@@ -400,6 +430,16 @@ mod tests {
             ),
             (EventKind::OrganizationScimEnabled, EventData::Organization { name: "Contoso".into() }),
             (EventKind::ApiKeyCreated, EventData::ApiKey { id: ApiKeyId::new("k1"), label: "Entra".into() }),
+            (
+                EventKind::OrganizationDeprovisioningHeld,
+                EventData::DeprovisioningHeld {
+                    name: "Contoso".into(),
+                    removed: 10,
+                    limit: 10,
+                    window_secs: 3600,
+                    key_label: "Entra".into(),
+                },
+            ),
         ];
         for (kind, data) in cases {
             assert_eq!(EventData::from_value(kind, &data.to_value()), Some(data.clone()), "{}", kind.as_str());

@@ -3,7 +3,7 @@
 //! implement. No HTTP, SQL or SCIM text here: adapters depend on this
 //! crate, never the other way round.
 //!
-//! Start at [`service::Enlist`] (the use cases) and [`ports`] (what an
+//! Start at [`Services`] (the use cases) and [`ports`] (what an
 //! adapter provides). With the `mocks` feature every port has a mockall
 //! mock (`ports::MockUserRepo`, …) and [`testing::MockTx`] bundles them
 //! into a [`ports::Transaction`].
@@ -14,6 +14,7 @@ pub mod change;
 pub mod consumer;
 pub mod error;
 pub mod event;
+pub mod guard;
 pub mod model;
 pub mod ports;
 pub mod query;

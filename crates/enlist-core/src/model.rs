@@ -431,8 +431,14 @@ pub enum Operation {
     Delete,
     /// Revoked (keys).
     Revoke,
-    /// Settings changed (domains, group role, SCIM switch).
+    /// Settings changed (domains, group role, SCIM switch, guard).
     Configure,
+    /// The deprovisioning guard tripped and held removals.
+    Hold,
+    /// Held removals were approved.
+    Approve,
+    /// A hold was dismissed (nothing approved; counting starts afresh).
+    Dismiss,
 }
 
 impl Operation {
@@ -445,6 +451,9 @@ impl Operation {
             Self::Delete => "delete",
             Self::Revoke => "revoke",
             Self::Configure => "configure",
+            Self::Hold => "hold",
+            Self::Approve => "approve",
+            Self::Dismiss => "dismiss",
         }
     }
 }
@@ -483,7 +492,27 @@ pub struct AuditRecord {
     pub note: Option<String>,
 }
 
-/// A notification queued in the outbox, in the provisioning transaction.
+/// What a notification says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// "You were added": to a person just provisioned; `added_by` names
+    /// the key.
+    #[default]
+    Added,
+    /// To each active Admin: the deprovisioning guard held removals asked
+    /// by the key `added_by` names.
+    DeprovisioningHeld {
+        /// Removals counted in the window when it tripped.
+        removed: u64,
+        /// The window's limit.
+        limit: u64,
+        /// The window, in seconds.
+        window_secs: u32,
+    },
+}
+
+/// A notification queued in the outbox, in the transaction of the change
+/// it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     /// Id.
@@ -496,10 +525,13 @@ pub struct Notification {
     pub recipient: String,
     /// Recipient's display name, if known.
     pub recipient_name: Option<String>,
-    /// The label of the API key (or operator) that provisioned them.
+    /// The label of the API key (or operator) that provisioned them, or
+    /// whose removals were held.
     pub added_by: String,
     /// Queued at.
     pub created_at: DateTime<Utc>,
+    /// What it says.
+    pub kind: NotificationKind,
 }
 
 /// The differences between two profiles, attribute by attribute (extension

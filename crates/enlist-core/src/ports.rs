@@ -15,6 +15,9 @@ use crate::query::{ListPage, ListQuery};
 use crate::types::*;
 use chrono::{DateTime, Utc};
 
+mod guard;
+pub use guard::*;
+
 /// Result of a repository call.
 pub type RepoResult<T> = std::result::Result<T, RepoError>;
 
@@ -110,6 +113,11 @@ pub trait UserRepo: Send {
     fn delete(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<bool>;
     /// Active users whose effective role is Admin.
     fn count_active_admins(&mut self, org: &OrganizationId) -> RepoResult<u64>;
+    /// How many members are active.
+    fn count_active(&mut self, org: &OrganizationId) -> RepoResult<u64>;
+    /// Active Admins, oldest membership first, at most `limit` (the
+    /// recipients of an organization's alerts).
+    fn active_admins(&mut self, org: &OrganizationId, limit: u64) -> RepoResult<Vec<User>>;
     /// Writes recomputed effective roles (bumping each user's version).
     fn set_effective_roles<'a>(&mut self, org: &OrganizationId, updates: &[RoleUpdate<'a>]) -> RepoResult<()>;
     /// Users whose manager is `manager`.
@@ -314,6 +322,8 @@ pub trait Transaction: Send {
     fn webhooks(&mut self) -> &mut dyn WebhookRepo;
     /// Console links and sessions.
     fn console(&mut self) -> &mut dyn ConsoleRepo;
+    /// The deprovisioning guard.
+    fn guard(&mut self) -> &mut dyn GuardRepo;
 }
 
 /// A unit of work: runs on a blocking thread, inside one transaction.

@@ -35,6 +35,13 @@ impl Value {
             _ => None,
         }
     }
+    /// The integer, if this is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
     /// The boolean, when this is one.
     pub fn as_bool(&self) -> Option<bool> {
         match self {

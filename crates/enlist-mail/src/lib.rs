@@ -13,7 +13,7 @@ mod smtp;
 pub use smtp::{MailConfigError, SmtpMailer};
 
 use enlist_core::ports::{Clock, Mailer, OutboxQueue};
-use enlist_core::Notification;
+use enlist_core::{Notification, NotificationKind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +49,9 @@ pub fn render(n: &Notification) -> (String, String, String) {
         Some(name) if !name.is_empty() => format!("Hello {name},"),
         _ => "Hello,".to_owned(),
     };
+    if let NotificationKind::DeprovisioningHeld { removed, limit, window_secs } = n.kind {
+        return render_held(&org, &added_by, &greeting, removed, limit, window_secs);
+    }
     let subject = format!("You were added to {org} on Enlist");
     let text = format!(
         "{greeting}\n\n{added_by} added you to the organization \"{org}\" on Enlist.\n\n\
@@ -60,6 +63,36 @@ pub fn render(n: &Notification) -> (String, String, String) {
         escape(&greeting),
         escape(&added_by),
         escape(&org)
+    );
+    (subject, text, html)
+}
+
+/// The deprovisioning guard's alert to an Admin: what was held, and the
+/// two ways on.
+fn render_held(
+    org: &str,
+    key: &str,
+    greeting: &str,
+    removed: u64,
+    limit: u64,
+    window_secs: u32,
+) -> (String, String, String) {
+    let window = enlist_core::guard::GuardSettings { window_secs, ..Default::default() }.window_words();
+    let subject = format!("Enlist held removals in {org}: check your identity provider");
+    let what = format!(
+        "Enlist's deprovisioning guard stopped \"{key}\" from deactivating or deleting more people in \"{org}\": \
+         {removed} were removed within {window}, and the limit is {limit}. Further removals are held; nothing more was changed."
+    );
+    let next = "If this was not intended (a changed assignment scope or group in Entra ID or Okta, or a second \
+                tenant using the same key), fix it in the identity provider, then dismiss the hold in the Enlist \
+                console (Provisioning guard). If it was intended, approve the held removals there; the identity \
+                provider's retries then apply.";
+    let text = format!("{greeting}\n\n{what}\n\n{next}\n");
+    let html = format!(
+        "<!doctype html><html><body><p>{}</p><p>{}</p><p>{}</p></body></html>",
+        escape(greeting),
+        escape(&what),
+        escape(next)
     );
     (subject, text, html)
 }
@@ -244,7 +277,20 @@ mod tests {
             recipient_name: Some("Ana".into()),
             added_by: label.into(),
             created_at: Fixed.now(),
+            kind: enlist_core::NotificationKind::Added,
         }
+    }
+
+    #[test]
+    fn the_guards_alert_says_what_was_held_and_the_two_ways_on() {
+        let mut n = note("R&D", "Entra <prov>");
+        n.kind = enlist_core::NotificationKind::DeprovisioningHeld { removed: 10, limit: 10, window_secs: 3600 };
+        let (subject, text, html) = render(&n);
+        assert_eq!(subject, "Enlist held removals in R&D: check your identity provider");
+        assert!(text.starts_with("Hello Ana,"), "{text}");
+        assert!(text.contains("10 were removed within 1 hour, and the limit is 10"), "{text}");
+        assert!(text.contains("dismiss the hold") && text.contains("approve the held removals"), "{text}");
+        assert!(html.contains("&quot;Entra &lt;prov&gt;&quot;") && !html.contains("<prov>"), "{html}");
     }
 
     #[test]

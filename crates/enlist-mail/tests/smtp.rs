@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use enlist_core::ports::Mailer;
-use enlist_core::{Notification, OrganizationId};
+use enlist_core::{Notification, NotificationKind, OrganizationId};
 use enlist_mail::SmtpMailer;
 use tokio::net::TcpListener;
 
@@ -21,6 +21,7 @@ async fn notification_goes_over_smtp_with_both_bodies() {
         recipient_name: Some("Ana".into()),
         added_by: "Entra ID provisioning".into(),
         created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        kind: NotificationKind::Added,
     };
     mailer.send(&n).await.unwrap();
     let (envelope, data) = server.await.unwrap();
@@ -45,6 +46,7 @@ async fn an_unreachable_server_is_an_error_not_a_hang() {
         recipient_name: None,
         added_by: "k".into(),
         created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        kind: NotificationKind::Added,
     };
     assert!(mailer.send(&n).await.is_err());
     assert!(SmtpMailer::from_url("http://nope", "x@y.z").is_err());
@@ -67,6 +69,7 @@ async fn errors_never_carry_the_recipient_address() {
             recipient_name: None,
             added_by: "Okta".into(),
             created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            kind: NotificationKind::Added,
         };
         let e = mailer.send(&n).await.unwrap_err();
         assert!(!e.to_string().contains(recipient), "{e}");

@@ -20,12 +20,14 @@ pub struct ScimError {
     /// For a 500 only: the underlying cause, for the server's log (with the
     /// request id). Never sent to the client.
     pub cause: Option<String>,
+    /// `Retry-After`, in seconds, where the answer names one.
+    pub retry_after: Option<u32>,
 }
 
 impl ScimError {
     /// A 400 with a `scimType`.
     pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
-        Self { status: 400, scim_type: Some(scim_type), detail: detail.into(), cause: None }
+        Self { status: 400, scim_type: Some(scim_type), detail: detail.into(), cause: None, retry_after: None }
     }
     /// 400 `invalidSyntax`.
     pub fn syntax(detail: impl Into<String>) -> Self {
@@ -49,7 +51,7 @@ impl ScimError {
     }
     /// Any status without a `scimType`.
     pub fn status(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, scim_type: None, detail: detail.into(), cause: None }
+        Self { status, scim_type: None, detail: detail.into(), cause: None, retry_after: None }
     }
     /// The RFC 7644 body; `status` is a string.
     pub fn to_json(&self) -> Value {
@@ -77,7 +79,7 @@ impl From<Error> for ScimError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound { detail } => Self::status(404, detail),
-            Error::Uniqueness { detail, .. } => Self { status: 409, scim_type: Some("uniqueness"), detail, cause: None },
+            Error::Uniqueness { detail, .. } => Self { status: 409, scim_type: Some("uniqueness"), detail, cause: None, retry_after: None },
             Error::Conflict { detail } => Self::status(409, detail),
             Error::InvalidValue { detail } => Self::value(detail),
             Error::Mutability { detail } => Self::mutability(detail),
@@ -89,6 +91,11 @@ impl From<Error> for ScimError {
             Error::Forbidden { detail } => Self::status(403, detail),
             Error::Retry => Self::status(409, "a concurrent change won the race; retry the request"),
             Error::Unavailable { detail } => Self::status(503, detail),
+            // Okta retries a 429 by itself when it names a delay; Entra ID
+            // retries the person on a later cycle (docs/entra-setup.md).
+            Error::Held { detail, retry_after_secs } => {
+                Self { retry_after: Some(retry_after_secs), ..Self::status(429, detail) }
+            }
             // No internals in the detail: they go to the log, keyed by the
             // request id the HTTP front adds.
             Error::Unexpected(cause) => Self {

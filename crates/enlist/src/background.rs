@@ -35,8 +35,9 @@ impl Subscription {
     }
 }
 
-/// Hourly: deletes change events, activity, sent mail, and used or expired
-/// console links and sessions past their retention. Each failure is
+/// Hourly: deletes change events, activity, sent mail, used or expired
+/// console links and sessions, and removals the deprovisioning guard no
+/// longer counts, past their retention. Each failure is
 /// logged and tried again the next hour.
 struct Pruning {
     db: enlist_diesel::Database,
@@ -69,6 +70,7 @@ impl Job for Pruning {
         let sent = days(u32::try_from(enlist_mail::KEEP_SENT_DAYS).unwrap_or(30));
         Self::log("sent notifications", OutboxQueue::prune(&self.db, sent).await);
         Self::log("used or expired console links and sessions", self.services.console.prune().await);
+        Self::log("removals past every deprovisioning guard window", self.services.guard.prune().await);
         Next::After(Duration::from_secs(3600))
     }
 }

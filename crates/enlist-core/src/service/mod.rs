@@ -4,6 +4,7 @@
 mod console;
 mod events;
 mod groups;
+mod guard;
 mod keys;
 mod orgs;
 mod users;
@@ -12,6 +13,7 @@ mod webhooks;
 pub use console::{Console, LinkPreview, SignedIn, LINK_MINUTES, SESSION_HOURS};
 pub use events::{Events, MAX_EVENTS_PER_READ};
 pub use groups::{GroupView, Groups, NewGroup};
+pub use guard::{Guard, MAX_HELD_SHOWN};
 pub use keys::{ApiKeys, NewApiKey};
 pub use orgs::{DomainChallenge, NewOrganization, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
@@ -55,6 +57,8 @@ pub struct Services {
     pub webhooks: Webhooks,
     /// Console sign-in and sessions.
     pub console: Console,
+    /// The deprovisioning guard.
+    pub guard: Guard,
 }
 
 impl Services {
@@ -67,7 +71,8 @@ impl Services {
             api_keys: ApiKeys::new(deps.clone()),
             events: Events::new(deps.clone()),
             webhooks: Webhooks::new(deps.clone()),
-            console: Console::new(deps),
+            console: Console::new(deps.clone()),
+            guard: Guard::new(deps),
         }
     }
 }

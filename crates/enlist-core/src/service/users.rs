@@ -1,7 +1,9 @@
 //! Users: provisioning, changes (PATCH and PUT through one path), deletion.
 
+use super::guard;
 use super::*;
 use crate::change::{apply_patch, UserChange};
+use crate::guard::Removal;
 use crate::query::{ListPage, ListQuery};
 use crate::schema::ENTERPRISE_USER;
 use crate::value::{Complex, Value};
@@ -122,11 +124,15 @@ impl Users {
             tx.users().lock(&caller.organization_id, std::slice::from_ref(&id))?;
             let user = match plan_update(tx, &caller, &id, &change, if_match)? {
                 Planned::Unchanged(user) => user,
-                Planned::Changed(plan) => commit_update(tx, &deps, &caller, plan)?,
+                Planned::Changed(plan) => match commit_update(tx, &deps, &caller, plan)? {
+                    Committed::Done(user) => user,
+                    // The guard's bookkeeping commits; the change does not.
+                    Committed::Held(e) => return Ok(Err(e)),
+                },
             };
-            view(tx, user, true)
+            view(tx, user, true).map(Ok)
         })
-        .await
+        .await?
     }
 
     /// Removes the membership; the account stays while it has another.
@@ -136,7 +142,7 @@ impl Users {
     pub async fn delete(&self, caller: &Caller, id: &UserId, if_match: Option<u64>) -> Result<()> {
         let deps = self.deps.clone();
         let (caller, id) = (caller.clone(), id.clone());
-        transact(&*self.deps.store, Mode::Write, move |tx| delete(tx, &deps, &caller, &id, if_match)).await
+        transact(&*self.deps.store, Mode::Write, move |tx| delete(tx, &deps, &caller, &id, if_match)).await?
     }
 }
 
@@ -268,6 +274,7 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
         recipient_name: user.profile.display_name().map(str::to_owned),
         added_by: caller.actor.label(),
         created_at: now,
+        kind: NotificationKind::Added,
     })?;
     // A new membership is in no group yet: no need to read them.
     let mut created = view(tx, user, false)?;
@@ -347,12 +354,27 @@ fn plan_update(
     Ok(Planned::Changed(Plan { current, profile, operation, changes }))
 }
 
-/// Saves a planned change, the user locked: the rules that depend on other
-/// rows (the account's email, the manager, group roles, the last Admin) are
-/// checked here, then the user, its audit record and its events are
+/// A planned change saved, or held by the deprovisioning guard. Lives
+/// only on the stack of one unit of work: no need to box the user.
+#[allow(clippy::large_enum_variant)]
+enum Committed {
+    Done(User),
+    Held(Error),
+}
+
+/// Saves a planned change, the user locked: the deprovisioning guard
+/// counts a deactivation first (before anything is written, so a held one
+/// writes only the guard's bookkeeping); the rules that depend on other
+/// rows (the account's email, the manager, group roles, the last Admin)
+/// are checked here, then the user, its audit record and its events are
 /// written.
-fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: Plan) -> Result<User> {
+fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: Plan) -> Result<Committed> {
     let Plan { current, profile, operation, changes } = plan;
+    if current.profile.active() && !profile.active() {
+        if let guard::Admit::Held(e) = guard::admit(tx, deps, caller, &current, Removal::Deactivate)? {
+            return Ok(Committed::Held(e));
+        }
+    }
     let id = &current.id;
     let org = load_org(tx, &caller.organization_id)?;
     let mut email_changed_from = None;
@@ -402,7 +424,7 @@ fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: P
     let changed: Vec<String> = changes.iter().map(|c| c.attribute.clone()).collect();
     Audit::new(&org.id, &caller.actor, ResourceKind::User, id.as_str(), operation, changes).record(tx, deps)?;
     user_events(tx, deps, &caller.actor, &current, &next, changed, email_changed_from)?;
-    Ok(next)
+    Ok(Committed::Done(next))
 }
 
 /// The events of one user's change: `user.updated` naming the changed
@@ -442,12 +464,23 @@ fn last_admin_detail(verb: &str, user: &User) -> String {
     )
 }
 
-fn delete(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, id: &UserId, if_match: Option<u64>) -> Result<()> {
+/// Deletes a membership; `Ok(Err(held))` when the deprovisioning guard
+/// holds it (its bookkeeping commits, the deletion does not).
+fn delete(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    caller: &Caller,
+    id: &UserId,
+    if_match: Option<u64>,
+) -> Result<Result<()>> {
     let org = &caller.organization_id;
     let current = tx.users().get(org, id)?.ok_or_else(|| user_not_found(id))?;
     check_version("User", current.id.as_str(), current.version, if_match)?;
     if current.is_active_admin() {
         guard_last_admin(tx, org, 1, || last_admin_detail("delete", &current))?;
+    }
+    if let guard::Admit::Held(e) = guard::admit(tx, deps, caller, &current, Removal::Delete)? {
+        return Ok(Err(e));
     }
     // Manager references to the user go with it.
     for managed in tx.users().managed_by(org, id)? {
@@ -486,5 +519,6 @@ fn delete(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, id: &UserId, i
             after: None,
         }],
     )
-    .record(tx, deps)
+    .record(tx, deps)?;
+    Ok(Ok(()))
 }

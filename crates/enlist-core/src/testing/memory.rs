@@ -7,6 +7,7 @@
 //! storage adapter's work and are tested against it; asked for here they
 //! answer `Unsupported`.
 
+mod guard;
 mod ops;
 
 use crate::error::{Error, RepoError, Uniqueness};
@@ -37,6 +38,10 @@ pub struct Memory {
     /// (hash, org, user, expires, used)
     links: Vec<(String, OrganizationId, UserId, DateTime<Utc>, bool)>,
     sessions: Vec<(String, ConsoleSession)>,
+    guards: Vec<(OrganizationId, crate::guard::GuardState)>,
+    /// Counted removals: (org, user, at).
+    removals: Vec<(OrganizationId, UserId, DateTime<Utc>)>,
+    held: Vec<crate::guard::HeldRemoval>,
 }
 
 impl Memory {
@@ -203,6 +208,9 @@ impl OrganizationRepo for Memory {
         self.webhooks.retain(|w| w.organization_id.as_ref() != Some(id));
         self.links.retain(|l| !ours(&l.1));
         self.sessions.retain(|(_, s)| !ours(&s.organization_id));
+        self.guards.retain(|(o, _)| !ours(o));
+        self.removals.retain(|(o, _, _)| !ours(o));
+        self.held.retain(|h| !ours(&h.organization_id));
         self.orgs.retain(|o| !ours(&o.id));
         let before = self.accounts.len();
         let held: BTreeSet<AccountId> = self.users.iter().map(|u| u.account_id.clone()).collect();
@@ -295,6 +303,13 @@ impl UserRepo for Memory {
     }
     fn count_active_admins(&mut self, org: &OrganizationId) -> RepoResult<u64> {
         Ok(self.users.iter().filter(|u| &u.organization_id == org && u.is_active_admin()).count() as u64)
+    }
+    fn count_active(&mut self, org: &OrganizationId) -> RepoResult<u64> {
+        Ok(self.users.iter().filter(|u| &u.organization_id == org && u.profile.active()).count() as u64)
+    }
+    fn active_admins(&mut self, org: &OrganizationId, limit: u64) -> RepoResult<Vec<User>> {
+        let admins = self.users.iter().filter(|u| &u.organization_id == org && u.is_active_admin());
+        Ok(admins.take(usize::try_from(limit).unwrap_or(usize::MAX)).cloned().collect())
     }
     fn set_effective_roles(&mut self, org: &OrganizationId, updates: &[RoleUpdate<'_>]) -> RepoResult<()> {
         for up in updates {
@@ -484,6 +499,9 @@ impl Transaction for Memory {
         self
     }
     fn console(&mut self) -> &mut dyn ConsoleRepo {
+        self
+    }
+    fn guard(&mut self) -> &mut dyn GuardRepo {
         self
     }
 }

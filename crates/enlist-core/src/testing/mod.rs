@@ -68,6 +68,8 @@ pub struct MockTx {
     pub webhooks: MockWebhookRepo,
     /// Console links and sessions.
     pub console: MockConsoleRepo,
+    /// The deprovisioning guard.
+    pub guard: MockGuardRepo,
 }
 
 impl Transaction for MockTx {
@@ -97,6 +99,9 @@ impl Transaction for MockTx {
     }
     fn console(&mut self) -> &mut dyn ConsoleRepo {
         &mut self.console
+    }
+    fn guard(&mut self) -> &mut dyn GuardRepo {
+        &mut self.guard
     }
     fn outbox(&mut self) -> &mut dyn Outbox {
         &mut self.outbox

@@ -46,6 +46,9 @@ fn operation(s: &str) -> Operation {
         "patch" => Operation::Patch,
         "delete" => Operation::Delete,
         "revoke" => Operation::Revoke,
+        "hold" => Operation::Hold,
+        "approve" => Operation::Approve,
+        "dismiss" => Operation::Dismiss,
         _ => Operation::Configure,
     }
 }

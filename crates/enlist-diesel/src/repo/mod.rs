@@ -10,6 +10,7 @@ mod console;
 mod consumers;
 mod events;
 mod groups;
+mod guard;
 mod keys;
 mod orgs;
 mod outbox;
@@ -167,6 +168,9 @@ impl Transaction for DieselTx<'_> {
         self
     }
     fn console(&mut self) -> &mut dyn ConsoleRepo {
+        self
+    }
+    fn guard(&mut self) -> &mut dyn GuardRepo {
         self
     }
 }

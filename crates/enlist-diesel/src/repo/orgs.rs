@@ -176,6 +176,9 @@ impl OrganizationRepo for DieselTx<'_> {
             "outbox",
             "events",
             "event_consumers",
+            "deprovision_guards",
+            "deprovisions",
+            "held_deprovisions",
         ] {
             self.db.exec(format!("DELETE FROM {table} WHERE organization_id = $1"), binds![org]).map_err(other)?;
         }

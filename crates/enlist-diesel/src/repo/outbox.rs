@@ -11,14 +11,38 @@ use diesel::QueryableByName;
 use enlist_core::ports::*;
 use enlist_core::types::*;
 use enlist_core::Error;
-use enlist_core::Notification;
+use enlist_core::{Notification, NotificationKind};
+
+/// A notification's kind as stored: its name, and its figures as
+/// `removed,limit,window_secs`.
+fn kind_columns(kind: NotificationKind) -> (&'static str, Option<String>) {
+    match kind {
+        NotificationKind::Added => ("added", None),
+        NotificationKind::DeprovisioningHeld { removed, limit, window_secs } => {
+            ("deprovisioning_held", Some(format!("{removed},{limit},{window_secs}")))
+        }
+    }
+}
+
+fn kind_from(kind: &str, facts: Option<&str>) -> NotificationKind {
+    let figures: Vec<u64> = facts.unwrap_or_default().split(',').filter_map(|f| f.parse().ok()).collect();
+    match (kind, figures.as_slice()) {
+        ("deprovisioning_held", [removed, limit, window]) => NotificationKind::DeprovisioningHeld {
+            removed: *removed,
+            limit: *limit,
+            window_secs: u32::try_from(*window).unwrap_or(u32::MAX),
+        },
+        _ => NotificationKind::Added,
+    }
+}
 
 impl Outbox for DieselTx<'_> {
     fn enqueue(&mut self, n: &Notification) -> RepoResult<()> {
+        let (kind, facts) = kind_columns(n.kind);
         self.db
             .exec(
-                "INSERT INTO outbox (id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO outbox (id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, \
+                 next_attempt_at, kind, facts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 binds![
                     n.id.as_str(),
                     n.organization_id.as_str(),
@@ -27,7 +51,9 @@ impl Outbox for DieselTx<'_> {
                     n.recipient_name.clone(),
                     n.added_by.as_str(),
                     micros(n.created_at),
-                    micros(n.created_at)
+                    micros(n.created_at),
+                    kind,
+                    facts
                 ],
             )
             .map_err(other)?;
@@ -59,6 +85,10 @@ struct OutboxRow {
     set_aside_at: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
     last_error: Option<String>,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    facts: Option<String>,
 }
 
 /// How long a claimed notification is hidden from other workers: well over
@@ -77,6 +107,7 @@ impl OutboxRow {
                 recipient_name: self.recipient_name,
                 added_by: self.added_by,
                 created_at: time(self.created_at),
+                kind: kind_from(&self.kind, self.facts.as_deref()),
             },
             attempts: self.attempts as u32,
         }
@@ -85,7 +116,7 @@ impl OutboxRow {
 
 const OUTBOX_COLS: &str =
     "seq, id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, \
-     CAST(attempts AS BIGINT) AS attempts, set_aside_at, last_error";
+     CAST(attempts AS BIGINT) AS attempts, set_aside_at, last_error, kind, facts";
 
 #[async_trait::async_trait]
 impl OutboxQueue for Database {

@@ -254,6 +254,22 @@ impl UserRepo for DieselTx<'_> {
         }
         Ok(())
     }
+    fn count_active(&mut self, org: &OrganizationId) -> RepoResult<u64> {
+        let c: Option<Count> = self
+            .db
+            .first(
+                "SELECT COUNT(*) AS n FROM users WHERE organization_id = $1 AND active = $2",
+                binds![org.as_str(), true],
+            )
+            .map_err(other)?;
+        Ok(c.map_or(0, |c| c.n as u64))
+    }
+    fn active_admins(&mut self, org: &OrganizationId, limit: u64) -> RepoResult<Vec<User>> {
+        self.users_where(
+            "u.organization_id = $1 AND u.effective_role = 'Admin' AND u.active = $2 ORDER BY u.seq LIMIT $3",
+            binds![org.as_str(), true, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
     fn managed_by(&mut self, org: &OrganizationId, manager: &UserId) -> RepoResult<Vec<User>> {
         self.users_where("u.organization_id = $1 AND u.manager_id = $2", binds![org.as_str(), manager.as_str()])
     }

@@ -43,6 +43,7 @@ pub(crate) async fn user_names(env: &Env, caller: &Caller, filter: &str) -> Vec<
 }
 
 mod groups;
+mod guard;
 mod migrations;
 mod operations;
 mod reads;

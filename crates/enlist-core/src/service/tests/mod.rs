@@ -169,6 +169,7 @@ fn detail(e: &Error) -> String {
 }
 
 mod groups;
+mod guard;
 mod keys;
 mod orgs;
 mod scenarios;
