@@ -95,8 +95,15 @@ async fn deactivating_most_of_an_organization_stops_at_the_guard(s: &TestServer)
     assert_eq!(recorded.len(), 50, "every refused request, from both processes");
     assert!(recorded[0].detail.as_deref().unwrap_or_default().contains("approves them in the Enlist console"));
 
+    // The operator's alert: a gauge across processes, the 429s per process.
+    let metrics = s.with_auth(None).get("/metrics").await.text;
+    assert!(metrics.contains("enlist_deprovisioning_held_organizations 1"), "{metrics}");
+    assert!(metrics.contains("status=\"429\""), "{metrics}");
+
     // The Admin approves; Entra ID's retries apply.
     assert_eq!(s.enlist.guard.approve(&op).await.unwrap(), 50);
+    let metrics = s.with_auth(None).get("/metrics").await.text;
+    assert!(metrics.contains("enlist_deprovisioning_held_organizations 0"), "{metrics}");
     for id in &held {
         let r = a.patch(&format!("{U}/{id}"), &disable()).await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -295,6 +295,29 @@ pub(crate) enum OrgCmd {
         #[arg(long)]
         yes: bool,
     },
+    /// The deprovisioning guard: show it (the default), change its
+    /// settings (--max, --percent, --window), switch it on or off, or decide
+    /// on what it holds (approve: the held removals and the rest of a
+    /// window pass; dismiss: nothing approved, counting starts afresh).
+    Guard {
+        /// Organization id or name.
+        org: String,
+        /// show, on, off, approve or dismiss.
+        #[arg(value_enum, default_value = "show")]
+        action: GuardAction,
+        /// Removals always allowed per window.
+        #[arg(long)]
+        max: Option<u32>,
+        /// Or this share of active members (0-100), when more.
+        #[arg(long)]
+        percent: Option<u8>,
+        /// The rolling window: 90s, 30m, 1h, 2d (1 minute to 7 days).
+        #[arg(long)]
+        window: Option<String>,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the organization, its users and its groups (with members and
     /// roles) as JSON, the users and groups as SCIM resources.
     Export {
@@ -304,6 +327,15 @@ pub(crate) enum OrgCmd {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GuardAction {
+    Show,
+    On,
+    Off,
+    Approve,
+    Dismiss,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

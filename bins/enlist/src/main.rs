@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod guard;
 mod ops;
 mod serve;
 mod term;

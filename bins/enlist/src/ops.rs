@@ -106,6 +106,10 @@ pub(crate) async fn org_cmd(e: &Services, cmd: OrgCmd) -> anyhow::Result<()> {
             );
         }
         OrgCmd::Export { org, output } => export_cmd(e, &org, output.as_deref()).await?,
+        OrgCmd::Guard { org, action, max, percent, window, json } => {
+            let o = find_org(e, &org).await?;
+            crate::guard::guard_cmd(e, &o, action, crate::guard::Changes { max, percent, window }, json).await?
+        }
     }
     Ok(())
 }

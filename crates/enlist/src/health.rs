@@ -49,6 +49,12 @@ impl enlist_actix::Health for DatabaseHealth {
             Gauge::new("enlist_db_pool_idle", "Idle database connections.", f64::from(idle)),
             Gauge::new("enlist_outbox_depth", "Notifications waiting to be sent.", pending),
             Gauge::new(
+                "enlist_deprovisioning_held_organizations",
+                "Organizations whose deprovisioning guard holds removals until an Admin decides \
+                 (held requests are answered 429: enlist_http_requests_total{status=\"429\"}).",
+                self.db.held_guards().await.map_or(f64::NAN, |n| n as f64),
+            ),
+            Gauge::new(
                 "enlist_outbox_set_aside",
                 "Notifications set aside as undeliverable (see `enlist outbox`).",
                 set_aside,

@@ -112,5 +112,6 @@ pub(crate) fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
 mod console;
 mod crash;
 mod deploy;
+mod guard;
 mod operator;
 mod webhooks;

@@ -83,6 +83,22 @@ impl DieselTx<'_> {
     }
 }
 
+impl crate::Database {
+    /// How many organizations' deprovisioning guards hold removals now,
+    /// for the `/metrics` gauge an operator alerts on.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn held_guards(&self) -> Result<u64, enlist_core::Error> {
+        self.unit(crate::Access::Read, |mut db| {
+            let c: Option<Count> =
+                db.first("SELECT COUNT(*) AS n FROM deprovision_guards WHERE held_since IS NOT NULL", binds![])?;
+            Ok(c.map_or(0, |c| c.n as u64))
+        })
+        .await
+    }
+}
+
 impl GuardRepo for DieselTx<'_> {
     fn lock(&mut self, org: &OrganizationId) -> RepoResult<GuardState> {
         if let Some(state) = self.guard_row(org, true)? {
