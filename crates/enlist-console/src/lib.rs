@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod guard;
 mod pages;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -97,6 +98,9 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .route("/groups", web::get().to(groups))
                 .route("/groups/{id}/role", web::post().to(set_group_role))
                 .route("/domains", web::get().to(domains))
+                .route("/guard", web::get().to(guard::page))
+                .route("/guard/approve", web::post().to(guard::approve))
+                .route("/guard/dismiss", web::post().to(guard::dismiss))
                 .route("/logout", web::post().to(logout)),
         );
     }
@@ -299,7 +303,7 @@ async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Da
 
 #[derive(Deserialize)]
 struct CsrfForm {
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 async fn revoke_key(

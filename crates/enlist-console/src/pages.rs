@@ -37,7 +37,7 @@ impl Ctx<'_> {
     }
 }
 
-fn layout(title: &str, base: &str, who: Option<&SignedIn>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, base: &str, who: Option<&SignedIn>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -64,6 +64,7 @@ fn layout(title: &str, base: &str, who: Option<&SignedIn>, body: Markup) -> Mark
                             a href={ (base) "/groups" } { "Groups" }
                             a href={ (base) "/activity" } { "Activity" }
                             a href={ (base) "/domains" } { "Domains" }
+                            a href={ (base) "/guard" } { "Provisioning guard" }
                         }
                     } @else {
                         p { "Enlist console" }
@@ -290,6 +291,10 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
             .to_owned()
     } else if d.contains("API key was revoked") {
         "The identity provider still uses a revoked key: generate a new one on Integrations and put it in the identity provider.".to_owned()
+    } else if d.contains("deprovisioning guard") {
+        "Enlist held this removal because many people were removed at once. Check the identity provider's scope and \
+         groups, then approve or dismiss on the Provisioning guard page."
+            .to_owned()
     } else if d.contains("no email address") {
         "Map the user's mail to emails[type eq \"work\"].value in the attribute mappings.".to_owned()
     } else {
@@ -446,6 +451,11 @@ mod tests {
             ("userName taken", Some("uniqueness"), "source data"),
             ("SCIM provisioning … is not enabled for organization 'Contoso'", None, "enlist org scim ORG on"),
             ("This API key was revoked: …", None, "generate a new one"),
+            (
+                "Enlist held the deactivation of a@contoso.com: this organization's deprovisioning guard …",
+                None,
+                "Provisioning guard page",
+            ),
         ] {
             let fix = fix_for(&record(detail, scim_type), &org).unwrap_or_default();
             assert!(fix.contains(words), "{detail}: {fix}");

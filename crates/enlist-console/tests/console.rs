@@ -375,3 +375,65 @@ async fn a_live_session_is_never_replaced_without_being_named() {
     let old = test::call_service(&app, test::TestRequest::get().uri("/console/").cookie(cookie).to_request()).await;
     assert_eq!(old.status(), 401, "the replaced session no longer works");
 }
+
+/// The Provisioning guard page: an Admin sees who is held and why, and
+/// approves (a forged form changes nothing); the identity provider's
+/// retry then applies.
+#[actix_web::test]
+async fn an_admin_sees_held_removals_and_approves_them() {
+    use enlist_core::change::{PatchKind, PatchOp, PatchPath, UserChange};
+    use enlist_core::schema::USER_RESOURCE;
+    let (t, enlist, op) = contoso().await;
+    let key = Caller {
+        organization_id: op.organization_id.clone(),
+        actor: Actor::ApiKey { id: enlist_core::ApiKeyId::new("k"), label: "Entra ID provisioning".into() },
+    };
+    let off = || {
+        let path = PatchPath { target: USER_RESOURCE.resolve(None, "active", None).unwrap(), filter: None };
+        UserChange::Patch(vec![PatchOp { kind: PatchKind::Replace, path, value: Some(Value::Bool(false)) }])
+    };
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(enlist.users.create(&key, user(&format!("p{i}@contoso.com"), &["Guest"])).await.unwrap().user.id);
+    }
+    for id in &ids {
+        let _ = enlist.users.change(&key, id, off(), None).await;
+    }
+    let state = console_state(&t, &enlist, None);
+    let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
+    let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
+    let login = test::TestRequest::post().uri("/console/login").set_form([("token", link.as_str())]).to_request();
+    let r = test::call_service(&app, login).await;
+    let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    let get = |uri: &str| test::TestRequest::get().uri(uri).cookie(cookie.clone()).to_request();
+    let r = test::call_service(&app, get("/console/guard")).await;
+    assert_eq!(r.status(), 200);
+    let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+    assert!(body.contains("Removals are held since") && body.contains("Held requests (2)"), "{body}");
+    assert!(
+        body.contains("p10@contoso.com") && body.contains("p11@contoso.com") && body.contains("Entra ID provisioning")
+    );
+    assert!(body.contains("id=\"guard-approve\"") && body.contains("data-confirm"), "{body}");
+    let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let forged =
+        test::TestRequest::post().uri("/console/guard/approve").cookie(cookie.clone()).set_form([("csrf", "x")]);
+    assert_eq!(test::call_service(&app, forged.to_request()).await.status(), 403);
+    assert_eq!(enlist.guard.status(&op).await.unwrap().held.len(), 2, "a forged form changes nothing");
+    let approve = test::TestRequest::post()
+        .uri("/console/guard/approve")
+        .cookie(cookie.clone())
+        .set_form([("csrf", csrf.as_str())]);
+    assert_eq!(test::call_service(&app, approve.to_request()).await.status(), 303);
+    let r = test::call_service(&app, get("/console/guard")).await;
+    let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+    assert!(body.contains("You approved removals") && !body.contains("Held requests"), "{body}");
+    enlist.users.change(&key, &ids[11], off(), None).await.unwrap();
+    // Deciding again is refused with a sentence: nothing is held.
+    let again =
+        test::TestRequest::post().uri("/console/guard/dismiss").cookie(cookie).set_form([("csrf", csrf.as_str())]);
+    let r = test::call_service(&app, again.to_request()).await;
+    assert_eq!(r.status(), 409);
+    let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
+    assert!(body.contains("holds nothing"), "{body}");
+}
