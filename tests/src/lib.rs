@@ -60,7 +60,7 @@ impl TestServer {
             Backend::Sqlite => TestDatabase::sqlite().unwrap(),
             Backend::Postgres => TestDatabase::postgres().unwrap()?,
         };
-        let app = facade(t.db.clone()).await;
+        let app = facade(t.db.clone(), Arc::new(SeqIds::default())).await;
         let enlist = app.services().clone();
         let op = |o: &OrganizationId| Caller { organization_id: o.clone(), actor: Actor::Operator };
         let a = enlist
@@ -137,7 +137,9 @@ impl TestServer {
     /// shares with this one.
     pub async fn second_process(&self) -> SecondProcess {
         let db = enlist_diesel::Database::open(self.url(), &enlist_diesel::PoolOptions::default()).unwrap();
-        let app = facade(db).await;
+        // Ids of its own, as another process has: counting from zero again
+        // would collide with this one's events and audit records.
+        let app = facade(db, Arc::new(enlist::system::RandomIds)).await;
         let background = app.start_background();
         let (server, addrs) = app.http_server(1, ("127.0.0.1", 0)).unwrap();
         let handle = server.handle();
@@ -164,12 +166,12 @@ impl SecondProcess {
 }
 
 /// The facade as the tests run it: the real builder over `db`, with the
-/// system clock (webhook signatures carry real timestamps), ids that make
-/// runs repeatable, no DNS, and small limits.
-async fn facade(db: enlist_diesel::Database) -> enlist::Enlist {
+/// system clock (webhook signatures carry real timestamps), `ids` (the
+/// first process's make runs repeatable), no DNS, and small limits.
+async fn facade(db: enlist_diesel::Database, ids: Arc<dyn enlist::IdGenerator>) -> enlist::Enlist {
     enlist::Enlist::builder()
         .database_handle(db)
-        .ids(Arc::new(SeqIds::default()))
+        .ids(ids)
         .dns(Arc::new(FakeDns::default()))
         .http(HttpConfig {
             max_body_bytes: 64 * 1024,

@@ -28,7 +28,7 @@ async fn the_description_matches_the_routes_served(s: &TestServer) {
     assert_eq!(
         std::fs::read_to_string(docs_copy).unwrap_or_default(),
         pretty,
-        "docs/openapi.json is out of date: run ENLIST_UPDATE_OPENAPI=1 cargo nextest run -p enlist-tests -E 'test(openapi)'"
+        "docs/openapi.json is out of date: run ENLIST_UPDATE_OPENAPI=1 cargo nextest run -p enlist-tests --test openapi"
     );
 
     let a = s.a();

@@ -103,12 +103,12 @@ fn resource_paths(paths: &mut serde_json::Map<String, Json>, plural: &str, schem
                     "responses": responses(&[("200", ok(&format!("The {what}"), schema)), ("304", json!({"description": "If-None-Match matched"}))], &[("404", "Not this organization's, or no such id")])},
             "put": {"summary": format!("Replace a {what}"), "operationId": format!("replace{schema}"), "parameters": [if_match()],
                     "requestBody": body(schema),
-                    "responses": responses(&[("200", ok(&format!("The {what}"), schema))], &[("404", "No such id"), ("409", "uniqueness or the last active Admin"), ("412", "If-Match is not the current version")])},
+                    "responses": responses(&[("200", ok(&format!("The {what}"), schema))], &[("404", "No such id"), ("409", "uniqueness or the last active Admin"), ("412", "If-Match is not the current version"), ("429", "Users only: the deprovisioning guard holds this deactivation or deletion; nothing was changed. Retry after Retry-After, which passes once an Admin approves")])},
             "patch": {"summary": format!("Change a {what} (RFC 7644 §3.5.2)"), "operationId": format!("patch{schema}"), "parameters": [if_match()],
                       "requestBody": body("PatchOp"),
-                      "responses": responses(&[("200", patch_ok.clone()), ("204", json!({"description": "Changed (groups answer without a body, as Entra ID expects)"}))], &[("404", "No such id"), ("409", "uniqueness or the last active Admin"), ("412", "If-Match is not the current version")])},
+                      "responses": responses(&[("200", patch_ok.clone()), ("204", json!({"description": "Changed (groups answer without a body, as Entra ID expects)"}))], &[("404", "No such id"), ("409", "uniqueness or the last active Admin"), ("412", "If-Match is not the current version"), ("429", "Users only: the deprovisioning guard holds this deactivation or deletion; nothing was changed. Retry after Retry-After, which passes once an Admin approves")])},
             "delete": {"summary": format!("Delete a {what}"), "operationId": format!("delete{schema}"), "parameters": [if_match()],
-                       "responses": responses(&[("204", json!({"description": "Deleted"}))], &[("404", "No such id"), ("409", "The last active Admin"), ("412", "If-Match is not the current version")])}
+                       "responses": responses(&[("204", json!({"description": "Deleted"}))], &[("404", "No such id"), ("409", "The last active Admin"), ("412", "If-Match is not the current version"), ("429", "Users only: the deprovisioning guard holds this deactivation or deletion; nothing was changed. Retry after Retry-After, which passes once an Admin approves")])}
         }),
     );
 }

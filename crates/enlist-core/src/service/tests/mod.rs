@@ -86,9 +86,11 @@ fn user(id: &str, a: Complex) -> User {
 }
 
 /// A transaction that knows `org` and `users`, with no groups, and that
-/// accepts audit records (collected) and outbox rows (collected).
+/// accepts audit records (collected) and outbox rows (collected); its
+/// deprovisioning guard is open and counts each removal (collected).
 struct World {
     tx: MockTx,
+    removals: Arc<Mutex<Vec<UserId>>>,
     audits: Arc<Mutex<Vec<AuditRecord>>>,
     mails: Arc<Mutex<Vec<Notification>>>,
     updates: Arc<Mutex<Vec<User>>>,
@@ -151,7 +153,15 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
         u2.lock().unwrap().push(u.clone());
         Ok(())
     });
-    World { tx, audits, mails, updates, events }
+    tx.guard.expect_lock().returning(|_| Ok(crate::guard::GuardState::default()));
+    tx.guard.expect_removals_since().returning(|_, _| Ok(0));
+    let removals = Arc::new(Mutex::new(Vec::new()));
+    let r2 = removals.clone();
+    tx.guard.expect_record_removal().returning(move |_, u, _| {
+        r2.lock().unwrap().push(u.clone());
+        Ok(())
+    });
+    World { tx, removals, audits, mails, updates, events }
 }
 
 fn path(attr: &str, sub: Option<&str>) -> PatchPath {

@@ -210,7 +210,7 @@ fn put_without_active_keeps_it_and_clears_what_it_omits() {
 #[test]
 fn deactivate_keeps_the_membership_and_its_roles() {
     let w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &["FullMember"]))], 0);
-    let (updates, events) = (w.updates.clone(), w.events.clone());
+    let (updates, events, removals) = (w.updates.clone(), w.events.clone(), w.removals.clone());
     let (e, _) = enlist(w.tx);
     block_on(e.users.change(
         &entra(),
@@ -228,6 +228,7 @@ fn deactivate_keeps_the_membership_and_its_roles() {
     // role did not move, so no role event.
     let kinds: Vec<_> = events.lock().unwrap().iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["user.updated", "user.deactivated"]);
+    assert_eq!(*removals.lock().unwrap(), [UserId::new("u1")], "the key's deactivation is counted by the guard");
 }
 
 #[test]
