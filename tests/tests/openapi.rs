@@ -1,7 +1,7 @@
 //! The OpenAPI description cannot drift: the server serves it at
 //! `{base}/openapi.json`; `docs/openapi.json` is that document (rewrite it
-//! with `ENLIST_UPDATE_OPENAPI=1 cargo nextest run -p enlist-tests -E
-//! 'test(openapi)'`); and for every documented path the methods the server
+//! with `ENLIST_UPDATE_OPENAPI=1 cargo nextest run -p enlist-tests --test
+//! openapi`); and for every documented path the methods the server
 //! accepts (its 405 `Allow` header) are exactly the documented ones, each of
 //! which reaches its endpoint.
 
