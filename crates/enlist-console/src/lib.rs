@@ -13,8 +13,10 @@
 
 #![warn(missing_docs)]
 
+mod domains;
 mod guard;
 mod pages;
+mod setup;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -97,7 +99,9 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .route("/activity", web::get().to(activity))
                 .route("/groups", web::get().to(groups))
                 .route("/groups/{id}/role", web::post().to(set_group_role))
-                .route("/domains", web::get().to(domains))
+                .route("/domains", web::get().to(domains::page))
+                .route("/domains/proof", web::post().to(domains::proof))
+                .route("/domains/verify", web::post().to(domains::verify))
                 .route("/guard", web::get().to(guard::page))
                 .route("/guard/approve", web::post().to(guard::approve))
                 .route("/guard/dismiss", web::post().to(guard::dismiss))
@@ -142,7 +146,8 @@ async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(SignedIn,
         return Err(refusal(
             req,
             401,
-            "Sign in with a console link: ask the operator to run `enlist console-link ORG --email YOU`.",
+            "You are not signed in. Open the console from your product's admin screen, or ask the people who run \
+             your Enlist service for a sign-in link (it works once, for 15 minutes).",
         ));
     };
     match state.enlist.console.session(cookie.value()).await {
@@ -495,17 +500,6 @@ async fn set_group_role(
     match state.enlist.groups.set_role(&caller, &enlist_core::GroupId::new(path.into_inner()), role).await {
         Ok(_) => HttpResponse::SeeOther().insert_header((header::LOCATION, format!("{}/groups", base(&req)))).finish(),
         Err(e) => refusal(&req, 409, &detail(&e)),
-    }
-}
-
-async fn domains(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpResponse {
-    let (session, caller) = match signed_in(&req, &state).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match state.enlist.organizations.find(caller.organization_id.as_str()).await {
-        Ok(org) => html(actix_web::http::StatusCode::OK, pages::domains(&ctx(&req, &session), &org)),
-        Err(e) => refusal(&req, 400, &detail(&e)),
     }
 }
 

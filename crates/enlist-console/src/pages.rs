@@ -14,7 +14,7 @@ header{background:#0b3d91;color:#fff;padding:.75rem 1rem}header a{color:#fff;mar
 .who{float:right}.who form{display:inline;margin-left:.5rem}\
 main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc;vertical-align:top}\
 .fix{background:#fff4ce;padding:.25rem .5rem}.secret{font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}\
-.err{color:#a4000f}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
+.err{color:#a4000f}.empty{color:#444;background:#f4f6f8;border-left:4px solid #0b3d91;padding:.5rem .75rem}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
 @media(max-width:40rem){td,th{display:block}.who{float:none;display:block}}";
 
 /// The console's script, served at `{base}/assets/console.js`: copy
@@ -124,23 +124,7 @@ pub(crate) fn integrations(
         html! {
             h2 { "SCIM endpoint" }
             p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" data-copy="scim-url" { "Copy" } }
-            details {
-                summary { "Microsoft Entra ID checklist" }
-                ol {
-                    li { "Enterprise applications → New application → Create your own (non-gallery)." }
-                    li { "App roles: Admin, FullMember, FreeMember, Guest (exactly these values)." }
-                    li { "Provisioning → Automatic: the Tenant URL above, a Secret Token generated below." }
-                    li { "Test Connection, map userName and emails, assign users and groups, start provisioning." }
-                }
-            }
-            details {
-                summary { "Okta checklist" }
-                ol {
-                    li { "SCIM 2.0 app: SCIM connector base URL above, unique identifier userName, HTTP Header authentication with a key below." }
-                    li { "Provisioning → To App: Create, Update and Deactivate Users; leave Sync Password off." }
-                    li { "Add a 'roles' attribute with the four role values; push groups to link them." }
-                }
-            }
+            (crate::setup::guides(scim_base))
             h2 { "API keys" }
             @match &created {
                 Some(Ok((label, token))) => {
@@ -161,6 +145,9 @@ pub(crate) fn integrations(
                 " " button type="submit" { "Generate API key" }
             }
             p { "Rotate gives a new key with the same label while the old one keeps working: put the new one in the identity provider, then revoke the old one." }
+            @if keys.is_empty() {
+                p class="empty" { "No API key yet. Generate one above and paste it into your identity provider as its secret token." }
+            }
             table {
                 thead { tr { th { "Label" } th { "Created" } th { "Last used" } th { "State" } } }
                 tbody {
@@ -245,6 +232,12 @@ pub(crate) fn people(
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
             @if let Some((page, n, per)) = list {
                 p { (page.total) @if page.total == 1 { " person" } @else { " people" } }
+                @if page.total == 0 && search.q.is_empty() && search.filter.is_empty() {
+                    p class="empty" { "Nobody is provisioned yet. People appear here as your identity provider creates them: "
+                        "connect it on Integrations, assign people to the app, and start provisioning." }
+                } @else if page.items.is_empty() {
+                    p class="empty" { "Nobody matches this search." }
+                }
                 table {
                     thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Source" } th { "State" } th { "Groups" } th { "Last change" } } }
                     tbody {
@@ -279,7 +272,7 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
         format!("Add the app role '{role}' in Entra ID (or the role value in Okta), or fix the role mapping: Enlist's roles are Admin, FullMember, FreeMember and Guest.")
     } else if d.contains("Email change refused") {
         let domains = if org.domains.is_empty() { "none".to_owned() } else { org.domain_list() };
-        format!("Email changes are allowed only inside this organization's registered domains ({domains}). Registering another domain is the operator's act (enlist domain add), or yours with a DNS TXT proof.")
+        format!("Email changes are allowed only inside this organization's registered domains ({domains}). Register another domain you control on the Domains page (you publish one DNS TXT record).")
     } else if d.contains("last active Admin") {
         "Give another person the Admin role first, then retry in the identity provider.".to_owned()
     } else if d.contains("does not accept passwords") {
@@ -287,7 +280,8 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
     } else if r.scim_type.as_deref() == Some("uniqueness") {
         "Two people share this userName or email: correct the source data in the identity provider.".to_owned()
     } else if d.contains("not enabled for organization") {
-        "SCIM is switched off for this organization: ask the operator to switch it on (enlist org scim ORG on)."
+        "SCIM is switched off for this organization: ask the people who run your Enlist service to switch it on \
+         (it needs a registered domain; see Domains)."
             .to_owned()
     } else if d.contains("API key was revoked") {
         "The identity provider still uses a revoked key: generate a new one on Integrations and put it in the identity provider.".to_owned()
@@ -341,7 +335,10 @@ pub(crate) fn activity(
                     }
                 }
             }
-            @if records.is_empty() { p { "Nothing recorded yet for this selection." } }
+            @if records.is_empty() {
+                p class="empty" { "Nothing recorded for this selection. Every SCIM request that changes something or is refused "
+                    "appears here within seconds, with what the identity provider was told." }
+            }
         },
     )
 }
@@ -362,6 +359,10 @@ pub(crate) fn groups(
         html! {
             p { "A group mapped to a role gives every member at least that role. Changes are recorded in the audit log." }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
+            @if list.total == 0 {
+                p class="empty" { "No group yet. Groups appear here when your identity provider pushes them "
+                    "(Entra ID: assign groups to the app; Okta: Push Groups); then you can map each to a role." }
+            }
             table {
                 thead { tr { th { "Group" } th { "Members" } th { "Role" } } }
                 tbody {
@@ -390,25 +391,6 @@ pub(crate) fn groups(
                 @if page > 1 { a href={ (c.base) "/groups?page=" (page - 1) } { "Previous" } " " }
                 @if page * per < list.total { a href={ (c.base) "/groups?page=" (page + 1) } { "Next" } }
             }
-        },
-    )
-}
-
-pub(crate) fn domains(c: &Ctx, org: &Organization) -> Markup {
-    layout(
-        "Domains",
-        &c.base,
-        Some(c.s),
-        html! {
-            p { "People's email addresses may change only inside these domains, and only when both the old and the new address are in them." }
-            @if org.domains.is_empty() {
-                p { "No domain is registered: email changes are refused." }
-            } @else {
-                ul { @for d in &org.domains { li { (d.as_str()) } } }
-            }
-            h2 { "Registering a domain" }
-            p { "The operator registers domains: " code { "enlist domain add " (org.name) " example.com" } ". "
-                "An Admin may register one after proving control of it with a DNS TXT record; ask the operator, or use your product's admin screen." }
         },
     )
 }
@@ -449,7 +431,11 @@ mod tests {
             ("Cannot deactivate x: they are the last active Admin", None, "another person the Admin role"),
             ("Enlist does not accept passwords: …", Some("mutability"), "Sync Password"),
             ("userName taken", Some("uniqueness"), "source data"),
-            ("SCIM provisioning … is not enabled for organization 'Contoso'", None, "enlist org scim ORG on"),
+            (
+                "SCIM provisioning … is not enabled for organization 'Contoso'",
+                None,
+                "people who run your Enlist service",
+            ),
             ("This API key was revoked: …", None, "generate a new one"),
             (
                 "Enlist held the deactivation of a@contoso.com: this organization's deprovisioning guard …",

@@ -82,7 +82,7 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     let r = test::call_service(&app, test::TestRequest::get().uri("/console/").to_request()).await;
     assert_eq!(r.status(), 401);
     let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
-    assert!(body.contains("enlist console-link"), "{body}");
+    assert!(body.contains("sign-in link") && !body.contains("enlist console-link"), "{body}");
 
     // A non-admin gets no link; the Admin's link works once.
     assert!(enlist.console.link(&op, &Email::parse("ana@contoso.com").unwrap()).await.is_err());
@@ -125,6 +125,16 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     let body = page(r).await;
     assert!(body.contains("https://enlist.example.com/scim/v2") && body.contains("Generate API key"), "{body}");
     assert!(body.contains("<span id=\"signed-in-as\">Contoso · boss@contoso.com</span>"), "who and where: {body}");
+    // Guided setup: the values that bite, ready to copy.
+    for value in [
+        "id=\"entra-tenant-url\">https://enlist.example.com/scim/v2?aadOptscim062020</code>",
+        "id=\"entra-role-expression\">AssertiveAppRoleAssignmentsComplex([appRoleAssignments])</code>",
+        "id=\"role-FullMember\">FullMember</code>",
+        "id=\"okta-external-name\">roles.^[primary==true].value</code>",
+        "Leave Sync Password off",
+    ] {
+        assert!(body.contains(value), "{value} in {body}");
+    }
     let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
 
     // A forged form changes nothing.
@@ -231,9 +241,10 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
         .set_form([("csrf", "x"), ("role", "Admin")]);
     assert_eq!(test::call_service(&app, forged.to_request()).await.status(), 403);
 
-    // Domains: what they allow and who registers them.
+    // Domains: what they allow, and how an Admin adds one (no operator
+    // command on any page an Admin reads).
     let body = page(test::call_service(&app, get("/console/domains")).await).await;
-    assert!(body.contains("enlist domain add Contoso"), "{body}");
+    assert!(body.contains("Add a domain you control") && !body.contains("enlist "), "{body}");
 }
 
 #[actix_web::test]
@@ -436,4 +447,92 @@ async fn an_admin_sees_held_removals_and_approves_them() {
     assert_eq!(r.status(), 409);
     let body = String::from_utf8(test::read_body(r).await.to_vec()).unwrap();
     assert!(body.contains("holds nothing"), "{body}");
+}
+
+/// Domains, self-service: an Admin asks for the record, publishes it, and
+/// the check registers the domain; before that, the check says what DNS
+/// holds instead. No operator command is shown.
+#[actix_web::test]
+async fn an_admin_proves_a_domain_with_a_dns_record() {
+    let t = enlist_diesel::testing::TestDatabase::sqlite().unwrap();
+    let dns = Arc::new(enlist_core::testing::FakeDns::default());
+    let mut deps = enlist_core::testing::deps(Arc::new(t.db.clone()));
+    deps.dns = dns.clone();
+    let enlist = Services::new(deps);
+    let org = enlist
+        .organizations
+        .create(
+            &Actor::Operator,
+            NewOrganization::new("Contoso")
+                .owner(Email::parse("boss@contoso.com").unwrap())
+                .domain(DomainName::parse("contoso.com").unwrap()),
+        )
+        .await
+        .unwrap();
+    let op = Caller::operator(&org.id);
+    let app =
+        test::init_service(App::new().configure(enlist_console::configure(console_state(&t, &enlist, None)))).await;
+    let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();
+    let login = test::TestRequest::post().uri("/console/login").set_form([("token", link.as_str())]).to_request();
+    let cookie =
+        test::call_service(&app, login).await.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
+    let page = |r: actix_web::dev::ServiceResponse| async move {
+        let status = r.status().as_u16();
+        (status, String::from_utf8(test::read_body(r).await.to_vec()).unwrap())
+    };
+    // A new organization: every empty table says what will appear and how.
+    for (uri, says) in [
+        ("/console/", "No API key yet"),
+        ("/console/groups", "No group yet"),
+        ("/console/activity", "Nothing recorded for this selection"),
+    ] {
+        let get = test::TestRequest::get().uri(uri).cookie(cookie.clone()).to_request();
+        let (_, body) = page(test::call_service(&app, get).await).await;
+        assert!(body.contains(says), "{uri}: {body}");
+    }
+    let (_, body) = page(
+        test::call_service(&app, test::TestRequest::get().uri("/console/domains").cookie(cookie.clone()).to_request())
+            .await,
+    )
+    .await;
+    assert!(body.contains("contoso.com") && !body.contains("enlist domain add"), "{body}");
+    let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let post = |uri: &str, domain: &str| {
+        test::TestRequest::post()
+            .uri(uri)
+            .cookie(cookie.clone())
+            .set_form([("csrf", csrf.as_str()), ("domain", domain)])
+            .to_request()
+    };
+
+    let (status, body) = page(test::call_service(&app, post("/console/domains/proof", "not a domain")).await).await;
+    assert!(status == 400 && body.contains("is not a valid domain name"), "{body}");
+    let (status, body) = page(test::call_service(&app, post("/console/domains/proof", "Contoso.com")).await).await;
+    assert!(status == 400 && body.contains("already registered"), "{body}");
+    let (status, body) = page(test::call_service(&app, post("/console/domains/proof", "Fabrikam.COM")).await).await;
+    let challenge = enlist.organizations.domain_challenge(&org.id, &DomainName::parse("fabrikam.com").unwrap());
+    assert_eq!(status, 200);
+    assert!(body.contains("_enlist-challenge.fabrikam.com") && body.contains(&challenge.record_value), "{body}");
+
+    let (status, body) = page(test::call_service(&app, post("/console/domains/verify", "fabrikam.com")).await).await;
+    assert!(status == 400 && body.contains("no TXT record there yet"), "{body}");
+    dns.publish("_enlist-challenge.fabrikam.com", "google-site-verification=abc");
+    let (_, body) = page(test::call_service(&app, post("/console/domains/verify", "fabrikam.com")).await).await;
+    assert!(body.contains("found instead: &quot;google-site-verification=abc&quot;"), "{body}");
+    assert_eq!(enlist.organizations.find("Contoso").await.unwrap().domains.len(), 1, "nothing registered yet");
+    dns.publish("_enlist-challenge.fabrikam.com", &challenge.record_value);
+    let r = test::call_service(&app, post("/console/domains/verify", "fabrikam.com")).await;
+    assert_eq!(r.status(), 303);
+    let (_, body) = page(
+        test::call_service(
+            &app,
+            test::TestRequest::get().uri("/console/domains?added=fabrikam.com").cookie(cookie.clone()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert!(body.contains("<strong>fabrikam.com</strong> is registered"), "{body}");
+    let domains: Vec<String> =
+        enlist.organizations.find("Contoso").await.unwrap().domains.iter().map(|d| d.as_str().to_owned()).collect();
+    assert_eq!(domains, ["contoso.com", "fabrikam.com"]);
 }

@@ -405,21 +405,40 @@ impl Organizations {
     ///
     /// # Errors
     /// `Forbidden` unless an active Admin or the operator; `InvalidValue`
-    /// naming the record to publish when it is not found; `Unexpected`
-    /// (retry later) when DNS could not be asked; `Uniqueness` when another
-    /// organization has the domain.
+    /// naming the record to publish and what was found instead when it is
+    /// not there; `Unavailable` (try again later) when DNS could not be
+    /// asked; `Uniqueness` when another organization has the domain.
     pub async fn verify_domain(&self, caller: &Caller, domain: DomainName) -> Result<Organization> {
         let who = caller.clone();
         transact(&*self.deps.store, Mode::Read, move |tx| require_admin(tx, &who, "register domains")).await?;
         let challenge = self.domain_challenge(&caller.organization_id, &domain);
-        let records = self.deps.dns.txt(&challenge.record_name).await.map_err(|e| Error::Unexpected(Box::new(e)))?;
+        let records = self.deps.dns.txt(&challenge.record_name).await.map_err(|e| Error::Unavailable {
+            detail: format!(
+                "DNS did not answer for {} ({e}); nothing was registered. Try again in a few minutes",
+                challenge.record_name
+            ),
+        })?;
         if !records.iter().any(|r| r.trim() == challenge.record_value) {
+            // What is there instead, shortened and with control characters
+            // shown: DNS text is anyone's.
+            let found = if records.is_empty() {
+                "no TXT record there yet".to_owned()
+            } else {
+                let shown: Vec<String> = records
+                    .iter()
+                    .take(5)
+                    .map(|r| {
+                        let clean: String =
+                            r.chars().map(|c| if is_hostile_char(c) { '?' } else { c }).take(100).collect();
+                        format!("\"{clean}\"")
+                    })
+                    .collect();
+                format!("found instead: {}", shown.join(", "))
+            };
             return Err(Error::invalid(format!(
-                "{domain} is not verified yet: publish a DNS TXT record at {} with the value {} (found {} TXT record(s) there), \
-                 wait for it to propagate, then verify again",
-                challenge.record_name,
-                challenge.record_value,
-                records.len()
+                "{domain} is not verified yet: publish a DNS TXT record at {} with the value {} ({found}); \
+                 wait for it to propagate (often minutes, up to your DNS host's TTL), then check again",
+                challenge.record_name, challenge.record_value,
             )));
         }
         self.domain(caller, domain, true).await
