@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Draft {
     pub(crate) org: Option<OrganizationId>,
+    pub(crate) key_id: Option<enlist_core::ApiKeyId>,
     pub(crate) key_label: String,
     pub(crate) resource_id: Option<String>,
     pub(crate) subject: Option<String>,
@@ -26,6 +27,9 @@ impl Draft {
     pub(crate) fn by(&mut self, caller: &Caller) {
         self.org = Some(caller.organization_id.clone());
         self.key_label = caller.actor.label();
+        if let enlist_core::Actor::ApiKey { id, .. } = &caller.actor {
+            self.key_id = Some(id.clone());
+        }
     }
     /// The refusal the client got.
     pub(crate) fn refused(&mut self, e: &ScimError) {

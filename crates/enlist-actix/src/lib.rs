@@ -385,7 +385,7 @@ fn finish_headers(resp: &mut HttpResponse, rid: &str) {
 }
 
 /// Changes and refusals of a known key go to its organization's activity
-/// log; successful reads are only counted in the metrics.
+/// log; successful reads are only counted (metrics, the key's usage).
 fn record(
     req: &HttpRequest,
     state: &HttpState,
@@ -396,6 +396,10 @@ fn record(
     rid: &str,
 ) {
     let (Some(recorder), Some(org)) = (&state.activity, draft.org) else { return };
+    // Every request of a key counts toward its connection health.
+    if let Some(key) = &draft.key_id {
+        recorder.count(key, &org, status < 400);
+    }
     if req.method() == actix_web::http::Method::GET && status < 400 {
         return;
     }

@@ -123,6 +123,7 @@ async fn main() {
             activity: Arc::new(db.clone()),
             scim_base: None,
             secure_cookies: true,
+            clock: std::sync::Arc::new(enlist_core::testing::TickClock::default()),
         });
         let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
         let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();

@@ -15,6 +15,7 @@
 
 mod domains;
 mod guard;
+mod health;
 mod pages;
 mod setup;
 
@@ -63,9 +64,14 @@ pub struct ConsoleState {
     pub scim_base: Option<String>,
     /// Mark the cookie `Secure` (leave on except for plain-HTTP development).
     pub secure_cookies: bool,
+    /// The time (connection health counts the last 24 hours).
+    pub clock: Arc<dyn enlist_core::ports::Clock>,
 }
 
 impl ConsoleState {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
     /// The session cookie's name: [`COOKIE`], or [`DEV_COOKIE`] without
     /// `Secure`.
     pub fn cookie_name(&self) -> &'static str {
@@ -95,6 +101,7 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .route("/keys", web::post().to(generate_key))
                 .route("/keys/{id}/revoke", web::post().to(revoke_key))
                 .route("/keys/{id}/rotate", web::post().to(rotate_key))
+                .route("/keys/{id}/health", web::get().to(health::key_json))
                 .route("/people", web::get().to(people))
                 .route("/activity", web::get().to(activity))
                 .route("/groups", web::get().to(groups))
@@ -270,10 +277,24 @@ async fn integrations(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpR
         Ok(k) => k,
         Err(e) => return refusal(&req, 403, &detail(&e)),
     };
+    let health = key_health(&state, &caller, &keys).await;
     html(
         actix_web::http::StatusCode::OK,
-        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, None),
+        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, &health, None),
     )
+}
+
+/// Each key's connection health (none when it cannot be read: the page
+/// still lists the keys).
+async fn key_health(state: &ConsoleState, caller: &Caller, keys: &[enlist_core::ApiKey]) -> Vec<health::KeyHealth> {
+    let Ok(org) = state.enlist.organizations.find(caller.organization_id.as_str()).await else { return Vec::new() };
+    match health::inputs(state, &org).await {
+        Ok((usage, refused)) => keys.iter().map(|k| health::of(k, &usage, &refused, &org)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "connection health could not be read");
+            Vec::new()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -289,6 +310,7 @@ async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Da
     };
     let created = state.enlist.api_keys.create(&caller, &form.label).await;
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
+    let health = key_health(&state, &caller, &keys).await;
     match created {
         Ok(k) => html(
             actix_web::http::StatusCode::OK,
@@ -296,12 +318,13 @@ async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Da
                 &ctx(&req, &session),
                 &scim_base(&req, &state),
                 &keys,
-                Some(Ok((k.key.label, k.token))),
+                &health,
+                Some(Ok((k.key.label, k.token, k.key.id))),
             ),
         ),
         Err(e) => html(
             actix_web::http::StatusCode::BAD_REQUEST,
-            pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, Some(Err(detail(&e)))),
+            pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, &health, Some(Err(detail(&e)))),
         ),
     }
 }
@@ -345,10 +368,11 @@ async fn rotate_key(
     };
     let created = state.enlist.api_keys.create(&caller, &old.label).await;
     let keys = state.enlist.api_keys.list(&caller).await.unwrap_or_default();
-    let shown = created.map(|k| (k.key.label, k.token)).map_err(|e| detail(&e));
+    let shown = created.map(|k| (k.key.label, k.token, k.key.id)).map_err(|e| detail(&e));
+    let health = key_health(&state, &caller, &keys).await;
     html(
         actix_web::http::StatusCode::OK,
-        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, Some(shown)),
+        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, &health, Some(shown)),
     )
 }
 

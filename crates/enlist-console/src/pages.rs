@@ -14,15 +14,24 @@ header{background:#0b3d91;color:#fff;padding:.75rem 1rem}header a{color:#fff;mar
 .who{float:right}.who form{display:inline;margin-left:.5rem}\
 main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc;vertical-align:top}\
 .fix{background:#fff4ce;padding:.25rem .5rem}.secret{font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}\
-.err{color:#a4000f}.empty{color:#444;background:#f4f6f8;border-left:4px solid #0b3d91;padding:.5rem .75rem}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
+.err{color:#a4000f}.badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.875rem;font-weight:600}\
+.badge.healthy{background:#dff6dd;color:#0e5c0b}.badge.failing{background:#fde7e9;color:#a4000f}.badge.waiting{background:#fff4ce;color:#5c4400}\
+.badge.idle{background:#eef;color:#333}.badge.revoked{background:#eee;color:#444}.empty{color:#444;background:#f4f6f8;border-left:4px solid #0b3d91;padding:.5rem .75rem}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
 @media(max-width:40rem){td,th{display:block}.who{float:none;display:block}}";
 
 /// The console's script, served at `{base}/assets/console.js`: copy
-/// buttons (`data-copy="ID"`) and confirmations (`data-confirm="…"` on a
-/// form), bound here rather than in inline handlers.
+/// buttons (`data-copy="ID"`), confirmations (`data-confirm="…"` on a
+/// form), and the wait for a new key's first request (`data-wait-key`:
+/// polls its health every 3 s, at most 200 times), bound here rather than
+/// in inline handlers.
 pub(crate) const SCRIPT: &str = "document.addEventListener('click',function(e){var t=e.target.closest('[data-copy]');\
 if(t){navigator.clipboard.writeText(document.getElementById(t.dataset.copy).textContent)}});\
-document.addEventListener('submit',function(e){var m=e.target.dataset.confirm;if(m&&!confirm(m)){e.preventDefault()}});";
+document.addEventListener('submit',function(e){var m=e.target.dataset.confirm;if(m&&!confirm(m)){e.preventDefault()}});\
+document.querySelectorAll('[data-wait-key]').forEach(function(el){var n=0;(function poll(){if(n++>=200){return}\
+fetch(el.dataset.base+'/keys/'+el.dataset.waitKey+'/health',{credentials:'same-origin'}).then(function(r){return r.json()})\
+.then(function(h){if(h.state==='waiting'){setTimeout(poll,3000)}else{el.className='badge '+h.state;\
+el.textContent='Your identity provider reached Enlist with this key at '+h.lastRequest+': '+h.words+'.'}})\
+.catch(function(){setTimeout(poll,3000)})})()});";
 
 /// Where the console is mounted (`/console`, or under a host's prefix) and
 /// who is signed in where: every link and form is built from it.
@@ -115,7 +124,8 @@ pub(crate) fn integrations(
     c: &Ctx,
     scim_base: &str,
     keys: &[ApiKey],
-    created: Option<Result<(String, String), String>>,
+    health: &[crate::health::KeyHealth],
+    created: Option<Result<(String, String, enlist_core::ApiKeyId), String>>,
 ) -> Markup {
     layout(
         "Integrations",
@@ -127,12 +137,15 @@ pub(crate) fn integrations(
             (crate::setup::guides(scim_base))
             h2 { "API keys" }
             @match &created {
-                Some(Ok((label, token))) => {
+                Some(Ok((label, token, id))) => {
                     div role="status" {
                         p { strong { "Key “" (label) "” created." } " Copy it now: it is shown only once." }
                         p class="secret" id="new-key" { (token) }
                         button type="button" data-copy="new-key" { "Copy key" }
                         p { "People provisioned with this key see its label, “" (label) "”, in their notification email." }
+                        p id="first-request" class="badge waiting" data-wait-key=(id) data-base=(c.base) aria-live="polite" {
+                            "Waiting for your identity provider's first request with this key (in Entra ID: Test Connection)…"
+                        }
                     }
                 }
                 Some(Err(e)) => { p role="alert" class="err" { (e) } }
@@ -149,13 +162,34 @@ pub(crate) fn integrations(
                 p class="empty" { "No API key yet. Generate one above and paste it into your identity provider as its secret token." }
             }
             table {
-                thead { tr { th { "Label" } th { "Created" } th { "Last used" } th { "State" } } }
+                thead { tr { th { "Label" } th { "Connection" } th { "Last 24 hours" } th { "Created" } th { "Actions" } } }
                 tbody {
-                    @for k in keys {
+                    @for (i, k) in keys.iter().enumerate() {
                         tr {
                             td { (k.label) }
+                            td {
+                                @if let Some(h) = health.get(i) {
+                                    span class={ "badge " (h.state.as_str()) } { (h.state.words()) }
+                                    br;
+                                    small {
+                                        "Last request: " @match h.last_request { Some(t) => (t.format("%Y-%m-%d %H:%M UTC")), None => "never" }
+                                        br;
+                                        "Last success: " @match h.last_success { Some(t) => (t.format("%Y-%m-%d %H:%M UTC")), None => "none in 24 h" }
+                                    }
+                                } @else {
+                                    "Last used: " @match k.last_used_at { Some(t) => (t.format("%Y-%m-%d %H:%M UTC")), None => "never" }
+                                }
+                            }
+                            td {
+                                @if let Some(h) = health.get(i) {
+                                    (h.requests) " requests, " (h.refusals) " refused"
+                                    @if let Some((d, n, fix)) = &h.top_refusal {
+                                        p { small { "Most frequent refusal (" (n) "×): " q { (d) } } }
+                                        @if let Some(fix) = fix { p class="fix" { strong { "Fix: " } (fix) } }
+                                    }
+                                }
+                            }
                             td { (k.created_at.format("%Y-%m-%d %H:%M UTC")) }
-                            td { @match k.last_used_at { Some(t) => (t.format("%Y-%m-%d %H:%M UTC")), None => "never" } }
                             td {
                                 @if let Some(r) = k.revoked_at {
                                     "revoked " (r.format("%Y-%m-%d"))

@@ -51,6 +51,7 @@ fn console_state(
         activity: Arc::new(t.db.clone()),
         scim_base: scim_base.map(str::to_owned),
         secure_cookies: true,
+        clock: Arc::new(enlist_core::testing::TickClock::default()),
     })
 }
 

@@ -492,6 +492,28 @@ pub struct AuditRecord {
     pub note: Option<String>,
 }
 
+/// One API key's traffic in one hour, for its connection health: every
+/// request it authenticated, those refused, and when the latest request
+/// and the latest success came. Counted in process and added up in the
+/// database, so several processes' counts sum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// The key.
+    pub key_id: ApiKeyId,
+    /// Its organization.
+    pub organization_id: OrganizationId,
+    /// The hour (its start).
+    pub hour: DateTime<Utc>,
+    /// Requests answered.
+    pub requests: u64,
+    /// Of them, answered with an error (4xx or 5xx).
+    pub refusals: u64,
+    /// The latest request.
+    pub last_request_at: DateTime<Utc>,
+    /// The latest request answered with success.
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
 /// What a notification says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NotificationKind {

@@ -445,8 +445,13 @@ pub trait ActivityLog: Send + Sync {
     async fn append(&self, records: Vec<ActivityRecord>) -> Result<(), Error>;
     /// An organization's records matching `query`, newest first.
     async fn list(&self, org: &OrganizationId, query: ActivityQuery) -> Result<Vec<ActivityRecord>, Error>;
-    /// Deletes records older than `before`; how many.
+    /// Deletes records (and key usage) older than `before`; how many
+    /// records.
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, Error>;
+    /// Adds counted traffic to the keys' hourly totals.
+    async fn add_usage(&self, usage: Vec<KeyUsage>) -> Result<(), Error>;
+    /// An organization's keys' hourly totals since `since`.
+    async fn usage(&self, org: &OrganizationId, since: DateTime<Utc>) -> Result<Vec<KeyUsage>, Error>;
 }
 
 /// Events claimed for one consumer in one organization.

@@ -8,7 +8,7 @@
 
 use crate::{Job, Next};
 use enlist_core::ports::{ActivityLog, Clock};
-use enlist_core::{ActivityRecord, OrganizationId};
+use enlist_core::{ActivityRecord, ApiKeyId, KeyUsage, OrganizationId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,9 +50,17 @@ struct Dropped {
     org_budget: AtomicU64,
 }
 
+/// Keys' traffic counted since the writer's last flush, by key and hour.
+type Usage = Arc<Mutex<HashMap<(ApiKeyId, i64), KeyUsage>>>;
+
+/// Most (key, hour) counters held between flushes; beyond, requests are
+/// not counted (a writer that stopped flushing must not grow memory).
+const MAX_USAGE_ENTRIES: usize = 10_000;
+
 /// The queue between requests and the writer.
 pub struct Recorder {
     tx: mpsc::UnboundedSender<(ActivityRecord, usize)>,
+    usage: Usage,
     queued: Arc<AtomicUsize>,
     limits: ActivityLimits,
     buckets: Mutex<HashMap<OrganizationId, Bucket>>,
@@ -64,6 +72,7 @@ pub struct Recorder {
 pub struct ActivityQueue {
     rx: mpsc::UnboundedReceiver<(ActivityRecord, usize)>,
     queued: Arc<AtomicUsize>,
+    usage: Usage,
 }
 
 impl ActivityQueue {
@@ -79,15 +88,45 @@ impl Recorder {
         // Unbounded in count, bounded in bytes by `queued` below.
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let usage: Usage = Arc::default();
         let me = Self {
             tx,
+            usage: usage.clone(),
             queued: queued.clone(),
             limits,
             buckets: Mutex::new(HashMap::new()),
             dropped: Dropped::default(),
             clock,
         };
-        (Arc::new(me), ActivityQueue { rx, queued })
+        (Arc::new(me), ActivityQueue { rx, queued, usage })
+    }
+
+    /// Counts one request of an API key for its connection health (every
+    /// request, reads included; `ok`: answered with success). Never waits
+    /// on the database: the writer adds the counts up.
+    pub fn count(&self, key: &ApiKeyId, org: &OrganizationId, ok: bool) {
+        let now = self.clock.now();
+        let start = now.timestamp() - now.timestamp().rem_euclid(3600);
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        if usage.len() >= MAX_USAGE_ENTRIES && !usage.contains_key(&(key.clone(), start)) {
+            return;
+        }
+        let u = usage.entry((key.clone(), start)).or_insert_with(|| KeyUsage {
+            key_id: key.clone(),
+            organization_id: org.clone(),
+            hour: chrono::DateTime::from_timestamp(start, 0).unwrap_or_default(),
+            requests: 0,
+            refusals: 0,
+            last_request_at: now,
+            last_success_at: None,
+        });
+        u.requests += 1;
+        u.last_request_at = u.last_request_at.max(now);
+        if ok {
+            u.last_success_at = Some(now);
+        } else {
+            u.refusals += 1;
+        }
     }
 
     /// The time, for a record's `at`.
@@ -163,12 +202,41 @@ const BATCH_BYTES: usize = 512 * 1024;
 pub struct ActivityWriter {
     queue: Mutex<ActivityQueue>,
     log: Arc<dyn ActivityLog>,
+    /// When the keys' usage was last added up.
+    flushed: Mutex<Instant>,
 }
+
+/// How often counted key usage is added to the database.
+const USAGE_EVERY: Duration = Duration::from_secs(1);
 
 impl ActivityWriter {
     /// A writer of `queue` into `log`.
     pub fn new(queue: ActivityQueue, log: Arc<dyn ActivityLog>) -> Self {
-        Self { queue: Mutex::new(queue), log }
+        Self { queue: Mutex::new(queue), log, flushed: Mutex::new(Instant::now()) }
+    }
+
+    /// Adds the counted key usage to the database, at most every second
+    /// (or now, on `force`). Counts that cannot be written are lost: they
+    /// only inform the console.
+    async fn flush_usage(&self, force: bool) {
+        {
+            let mut at = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
+            if !force && at.elapsed() < USAGE_EVERY {
+                return;
+            }
+            *at = Instant::now();
+        }
+        let usage: Vec<KeyUsage> = {
+            let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = queue.usage.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *map).into_values().collect()
+        };
+        if usage.is_empty() {
+            return;
+        }
+        if let Err(e) = self.log.add_usage(usage).await {
+            tracing::warn!(error = %e, "API keys' request counts could not be written and are lost");
+        }
     }
 
     /// Takes up to one batch from the queue; whether it was full.
@@ -207,6 +275,7 @@ impl Job for ActivityWriter {
     async fn round(&self) -> Next {
         let (batch, full) = self.take(false);
         self.write(batch).await;
+        self.flush_usage(false).await;
         if full {
             Next::Now
         } else {
@@ -216,6 +285,7 @@ impl Job for ActivityWriter {
     async fn stopped(&self) {
         let (batch, _) = self.take(true);
         self.write(batch).await;
+        self.flush_usage(true).await;
     }
 }
 
@@ -244,6 +314,33 @@ mod tests {
 
     fn clock() -> Arc<enlist_core::testing::TickClock> {
         Arc::new(enlist_core::testing::TickClock::default())
+    }
+
+    #[tokio::test]
+    async fn every_request_of_a_key_is_counted_and_added_up_once_per_flush() {
+        let (rec, queue) = Recorder::new(ActivityLimits::default(), clock());
+        let (k, o) = (ApiKeyId::new("k1"), OrganizationId::new("o"));
+        for ok in [true, true, true, false] {
+            rec.count(&k, &o, ok);
+        }
+        rec.count(&ApiKeyId::new("k2"), &o, false);
+        let mut log = enlist_core::ports::MockActivityLog::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        log.expect_add_usage().times(1).returning(move |u| {
+            seen2.lock().unwrap().extend(u);
+            Ok(())
+        });
+        let writer = ActivityWriter::new(queue, Arc::new(log));
+        writer.stopped().await;
+        let mut usage = seen.lock().unwrap().clone();
+        usage.sort_by(|a, b| a.key_id.as_str().cmp(b.key_id.as_str()));
+        assert_eq!(usage.iter().map(|u| (u.requests, u.refusals)).collect::<Vec<_>>(), [(4, 1), (1, 1)]);
+        assert!(usage[0].last_success_at.is_some() && usage[1].last_success_at.is_none());
+        assert!(usage[0].last_success_at < Some(usage[0].last_request_at), "the latest request was the refusal");
+        // Nothing counted since: the next flush writes nothing (the mock
+        // would panic on a second call).
+        writer.flush_usage(true).await;
     }
 
     #[tokio::test]

@@ -394,6 +394,7 @@ impl Enlist {
             activity: Arc::new(self.db.clone()),
             scim_base,
             secure_cookies: true,
+            clock: self.clock.clone(),
         }))
     }
 

@@ -8,7 +8,7 @@ use crate::Access;
 use crate::Database;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::QueryableByName;
-use enlist_core::model::{ActivityQuery, ActivityRecord};
+use enlist_core::model::{ActivityQuery, ActivityRecord, KeyUsage};
 use enlist_core::ports::ActivityLog;
 use enlist_core::types::{fold, OrganizationId};
 use enlist_core::Error;
@@ -139,8 +139,82 @@ impl ActivityLog for Database {
 
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, Error> {
         self.unit(Access::Write, move |mut db| {
+            db.exec("DELETE FROM key_usage WHERE hour < $1", binds![micros(before)])?;
             Ok(db.exec("DELETE FROM activity WHERE at < $1", binds![micros(before)])? as u64)
         })
         .await
     }
+
+    async fn add_usage(&self, usage: Vec<KeyUsage>) -> Result<(), Error> {
+        if usage.is_empty() {
+            return Ok(());
+        }
+        self.unit(Access::Write, move |mut db| {
+            // One statement per key and hour (a process flushes a handful at
+            // a time); the latest times are kept whichever process saw them.
+            for u in &usage {
+                db.exec(
+                    "INSERT INTO key_usage (key_id, organization_id, hour, requests, refusals, last_request_at, last_success_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_id, hour) DO UPDATE SET \
+                     requests = key_usage.requests + excluded.requests, refusals = key_usage.refusals + excluded.refusals, \
+                     last_request_at = CASE WHEN excluded.last_request_at > key_usage.last_request_at \
+                         THEN excluded.last_request_at ELSE key_usage.last_request_at END, \
+                     last_success_at = CASE WHEN excluded.last_success_at IS NULL THEN key_usage.last_success_at \
+                         WHEN key_usage.last_success_at IS NULL OR excluded.last_success_at > key_usage.last_success_at \
+                         THEN excluded.last_success_at ELSE key_usage.last_success_at END",
+                    binds![
+                        u.key_id.as_str(),
+                        u.organization_id.as_str(),
+                        micros(u.hour),
+                        u.requests as i64,
+                        u.refusals as i64,
+                        micros(u.last_request_at),
+                        u.last_success_at.map(micros)
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn usage(&self, org: &OrganizationId, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<KeyUsage>, Error> {
+        let org = org.clone();
+        self.unit(Access::Read, move |mut db| {
+            let rows: Vec<UsageRow> = db.load(
+                "SELECT key_id, hour, requests, refusals, last_request_at, last_success_at FROM key_usage \
+                 WHERE organization_id = $1 AND hour >= $2 ORDER BY hour",
+                binds![org.as_str(), micros(since)],
+            )?;
+            Ok(rows
+                .into_iter()
+                .map(|r| KeyUsage {
+                    key_id: enlist_core::ApiKeyId::new(r.key_id),
+                    organization_id: org.clone(),
+                    hour: time(r.hour),
+                    requests: r.requests.max(0) as u64,
+                    refusals: r.refusals.max(0) as u64,
+                    last_request_at: time(r.last_request_at),
+                    last_success_at: r.last_success_at.map(time),
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
+#[derive(QueryableByName)]
+struct UsageRow {
+    #[diesel(sql_type = Text)]
+    key_id: String,
+    #[diesel(sql_type = BigInt)]
+    hour: i64,
+    #[diesel(sql_type = BigInt)]
+    requests: i64,
+    #[diesel(sql_type = BigInt)]
+    refusals: i64,
+    #[diesel(sql_type = BigInt)]
+    last_request_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    last_success_at: Option<i64>,
 }

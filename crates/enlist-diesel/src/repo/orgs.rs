@@ -179,6 +179,7 @@ impl OrganizationRepo for DieselTx<'_> {
             "deprovision_guards",
             "deprovisions",
             "held_deprovisions",
+            "key_usage",
         ] {
             self.db.exec(format!("DELETE FROM {table} WHERE organization_id = $1"), binds![org]).map_err(other)?;
         }
