@@ -59,6 +59,11 @@ run_on() {
     "$enlist" --database "$url" org guard Default off >/dev/null
     bench deactivate --users "$USERS" --requests 20000
     rss rss.after_deactivate
+    # Entra ID's full default mappings, then its multi-attribute update.
+    bench --prefix full provision --users "$USERS" --profile entra-full
+    analyze "$url"
+    rss rss.after_provision_entra_full
+    bench --prefix full update --users "$USERS" --requests 20000
     bench group-build --members "$MEMBERS" --groups "$GROUP_COUNT"
     analyze "$url"
     bench group-query --groups "$GROUP_COUNT" --requests 20000

@@ -9,6 +9,7 @@
 
 mod http;
 mod stats;
+mod users;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -18,6 +19,7 @@ use stats::{Progress, Report, Samples};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use users::{new_user, update, Profile};
 
 #[derive(Parser)]
 #[command(name = "enlist-bench", version, about)]
@@ -53,6 +55,22 @@ enum Scenario {
     /// Entra's match query (`userName eq`), then the create, per user.
     Provision {
         /// Users to create (PREFIX-0 … PREFIX-(N-1)).
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// What a user carries: `light` (userName, displayName, a name,
+        /// one email, a role) or `entra-full` (Entra ID's default mappings:
+        /// title, language, a work address, two phones and the enterprise
+        /// extension too).
+        #[arg(long, value_enum, default_value = "light")]
+        profile: Profile,
+    },
+    /// Entra's multi-attribute PATCH of a provisioned user: title,
+    /// department, manager and mobile phone replaced in one request.
+    Update {
+        /// Requests in all.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        /// Users to spread them over (found by the prefix).
         #[arg(long, default_value_t = 10_000)]
         users: usize,
     },
@@ -160,7 +178,8 @@ async fn run(cli: Cli) -> Result<()> {
         bail!("no API key: pass --token KEY or set ENLIST_BENCH_TOKEN (enlist serve prints one on its first start)");
     }
     let report = match cli.scenario {
-        Scenario::Provision { users } => provision(&ctx, users).await?,
+        Scenario::Provision { users, profile } => provision(&ctx, users, profile).await?,
+        Scenario::Update { requests, users } => update(&ctx, requests, users).await?,
         Scenario::Lookup { users, requests } => lookup(&ctx, users, requests).await?,
         Scenario::Page { requests } => page(&ctx, requests).await?,
         Scenario::Deactivate { requests, users } => deactivate(&ctx, requests, users).await?,
@@ -245,37 +264,24 @@ fn eq_filter(attr: &str, value: &str) -> String {
     encode(&format!("{attr} eq \"{value}\""))
 }
 
-fn new_user(ctx: &Ctx, i: usize) -> Value {
-    let name = ctx.user_name(i);
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "externalId": format!("{}-{i}", ctx.prefix),
-        "userName": name,
-        "active": true,
-        "displayName": format!("Bench User {i}"),
-        "emails": [{"primary": true, "type": "work", "value": name}],
-        "name": {"givenName": "Bench", "familyName": format!("User{i}")},
-        "roles": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "value": "FullMember"}]
-    })
-}
-
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-async fn provision(ctx: &Arc<Ctx>, users: usize) -> Result<Report> {
-    let (mut s, took) = fan_out(ctx, "provision", users, |ctx, i, mut conn, mut s| async move {
+async fn provision(ctx: &Arc<Ctx>, users: usize, profile: Profile) -> Result<Report> {
+    let (mut s, took) = fan_out(ctx, "provision", users, move |ctx, i, mut conn, mut s| async move {
         let t = Instant::now();
         let q = format!("/Users?filter={}", eq_filter("userName", &ctx.user_name(i)));
+        let body = new_user(&ctx, i, profile);
         if timed(&mut conn, &mut s, "match", "GET", &q, None, 200).await.is_some()
-            && timed(&mut conn, &mut s, "create", "POST", "/Users", Some(&new_user(&ctx, i)), 201).await.is_some()
+            && timed(&mut conn, &mut s, "create", "POST", "/Users", Some(&body), 201).await.is_some()
         {
             s.record("provision", t.elapsed());
         }
         (conn, s)
     })
     .await?;
-    let mut r = Report::new("provision");
+    let mut r = Report::new(if profile == Profile::EntraFull { "provision_entra_full" } else { "provision" });
     r.add("rate", rate(s.count("provision"), took), "users/s");
     r.latency(&mut s, "create", "create");
     r.latency(&mut s, "match", "match");
