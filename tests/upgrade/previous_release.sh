@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$PWD"
-# The last release before this build's migrations (schema 10).
-PREVIOUS="${PREVIOUS:-fedce1dd3fa515721838a32d234e667f761eb4ee}"
+# The last release that landed before this build's migrations (schema 11:
+# the guard's and key usage's migrations 12 and 13 are applied under its
+# traffic).
+PREVIOUS="${PREVIOUS:-56f895e7060bb86628a5f5338638529cc920641c}"
 if ! git cat-file -e "$PREVIOUS^{commit}" 2>/dev/null; then
     echo "*** SKIPPED: the upgrade test: the previous release $PREVIOUS is not in this clone's history (a shallow clone?) ***"
     exit 0

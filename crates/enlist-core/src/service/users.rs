@@ -476,11 +476,14 @@ fn delete(
     let org = &caller.organization_id;
     let current = tx.users().get(org, id)?.ok_or_else(|| user_not_found(id))?;
     check_version("User", current.id.as_str(), current.version, if_match)?;
-    if current.is_active_admin() {
-        guard_last_admin(tx, org, 1, || last_admin_detail("delete", &current))?;
-    }
+    // The guard's row before the organization's (as a deactivation takes
+    // them), so two removals never wait on each other crosswise; a removal
+    // the last-Admin rule refuses rolls its count back.
     if let guard::Admit::Held(e) = guard::admit(tx, deps, caller, &current, Removal::Delete)? {
         return Ok(Err(e));
+    }
+    if current.is_active_admin() {
+        guard_last_admin(tx, org, 1, || last_admin_detail("delete", &current))?;
     }
     // Manager references to the user go with it.
     for managed in tx.users().managed_by(org, id)? {
