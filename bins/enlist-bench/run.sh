@@ -18,7 +18,8 @@ enlist=target/release/enlist
 bench() { target/release/enlist-bench --url "http://127.0.0.1:$PORT/scim/v2" --max-seconds 300 "$@"; }
 rss() { echo "$1 $(( $(ps -o rss= -p "$server") / 1024 )) MiB"; }
 start() {
-    "$enlist" --database "$1" serve --bind "127.0.0.1:$PORT" >"$work/serve.out" 2>&1 &
+    # The first key goes to a private file when stdout is not a terminal.
+    "$enlist" --database "$1" serve --bind "127.0.0.1:$PORT" --first-key-file "$work/key" >"$work/serve.out" 2>&1 &
     server=$!
     for _ in $(seq 1 1000); do grep -q '^Ready' "$work/serve.out" 2>/dev/null && return; sleep 0.01; done
     cat "$work/serve.out"; echo "the server did not become ready"; exit 1
@@ -43,7 +44,7 @@ run_on() {
     echo "== $name ($url)"
     start "$url"
     local key
-    key="$(sed -n 's/^API key: //p' "$work/serve.out")"
+    key="$(cat "$work/key" 2>/dev/null || true)"
     [ -n "$key" ] || { cat "$work/serve.out"; echo "no API key printed: is the database fresh?"; exit 1; }
     export ENLIST_BENCH_TOKEN="$key"
     start_analyzer "$url"
