@@ -141,6 +141,24 @@ async fn filters_translate_to_sql_identically(env: Env) {
 }
 on_both!(filters_translate_to_sql_identically);
 
+/// A case-exact attribute held as a value row (`profileUrl`, a reference)
+/// compares exactly, found through the folded index: equality and its
+/// negation tell two values apart that differ only in case.
+async fn case_exact_values_compare_exactly(env: Env) {
+    let o = org(&env, "Contoso", "owner@x.com").await;
+    let c = entra(&o.id);
+    for (name, url) in [("upper@x.com", "https://x.test/Ana"), ("lower@x.com", "https://x.test/ana")] {
+        env.enlist.users.create(&c, user(json!({"userName": name, "profileUrl": url}))).await.unwrap();
+    }
+    assert_eq!(user_names(&env, &c, r#"profileUrl eq "https://x.test/Ana""#).await, ["upper@x.com"], "[{}]", env.name);
+    assert_eq!(user_names(&env, &c, r#"profileUrl eq "https://x.test/ANA""#).await, Vec::<String>::new());
+    let mut others = user_names(&env, &c, r#"profileUrl ne "https://x.test/ana""#).await;
+    others.sort();
+    assert_eq!(others, ["owner@x.com", "upper@x.com"], "[{}]", env.name);
+    assert_eq!(user_names(&env, &c, r#"profileUrl sw "https://x.test/a""#).await, ["lower@x.com"], "[{}]", env.name);
+}
+on_both!(case_exact_values_compare_exactly);
+
 async fn sorting_and_paging_are_stable(env: Env) {
     let o = org(&env, "Contoso", "owner@x.com").await;
     let c = entra(&o.id);

@@ -1,0 +1,1 @@
+CREATE INDEX user_values_exact ON user_values(attr, sub, value, user_id);
