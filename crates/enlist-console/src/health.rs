@@ -131,8 +131,10 @@ pub(crate) async fn key_json(
         let keys = state.enlist.api_keys.list(&caller).await?;
         let org = state.enlist.organizations.find(caller.organization_id.as_str()).await?;
         let Some(key) = keys.into_iter().find(|k| k.id == id) else { return Ok(None) };
-        let (usage, refused) = inputs(&state, &org).await?;
-        Ok::<_, enlist_core::Error>(Some(of(&key, &usage, &refused, &org)))
+        // The state needs only the usage: no refused requests are read
+        // for a page that polls every few seconds.
+        let usage = state.activity.usage(&org.id, state.now() - chrono::Duration::hours(24)).await?;
+        Ok::<_, enlist_core::Error>(Some(of(&key, &usage, &[], &org)))
     };
     match found.await {
         Ok(Some(h)) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(HealthJson {

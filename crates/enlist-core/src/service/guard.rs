@@ -49,15 +49,16 @@ pub(crate) fn admit(
             let removed = tx.guard().removals_since(org, state.counting_from(now))?;
             // The share needs the active count only once the floor is
             // reached: most removals cost one indexed count.
-            let under = u64::from(state.settings.max) > removed || {
-                let active = tx.users().count_active(org)?;
-                state.settings.limit(active + removed) > removed
-            };
-            if under {
+            if u64::from(state.settings.max) > removed {
                 tx.guard().record_removal(org, &user.id, now)?;
                 return Ok(Admit::Go);
             }
-            trip(tx, deps, caller, label, &mut state, removed, now)?;
+            let limit = state.settings.limit(tx.users().count_active(org)? + removed);
+            if limit > removed {
+                tx.guard().record_removal(org, &user.id, now)?;
+                return Ok(Admit::Go);
+            }
+            trip(tx, deps, caller, label, &mut state, (removed, limit), now)?;
         }
         GuardPhase::Held => {}
     }
@@ -76,19 +77,18 @@ pub(crate) fn admit(
 }
 
 /// The guard trips: held from now, said once to the host (event), the
-/// Admins (mail) and the audit log.
+/// Admins (mail) and the audit log. `(removed, limit)`: the window's count
+/// and limit, as `admit` found them.
 fn trip(
     tx: &mut dyn Transaction,
     deps: &Deps,
     caller: &Caller,
     label: &str,
     state: &mut GuardState,
-    removed: u64,
+    (removed, limit): (u64, u64),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let org = load_org(tx, &caller.organization_id)?;
-    let active = tx.users().count_active(&org.id)?;
-    let limit = state.settings.limit(active + removed);
     state.held_since = Some(now);
     state.approved_until = None;
     tx.guard().save(&org.id, state)?;
