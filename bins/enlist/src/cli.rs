@@ -175,6 +175,18 @@ pub(crate) enum WebhookCmd {
         /// The endpoint id.
         id: String,
     },
+    /// Deliver ORG's events to an endpoint again, from event number FROM on
+    /// (in order; each keeps its webhook-id, so receivers see repeats).
+    Replay {
+        /// Organization id or name.
+        org: String,
+        /// The endpoint id.
+        id: String,
+        /// The first event to deliver again (`enlist webhook list` shows
+        /// how far each endpoint got).
+        #[arg(long)]
+        from: u64,
+    },
 }
 
 #[derive(Subcommand)]

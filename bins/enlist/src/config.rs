@@ -29,6 +29,17 @@ pub struct File {
     pub max_in_flight: Option<usize>,
     pub events_keep_days: Option<u32>,
     pub webhook_lease_secs: Option<u64>,
+    /// The host product's look in the console and the notification mail.
+    pub branding: Option<BrandingFile>,
+}
+
+/// `[branding]`: product name, logo URL, accent colour.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingFile {
+    pub product: Option<String>,
+    pub logo_url: Option<String>,
+    pub accent: Option<String>,
 }
 
 impl File {
@@ -64,6 +75,7 @@ pub struct Settings {
     pub max_in_flight: usize,
     pub events_keep_days: u32,
     pub webhook_lease_secs: u64,
+    pub branding: enlist::Branding,
 }
 
 /// Hides the password of a URL.
@@ -88,7 +100,7 @@ impl Settings {
             "database = {}\nbind = {}\nadmin_bind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
              body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nlog_level = {}\n\
              tls_cert = {}\ntls_key = {}\nfirst_key_file = {}\ntrial_org = {}\nworkers = {}\n\
-             max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n",
+             max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n\n[branding]\nproduct = {}\nlogo_url = {}\naccent = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
             opt(&self.admin_bind, false),
@@ -110,6 +122,9 @@ impl Settings {
             self.max_in_flight,
             self.events_keep_days,
             self.webhook_lease_secs,
+            q(self.branding.product()),
+            opt(&self.branding.logo_url().map(str::to_owned), false),
+            q(self.branding.accent()),
         )
     }
 }
@@ -157,6 +172,15 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
         events_keep_days: serve.and_then(|s| s.events_keep_days).or(file.events_keep_days).unwrap_or(30).max(1),
         webhook_lease_secs: serve.and_then(|s| s.webhook_lease_secs).or(file.webhook_lease_secs).unwrap_or(30).max(2),
+        branding: match file.branding {
+            None => enlist::Branding::default(),
+            Some(b) => enlist::Branding::new(
+                b.product.as_deref().unwrap_or("Enlist"),
+                b.logo_url.as_deref(),
+                b.accent.as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("[branding] in the config file: {e}"))?,
+        },
     })
 }
 
@@ -172,7 +196,7 @@ mod tests {
         assert!(parsed.is_ok(), "{:?}", parsed.err());
         let global = crate::cli::Global { database: None, config: None, log_format: None, log_level: None };
         let printed = super::settings(&global, None).map(|s| s.render()).unwrap_or_default();
-        let keys: Vec<&str> = printed.lines().filter_map(|l| l.split(" = ").next()).collect();
+        let keys: Vec<&str> = printed.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k)).collect();
         assert!(keys.len() >= 19, "{printed}");
         for key in keys {
             let line = sample.lines().position(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")));

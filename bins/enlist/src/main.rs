@@ -71,7 +71,8 @@ async fn facade(db: &Database, s: &config::Settings, serving: bool) -> anyhow::R
     let mut b = enlist::Enlist::builder()
         .database_handle(db.clone())
         .events_keep_days(s.events_keep_days)
-        .webhook_lease(Duration::from_secs(s.webhook_lease_secs));
+        .webhook_lease(Duration::from_secs(s.webhook_lease_secs))
+        .branding(s.branding.clone());
     if serving {
         b = b.http(enlist::HttpConfig {
             public_url: s.public_url.clone(),
@@ -81,7 +82,7 @@ async fn facade(db: &Database, s: &config::Settings, serving: bool) -> anyhow::R
             ..enlist::HttpConfig::default()
         });
         if let Some(url) = &s.smtp_url {
-            b = b.mailer(Arc::new(enlist::mail::SmtpMailer::from_url(url, &s.mail_from)?));
+            b = b.mailer(Arc::new(enlist::mail::SmtpMailer::from_url(url, &s.mail_from)?.branding(s.branding.clone())));
         }
     }
     Ok(b.build().await?)

@@ -368,7 +368,13 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
             for w in e.webhooks.list(&operator(&o), all_organizations).await? {
                 let name = w.id.consumer_name();
                 let failing = enlist.database().failing_since(&name).await?;
-                let lag = enlist.database().lag(&name).await?;
+                // An organization's endpoint is behind on that organization's
+                // events only; an every-organization one on all of them.
+                let lag = if all_organizations {
+                    enlist.database().lag(&name).await?
+                } else {
+                    e.webhooks.standing(&operator(&o), &w.id, enlist.database()).await?.lag()
+                };
                 rows.push((w, failing, lag));
             }
             if as_json {
@@ -398,30 +404,19 @@ pub(crate) async fn webhook_cmd(enlist: &enlist::Enlist, cmd: crate::cli::Webhoo
             say!("webhook {id} removed");
         }
         WebhookCmd::Test { org, id } => {
-            use enlist_core::ports::Clock;
             let o = find_org(e, &org).await?;
-            // The signing secret is read as the delivery worker reads it:
-            // listings never carry it.
-            let w = e
-                .webhooks
-                .enabled()
-                .await?
-                .into_iter()
-                .find(|w| w.id.as_str() == id && w.organization_id.as_ref().is_none_or(|org| *org == o.id))
-                .ok_or_else(|| {
-                    anyhow!("no enabled webhook {id} for {}; `enlist webhook list {}` shows them", o.name, o.name)
-                })?;
-            let now = enlist::system::SystemClock.now();
-            let msg_id = format!("test-{}", now.timestamp_millis());
-            let body = json!({"id": msg_id, "type": "webhook.test", "organization": o.id.as_str(),
-                              "timestamp": now.to_rfc3339(), "data": {}})
-            .to_string();
-            let sender = enlist_webhooks::Sender::new(e, enlist_webhooks::DELIVERY_TIMEOUT).map_err(|e| anyhow!(e))?;
-            let url = enlist_webhooks::destination(&w).map_err(|e| anyhow!(e))?;
-            match enlist_webhooks::deliver(&sender, &w, &url, &msg_id, now.timestamp(), &body).await {
-                Ok(status) => say!("{} answered HTTP {status}: deliveries will succeed", w.url),
+            let id = enlist_core::WebhookId::new(id.as_str());
+            let url = e.webhooks.for_test(&operator(&o), &id).await?.url;
+            match enlist.test_webhook(&operator(&o), &id).await? {
+                Ok(status) => say!("{url} answered HTTP {status}: deliveries will succeed"),
                 Err(err) => return Err(anyhow!("{err}; check that the endpoint is up and reachable from this host")),
             }
+        }
+        WebhookCmd::Replay { org, id, from } => {
+            let o = find_org(e, &org).await?;
+            let id = enlist_core::WebhookId::new(id.as_str());
+            e.webhooks.replay(&operator(&o), &id, from, enlist.database()).await?;
+            say!("webhook {id}: events of {} from number {from} on will be delivered again, in order", o.name);
         }
     }
     Ok(())

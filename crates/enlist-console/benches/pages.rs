@@ -124,6 +124,9 @@ async fn main() {
             scim_base: None,
             secure_cookies: true,
             clock: std::sync::Arc::new(enlist_core::testing::TickClock::default()),
+            feed: Arc::new(db.clone()),
+            webhooks: None,
+            branding: enlist_core::Branding::default(),
         });
         let app = test::init_service(App::new().configure(enlist_console::configure(state))).await;
         let link = enlist.console.link(&op, &Email::parse("boss@contoso.com").unwrap()).await.unwrap();

@@ -2,7 +2,7 @@
 //! proof of a new one (start, publish the TXT record shown, check; a
 //! failed check says what DNS holds instead).
 
-use crate::pages::{layout, Ctx};
+use crate::pages::Ctx;
 use crate::{base, ctx, detail, form_sender, html, refusal, signed_in, ConsoleState};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -39,7 +39,7 @@ pub(crate) async fn page(req: HttpRequest, q: web::Query<PageQuery>, state: web:
     match state.enlist.organizations.find(caller.organization_id.as_str()).await {
         Ok(org) => {
             let shown = Shown { added: q.into_inner().added, ..Shown::default() };
-            html(StatusCode::OK, markup(&ctx(&req, &session), &org, &shown))
+            html(StatusCode::OK, markup(&ctx(&req, &state, &session), &org, &shown))
         }
         Err(e) => refusal(&req, 400, &detail(&e)),
     }
@@ -74,7 +74,7 @@ pub(crate) async fn proof(
             StatusCode::BAD_REQUEST
         }
     };
-    html(status, markup(&ctx(&req, &session), &org, &shown))
+    html(status, markup(&ctx(&req, &state, &session), &org, &shown))
 }
 
 /// Checks the published record and registers the domain.
@@ -112,17 +112,15 @@ pub(crate) async fn verify(
                 enlist_core::Error::Uniqueness { .. } => StatusCode::CONFLICT,
                 _ => StatusCode::BAD_REQUEST,
             };
-            html(status, markup(&ctx(&req, &session), &org, &shown))
+            html(status, markup(&ctx(&req, &state, &session), &org, &shown))
         }
     }
 }
 
 fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
     let csrf = &c.s.session.csrf;
-    layout(
+    c.page(
         "Domains",
-        &c.base,
-        Some(c.s),
         html! {
             p { "People's email addresses may change only inside these domains, and only when both the old and the new address are in them. "
                 "SCIM provisioning works only while at least one is registered." }
@@ -140,21 +138,21 @@ fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
                 input type="hidden" name="csrf" value=(csrf);
                 label for="domain" { "Domain (for example contoso.com)" }
                 input id="domain" name="domain" required maxlength="253" value=(shown.typed);
-                " " button type="submit" { "Show the DNS record" }
+                " " button type="submit" class="primary" { "Show the DNS record" }
             }
             @if let Some(ch) = &shown.challenge {
                 h3 { "Publish this record at your DNS host" }
                 dl {
                     dt { "Type" } dd { "TXT" }
-                    dt { "Name" } dd { code id="txt-name" { (ch.record_name) } " " button type="button" data-copy="txt-name" { "Copy name" } }
-                    dt { "Value" } dd { code id="txt-value" { (ch.record_value) } " " button type="button" data-copy="txt-value" { "Copy value" } }
+                    dt { "Name" } dd { code id="txt-name" { (ch.record_name) } " " button type="button" class="small" data-copy="txt-name" { "Copy name" } }
+                    dt { "Value" } dd { code id="txt-value" { (ch.record_value) } " " button type="button" class="small" data-copy="txt-value" { "Copy value" } }
                 }
                 p { "Some DNS hosts add the domain to the name themselves: then enter only " code { "_enlist-challenge" } ". "
                     "A new record is usually visible within minutes." }
                 form method="post" action={ (c.base) "/domains/verify" } {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="domain" value=(ch.domain.as_str());
-                    button type="submit" id="verify-domain" { "Check and register " (ch.domain.as_str()) }
+                    button type="submit" id="verify-domain" class="primary" { "Check and register " (ch.domain.as_str()) }
                 }
             }
             p { "The people who run your Enlist service can also register a domain for you." }

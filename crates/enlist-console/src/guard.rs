@@ -1,7 +1,7 @@
 //! The Provisioning guard page: what the deprovisioning guard allows, what
 //! it holds (by person), and the Admin's two decisions, approve or dismiss.
 
-use crate::pages::{layout, Ctx};
+use crate::pages::Ctx;
 use crate::{base, ctx, detail, form_sender, html, refusal, signed_in, ConsoleState, CsrfForm};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,7 +14,7 @@ pub(crate) async fn page(req: HttpRequest, state: web::Data<ConsoleState>) -> Ht
         Err(r) => return r,
     };
     match state.enlist.guard.status(&caller).await {
-        Ok(status) => html(actix_web::http::StatusCode::OK, markup(&ctx(&req, &session), &status)),
+        Ok(status) => html(actix_web::http::StatusCode::OK, markup(&ctx(&req, &state, &session), &status)),
         Err(e) => refusal(&req, 403, &detail(&e)),
     }
 }
@@ -59,10 +59,8 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 
 fn markup(c: &Ctx, status: &GuardStatus) -> Markup {
     let s = &status.state.settings;
-    layout(
+    c.page(
         "Provisioning guard",
-        &c.base,
-        Some(c.s),
         html! {
             p {
                 "If your identity provider suddenly deactivates or deletes many people (a narrowed assignment scope, a changed group, "
@@ -89,7 +87,7 @@ fn markup(c: &Ctx, status: &GuardStatus) -> Markup {
                 }
             } @else {
                 h2 { "Held requests (" (status.held.len()) ")" }
-                table {
+                div class="table-wrap" { table {
                     thead { tr { th { "Person" } th { "Asked" } th { "Attempts" } th { "First asked" } th { "By key" } } }
                     tbody {
                         @for h in &status.held {
@@ -102,17 +100,17 @@ fn markup(c: &Ctx, status: &GuardStatus) -> Markup {
                             }
                         }
                     }
-                }
+                } }
             }
             @if status.phase == GuardPhase::Held {
                 form method="post" action={ (c.base) "/guard/approve" }
                     data-confirm={ "Approve the removal of " (status.held.len()) " people? They lose access when the identity provider retries." } {
                     input type="hidden" name="csrf" value=(c.s.session.csrf);
-                    button type="submit" id="guard-approve" { "Approve the removals" }
+                    button type="submit" id="guard-approve" class="primary" { "Approve the removals" }
                 }
                 form method="post" action={ (c.base) "/guard/dismiss" } {
                     input type="hidden" name="csrf" value=(c.s.session.csrf);
-                    button type="submit" id="guard-dismiss" { "Dismiss: keep these people" }
+                    button type="submit" id="guard-dismiss" class="danger" { "Dismiss: keep these people" }
                 }
             }
         },

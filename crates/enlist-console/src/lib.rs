@@ -5,11 +5,15 @@
 //! `Secure` (unless disabled for plain-HTTP development), `HttpOnly` and
 //! `SameSite=Strict`, and every form carries the session's CSRF token.
 //!
-//! Pages: Integrations (the SCIM URL, set-up checklists, API keys:
-//! generate with the secret shown once, revoke), People (the roster with
-//! effective roles and their sources, search by text or SCIM filter,
-//! paged), Activity (what the identity provider sent and was told, with
-//! the fix in the admin's terms).
+//! Pages: Integrations (the SCIM URL, guided set-up for Entra ID and
+//! Okta, API keys with their connection health: generate with the secret
+//! shown once, rotate, revoke), People (the roster with effective roles
+//! and their sources, search by text or SCIM filter, paged), Groups (role
+//! mapping), Activity (what the identity provider sent and was told, with
+//! the fix in the admin's terms), Domains (self-service DNS proof),
+//! Webhooks (endpoints, deliveries, failures, test, replay) and the
+//! Provisioning guard. Everything is in the host product's name, logo and
+//! colour ([`Branding`]).
 
 #![warn(missing_docs)]
 
@@ -18,13 +22,14 @@ mod guard;
 mod health;
 mod pages;
 mod setup;
+mod webhooks;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use enlist_core::ports::ActivityLog;
+use enlist_core::ports::{ActivityLog, EventFeed};
 use enlist_core::service::SignedIn;
-use enlist_core::{Actor, ApiKeyId, Caller, ConsoleSession, Error};
+use enlist_core::{Actor, ApiKeyId, Branding, Caller, ConsoleSession, Error};
 use serde::Deserialize;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -40,18 +45,46 @@ pub const COOKIE: &str = "__Host-enlist_console";
 pub const DEV_COOKIE: &str = "enlist_console";
 
 /// The headers of every console answer, pages, redirects and refusals
-/// alike. Scripts and styles come only from the console's own files.
-const SECURITY_HEADERS: [(&str, &str); 5] = [
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
+/// alike, but the Content-Security-Policy ([`csp`]).
+const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 ];
+
+/// The Content-Security-Policy: scripts, styles and requests only from the
+/// console's own files; images also from the logo's origin, if it has one.
+fn csp(brand: &Branding) -> String {
+    let img = match brand.logo_origin() {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {img}; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// What the Webhooks page needs from the delivery adapter: a signing
+/// secret for a new endpoint and a signed test sent now. The `enlist`
+/// crate provides it with its `webhooks` feature; without one the page
+/// lists endpoints and their deliveries but cannot add or test them.
+#[async_trait::async_trait]
+pub trait WebhookTools: Send + Sync {
+    /// Registers an endpoint for the caller's organization; the result
+    /// carries its signing secret, shown once.
+    ///
+    /// # Errors
+    /// As `Webhooks::add`: `InvalidValue` naming what is wrong with the URL.
+    async fn register(&self, caller: &Caller, url: &str) -> Result<enlist_core::Webhook, Error>;
+    /// Sends a signed `webhook.test` message to one of the caller's
+    /// organization's endpoints now: the receiver's status, or what failed.
+    ///
+    /// # Errors
+    /// As `Webhooks::for_test` (`Forbidden`, `NotFound`).
+    async fn test(&self, caller: &Caller, id: &enlist_core::WebhookId) -> Result<Result<u16, String>, Error>;
+}
 
 /// What the console needs.
 pub struct ConsoleState {
@@ -66,6 +99,13 @@ pub struct ConsoleState {
     pub secure_cookies: bool,
     /// The time (connection health counts the last 24 hours).
     pub clock: Arc<dyn enlist_core::ports::Clock>,
+    /// Where each event consumer stands (the Webhooks page's deliveries).
+    pub feed: Arc<dyn EventFeed>,
+    /// Adding and testing webhook endpoints; `None` where this deployment
+    /// delivers no webhooks.
+    pub webhooks: Option<Arc<dyn WebhookTools>>,
+    /// The host product's name, logo and colour.
+    pub branding: Branding,
 }
 
 impl ConsoleState {
@@ -86,14 +126,25 @@ impl ConsoleState {
 /// Registers the console under `/console` on an app or scope.
 pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        let headers =
-            SECURITY_HEADERS.iter().fold(actix_web::middleware::DefaultHeaders::new(), |h, (k, v)| h.add((*k, *v)));
+        let headers = SECURITY_HEADERS
+            .iter()
+            .fold(actix_web::middleware::DefaultHeaders::new(), |h, (k, v)| h.add((*k, *v)))
+            .add(("Content-Security-Policy", csp(&state.branding)));
+        let brand_css =
+            format!(":root{{--accent:{};--on-accent:{}}}\n", state.branding.accent(), state.branding.on_accent());
         cfg.service(
             web::scope("/console")
                 .wrap(headers)
                 .app_data(state)
                 .route("/assets/console.css", web::get().to(|| asset("text/css", pages::STYLE)))
                 .route("/assets/console.js", web::get().to(|| asset("text/javascript", pages::SCRIPT)))
+                .route(
+                    "/assets/brand.css",
+                    web::get().to(move || {
+                        let css = brand_css.clone();
+                        async move { asset("text/css", css).await }
+                    }),
+                )
                 .route("/login", web::get().to(login_page))
                 .route("/login", web::post().to(login))
                 .route("", web::get().to(integrations))
@@ -109,6 +160,11 @@ pub fn configure(state: web::Data<ConsoleState>) -> impl FnOnce(&mut web::Servic
                 .route("/domains", web::get().to(domains::page))
                 .route("/domains/proof", web::post().to(domains::proof))
                 .route("/domains/verify", web::post().to(domains::verify))
+                .route("/webhooks", web::get().to(webhooks::page))
+                .route("/webhooks", web::post().to(webhooks::add))
+                .route("/webhooks/{id}/test", web::post().to(webhooks::test))
+                .route("/webhooks/{id}/replay", web::post().to(webhooks::replay))
+                .route("/webhooks/{id}/remove", web::post().to(webhooks::remove))
                 .route("/guard", web::get().to(guard::page))
                 .route("/guard/approve", web::post().to(guard::approve))
                 .route("/guard/dismiss", web::post().to(guard::dismiss))
@@ -121,7 +177,7 @@ fn html(status: actix_web::http::StatusCode, body: maud::Markup) -> HttpResponse
     HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body.into_string())
 }
 
-async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+async fn asset(content_type: &'static str, body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok().content_type(content_type).insert_header((header::CACHE_CONTROL, "max-age=3600")).body(body)
 }
 
@@ -138,13 +194,18 @@ fn base(req: &HttpRequest) -> String {
     }
 }
 
-fn ctx<'a>(req: &HttpRequest, s: &'a SignedIn) -> pages::Ctx<'a> {
-    pages::Ctx { base: base(req), s }
+fn ctx<'a>(req: &HttpRequest, state: &'a ConsoleState, s: &'a SignedIn) -> pages::Ctx<'a> {
+    pages::Ctx { base: base(req), brand: &state.branding, s }
+}
+
+/// The product's look for a page answered before the state is at hand.
+fn brand(req: &HttpRequest) -> Branding {
+    req.app_data::<web::Data<ConsoleState>>().map(|s| s.branding.clone()).unwrap_or_default()
 }
 
 fn refusal(req: &HttpRequest, status: u16, message: &str) -> HttpResponse {
     let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
-    html(code, pages::refused(&base(req), message))
+    html(code, pages::refused(&base(req), &brand(req), message))
 }
 
 /// The signed-in Admin, or the page that says how to sign in.
@@ -209,7 +270,10 @@ async fn login_page(req: HttpRequest, q: web::Query<LoginQuery>, state: web::Dat
                 Some(c) => state.enlist.console.session(c.value()).await.ok(),
                 None => None,
             };
-            html(actix_web::http::StatusCode::OK, pages::confirm_sign_in(&base(&req), &q.token, &to, current.as_ref()))
+            html(
+                actix_web::http::StatusCode::OK,
+                pages::confirm_sign_in(&base(&req), &state.branding, &q.token, &to, current.as_ref()),
+            )
         }
         Err(e) => refusal(&req, 401, &detail(&e)),
     }
@@ -280,7 +344,7 @@ async fn integrations(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpR
     let health = key_health(&state, &caller, &keys).await;
     html(
         actix_web::http::StatusCode::OK,
-        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, &health, None),
+        pages::integrations(&ctx(&req, &state, &session), &scim_base(&req, &state), &keys, &health, None),
     )
 }
 
@@ -315,7 +379,7 @@ async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Da
         Ok(k) => html(
             actix_web::http::StatusCode::OK,
             pages::integrations(
-                &ctx(&req, &session),
+                &ctx(&req, &state, &session),
                 &scim_base(&req, &state),
                 &keys,
                 &health,
@@ -324,7 +388,13 @@ async fn generate_key(req: HttpRequest, form: web::Form<KeyForm>, state: web::Da
         ),
         Err(e) => html(
             actix_web::http::StatusCode::BAD_REQUEST,
-            pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, &health, Some(Err(detail(&e)))),
+            pages::integrations(
+                &ctx(&req, &state, &session),
+                &scim_base(&req, &state),
+                &keys,
+                &health,
+                Some(Err(detail(&e))),
+            ),
         ),
     }
 }
@@ -372,7 +442,7 @@ async fn rotate_key(
     let health = key_health(&state, &caller, &keys).await;
     html(
         actix_web::http::StatusCode::OK,
-        pages::integrations(&ctx(&req, &session), &scim_base(&req, &state), &keys, &health, Some(shown)),
+        pages::integrations(&ctx(&req, &state, &session), &scim_base(&req, &state), &keys, &health, Some(shown)),
     )
 }
 
@@ -411,7 +481,7 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
         Some(Err(e)) => {
             return html(
                 actix_web::http::StatusCode::BAD_REQUEST,
-                pages::people(&ctx(&req, &session), &q_state(&q), None, Some(&e.detail)),
+                pages::people(&ctx(&req, &state, &session), &q_state(&q), None, Some(&e.detail)),
             )
         }
         None => None,
@@ -425,11 +495,11 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
     match state.enlist.users.list(&caller, query, true).await {
         Ok(list) => html(
             actix_web::http::StatusCode::OK,
-            pages::people(&ctx(&req, &session), &q_state(&q), Some((&list, page, PAGE)), None),
+            pages::people(&ctx(&req, &state, &session), &q_state(&q), Some((&list, page, PAGE)), None),
         ),
         Err(e) => html(
             actix_web::http::StatusCode::BAD_REQUEST,
-            pages::people(&ctx(&req, &session), &q_state(&q), None, Some(&detail(&e))),
+            pages::people(&ctx(&req, &state, &session), &q_state(&q), None, Some(&detail(&e))),
         ),
     }
 }
@@ -465,7 +535,7 @@ async fn activity(req: HttpRequest, q: web::Query<ActivityQuery>, state: web::Da
     match state.activity.list(&caller.organization_id, query).await {
         Ok(records) => html(
             actix_web::http::StatusCode::OK,
-            pages::activity(&ctx(&req, &session), &org, &records, failed, user.as_deref()),
+            pages::activity(&ctx(&req, &state, &session), &org, &records, failed, user.as_deref()),
         ),
         Err(e) => refusal(&req, 500, &detail(&e)),
     }
@@ -494,7 +564,7 @@ async fn groups(req: HttpRequest, q: web::Query<GroupsQuery>, state: web::Data<C
     };
     let ids: Vec<_> = list.items.iter().map(|v| v.group.id.clone()).collect();
     let counts = state.enlist.groups.member_counts(&caller, &ids).await.unwrap_or_default();
-    html(actix_web::http::StatusCode::OK, pages::groups(&ctx(&req, &session), &list, &counts, page, PAGE, None))
+    html(actix_web::http::StatusCode::OK, pages::groups(&ctx(&req, &state, &session), &list, &counts, page, PAGE, None))
 }
 
 #[derive(Deserialize)]
@@ -544,5 +614,5 @@ async fn logout(req: HttpRequest, form: web::Form<CsrfForm>, state: web::Data<Co
     HttpResponse::Ok()
         .cookie(gone)
         .content_type("text/html; charset=utf-8")
-        .body(pages::signed_out(&base(&req)).into_string())
+        .body(pages::signed_out(&base(&req), &state.branding).into_string())
 }

@@ -4,39 +4,27 @@
 use enlist_core::query::ListPage;
 use enlist_core::service::UserView;
 use enlist_core::service::{LinkPreview, SignedIn};
-use enlist_core::{ActivityRecord, ApiKey, Organization};
+use enlist_core::{ActivityRecord, ApiKey, Branding, Organization};
 use maud::{html, Markup, DOCTYPE};
 
 /// The console's stylesheet, served at `{base}/assets/console.css`: the
-/// CSP allows no inline style or script.
-pub(crate) const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
-header{background:#0b3d91;color:#fff;padding:.75rem 1rem}header a{color:#fff;margin-right:1rem}\
-.who{float:right}.who form{display:inline;margin-left:.5rem}\
-main{padding:1rem;max-width:72rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc;vertical-align:top}\
-.fix{background:#fff4ce;padding:.25rem .5rem}.secret{font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}\
-.err{color:#a4000f}.badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.875rem;font-weight:600}\
-.badge.healthy{background:#dff6dd;color:#0e5c0b}.badge.failing{background:#fde7e9;color:#a4000f}.badge.waiting{background:#fff4ce;color:#5c4400}\
-.badge.idle{background:#eef;color:#333}.badge.revoked{background:#eee;color:#444}.empty{color:#444;background:#f4f6f8;border-left:4px solid #0b3d91;padding:.5rem .75rem}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}button,input{font:inherit;padding:.3rem .6rem}label{display:block;margin:.5rem 0 .2rem}\
-@media(max-width:40rem){td,th{display:block}.who{float:none;display:block}}";
+/// CSP allows no inline style or script. The product's accent colour comes
+/// from `{base}/assets/brand.css` (custom properties), loaded first.
+pub(crate) const STYLE: &str = include_str!("../assets/console.css");
 
 /// The console's script, served at `{base}/assets/console.js`: copy
 /// buttons (`data-copy="ID"`), confirmations (`data-confirm="…"` on a
 /// form), and the wait for a new key's first request (`data-wait-key`:
 /// polls its health every 3 s, at most 200 times), bound here rather than
 /// in inline handlers.
-pub(crate) const SCRIPT: &str = "document.addEventListener('click',function(e){var t=e.target.closest('[data-copy]');\
-if(t){navigator.clipboard.writeText(document.getElementById(t.dataset.copy).textContent)}});\
-document.addEventListener('submit',function(e){var m=e.target.dataset.confirm;if(m&&!confirm(m)){e.preventDefault()}});\
-document.querySelectorAll('[data-wait-key]').forEach(function(el){var n=0;(function poll(){if(n++>=200){return}\
-fetch(el.dataset.base+'/keys/'+el.dataset.waitKey+'/health',{credentials:'same-origin'}).then(function(r){return r.json()})\
-.then(function(h){if(h.state==='waiting'){setTimeout(poll,3000)}else{el.className='badge '+h.state;\
-el.textContent='Your identity provider reached Enlist with this key at '+h.lastRequest+': '+h.words+'.'}})\
-.catch(function(){setTimeout(poll,3000)})})()});";
+pub(crate) const SCRIPT: &str = include_str!("../assets/console.js");
 
-/// Where the console is mounted (`/console`, or under a host's prefix) and
-/// who is signed in where: every link and form is built from it.
+/// Where the console is mounted (`/console`, or under a host's prefix),
+/// the product it presents, and who is signed in where: every link and
+/// form is built from it.
 pub(crate) struct Ctx<'a> {
     pub(crate) base: String,
+    pub(crate) brand: &'a Branding,
     pub(crate) s: &'a SignedIn,
 }
 
@@ -44,42 +32,74 @@ impl Ctx<'_> {
     fn csrf(&self) -> &str {
         &self.s.session.csrf
     }
+
+    /// A page for the signed-in Admin.
+    pub(crate) fn page(&self, title: &str, body: Markup) -> Markup {
+        layout(title, &self.base, self.brand, Some(self.s), body)
+    }
 }
 
-pub(crate) fn layout(title: &str, base: &str, who: Option<&SignedIn>, body: Markup) -> Markup {
+/// The pages in the navigation: title and path under the base.
+const NAV: [(&str, &str); 7] = [
+    ("Integrations", "/"),
+    ("People", "/people"),
+    ("Groups", "/groups"),
+    ("Activity", "/activity"),
+    ("Domains", "/domains"),
+    ("Webhooks", "/webhooks"),
+    ("Provisioning guard", "/guard"),
+];
+
+/// Every page: the product's mark, the organization and the signed-in
+/// Admin with sign-out, the navigation (the current page marked), a skip
+/// link to the content.
+pub(crate) fn layout(title: &str, base: &str, brand: &Branding, who: Option<&SignedIn>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Enlist" }
+                title { (title) " · " (brand.product()) }
+                link rel="stylesheet" href={ (base) "/assets/brand.css" };
                 link rel="stylesheet" href={ (base) "/assets/console.css" };
                 script src={ (base) "/assets/console.js" } defer {}
             }
             body {
-                header {
+                a class="skip" href="#content" { "Skip to content" }
+                header class="top" {
+                    div class="brand" {
+                        @if let Some(logo) = brand.logo_url() {
+                            img src=(logo) alt="" height="28";
+                        }
+                        span class="product" { (brand.product()) }
+                        span class="console-name" { "admin console" }
+                    }
                     @if let Some(w) = who {
-                        p class="who" {
-                            span id="signed-in-as" { (w.organization) " · " (w.email.as_str()) }
+                        div class="who" {
+                            span id="signed-in-as" {
+                                span class="org" { (w.organization) }
+                                span class="email" { (w.email.as_str()) }
+                            }
                             form method="post" action={ (base) "/logout" } {
                                 input type="hidden" name="csrf" value=(w.session.csrf);
-                                button type="submit" { "Sign out" }
+                                button type="submit" class="ghost" { "Sign out" }
                             }
                         }
-                        nav aria-label="Console" {
-                            a href={ (base) "/" } { "Integrations" }
-                            a href={ (base) "/people" } { "People" }
-                            a href={ (base) "/groups" } { "Groups" }
-                            a href={ (base) "/activity" } { "Activity" }
-                            a href={ (base) "/domains" } { "Domains" }
-                            a href={ (base) "/guard" } { "Provisioning guard" }
-                        }
-                    } @else {
-                        p { "Enlist console" }
                     }
                 }
-                main { h1 { (title) } (body) }
+                @if who.is_some() {
+                    nav class="tabs" aria-label="Console" {
+                        @for (name, path) in NAV {
+                            @if name == title {
+                                a href={ (base) (path) } aria-current="page" { (name) }
+                            } @else {
+                                a href={ (base) (path) } { (name) }
+                            }
+                        }
+                    }
+                }
+                main id="content" { h1 { (title) } (body) }
             }
         }
     }
@@ -88,10 +108,17 @@ pub(crate) fn layout(title: &str, base: &str, who: Option<&SignedIn>, body: Mark
 /// What a sign-in link opens: who it signs in where, and the one button
 /// that uses it. A session already open in this browser is named, never
 /// replaced without the person seeing it.
-pub(crate) fn confirm_sign_in(base: &str, token: &str, to: &LinkPreview, current: Option<&SignedIn>) -> Markup {
+pub(crate) fn confirm_sign_in(
+    base: &str,
+    brand: &Branding,
+    token: &str,
+    to: &LinkPreview,
+    current: Option<&SignedIn>,
+) -> Markup {
     layout(
         "Sign in",
         base,
+        brand,
         None,
         html! {
             p id="sign-in-to" { "Sign in to " strong { (to.organization) } " as " strong { (to.email.as_str()) } "?" }
@@ -104,19 +131,25 @@ pub(crate) fn confirm_sign_in(base: &str, token: &str, to: &LinkPreview, current
             p { "Continue only if you asked for this link. It works once, for 15 minutes." }
             form method="post" action={ (base) "/login" } {
                 input type="hidden" name="token" value=(token);
-                button type="submit" id="sign-in" { "Sign in" }
+                button type="submit" id="sign-in" class="primary" { "Sign in" }
             }
         },
     )
 }
 
 /// A refusal: why, and what to do.
-pub(crate) fn refused(base: &str, message: &str) -> Markup {
-    layout("Not signed in", base, None, html! { p role="alert" class="err" { (message) } })
+pub(crate) fn refused(base: &str, brand: &Branding, message: &str) -> Markup {
+    layout("Not signed in", base, brand, None, html! { p role="alert" class="err" { (message) } })
 }
 
-pub(crate) fn signed_out(base: &str) -> Markup {
-    layout("Signed out", base, None, html! { p { "You are signed out. A new console link signs you in again." } })
+pub(crate) fn signed_out(base: &str, brand: &Branding) -> Markup {
+    layout(
+        "Signed out",
+        base,
+        brand,
+        None,
+        html! { p { "You are signed out. A new console link signs you in again." } },
+    )
 }
 
 /// Integrations: the SCIM URL, set-up checklists, the keys.
@@ -127,18 +160,16 @@ pub(crate) fn integrations(
     health: &[crate::health::KeyHealth],
     created: Option<Result<(String, String, enlist_core::ApiKeyId), String>>,
 ) -> Markup {
-    layout(
+    c.page(
         "Integrations",
-        &c.base,
-        Some(c.s),
         html! {
             h2 { "SCIM endpoint" }
-            p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" data-copy="scim-url" { "Copy" } }
+            p { "Tenant URL: " code id="scim-url" { (scim_base) } " " button type="button" class="small" data-copy="scim-url" { "Copy" } }
             (crate::setup::guides(scim_base))
             h2 { "API keys" }
             @match &created {
                 Some(Ok((label, token, id))) => {
-                    div role="status" {
+                    div role="status" class="card" {
                         p { strong { "Key “" (label) "” created." } " Copy it now: it is shown only once." }
                         p class="secret" id="new-key" { (token) }
                         button type="button" data-copy="new-key" { "Copy key" }
@@ -151,17 +182,19 @@ pub(crate) fn integrations(
                 Some(Err(e)) => { p role="alert" class="err" { (e) } }
                 None => {}
             }
-            form method="post" action={ (c.base) "/keys" } {
+            form method="post" action={ (c.base) "/keys" } class="card" {
                 input type="hidden" name="csrf" value=(c.csrf());
                 label for="label" { "Label (what provisioned people see, e.g. “Entra ID provisioning”)" }
-                input id="label" name="label" required maxlength="100";
-                " " button type="submit" { "Generate API key" }
+                div class="row" {
+                    input id="label" name="label" required maxlength="100" class="wide";
+                    button type="submit" class="primary" { "Generate API key" }
+                }
             }
             p { "Rotate gives a new key with the same label while the old one keeps working: put the new one in the identity provider, then revoke the old one." }
             @if keys.is_empty() {
                 p class="empty" { "No API key yet. Generate one above and paste it into your identity provider as its secret token." }
             }
-            table {
+            div class="table-wrap" { table {
                 thead { tr { th { "Label" } th { "Connection" } th { "Last 24 hours" } th { "Created" } th { "Actions" } } }
                 tbody {
                     @for (i, k) in keys.iter().enumerate() {
@@ -197,18 +230,18 @@ pub(crate) fn integrations(
                                     form method="post" action={ (c.base) "/keys/" (k.id) "/revoke" }
                                         data-confirm="Revoke this key? Requests with it fail at once." {
                                         input type="hidden" name="csrf" value=(c.csrf());
-                                        button type="submit" aria-label={ "Revoke " (k.label) } { "Revoke" }
+                                        button type="submit" class="small danger" aria-label={ "Revoke " (k.label) } { "Revoke" }
                                     }
                                     form method="post" action={ (c.base) "/keys/" (k.id) "/rotate" } {
                                         input type="hidden" name="csrf" value=(c.csrf());
-                                        button type="submit" aria-label={ "Rotate " (k.label) } { "Rotate" }
+                                        button type="submit" class="small" aria-label={ "Rotate " (k.label) } { "Rotate" }
                                     }
                                 }
                             }
                         }
                     }
                 }
-            }
+            } }
         },
     )
 }
@@ -251,17 +284,15 @@ pub(crate) fn people(
     list: Option<(&ListPage<UserView>, u64, u64)>,
     error: Option<&str>,
 ) -> Markup {
-    layout(
+    c.page(
         "People",
-        &c.base,
-        Some(c.s),
         html! {
             form method="get" action={ (c.base) "/people" } {
                 label for="q" { "Search: the start of a name, userName or email (e.g. " code { "jo" } " finds Joan Smith and jo@contoso.com)" }
                 input id="q" name="q" value=(search.q);
                 label for="filter" { "or a SCIM filter, e.g. " code { "urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole eq \"Admin\"" } }
                 input id="filter" name="filter" value=(search.filter) size="60";
-                " " button type="submit" { "Search" }
+                " " button type="submit" class="primary" { "Search" }
             }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
             @if let Some((page, n, per)) = list {
@@ -272,7 +303,7 @@ pub(crate) fn people(
                 } @else if page.items.is_empty() {
                     p class="empty" { "Nobody matches this search." }
                 }
-                table {
+                div class="table-wrap" { table {
                     thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Source" } th { "State" } th { "Groups" } th { "Last change" } } }
                     tbody {
                         @for v in &page.items {
@@ -287,8 +318,8 @@ pub(crate) fn people(
                             }
                         }
                     }
-                }
-                nav aria-label="Pages" {
+                } }
+                nav class="pages" aria-label="Pages" {
                     @if n > 1 { a href={ (c.base) "/people?" (search.query(n - 1)) } { "Previous" } " " }
                     @if n * per < page.total { a href={ (c.base) "/people?" (search.query(n + 1)) } { "Next" } }
                 }
@@ -337,18 +368,16 @@ pub(crate) fn activity(
     failed: bool,
     user: Option<&str>,
 ) -> Markup {
-    layout(
+    c.page(
         "Activity",
-        &c.base,
-        Some(c.s),
         html! {
             form method="get" action={ (c.base) "/activity" } {
                 label { input type="checkbox" name="failed" value="1" checked[failed]; " Refused requests only" }
                 label for="user" { "Person or group (userName or displayName)" }
                 input id="user" name="user" value=(user.unwrap_or(""));
-                " " button type="submit" { "Filter" }
+                " " button type="submit" class="primary" { "Filter" }
             }
-            table {
+            div class="table-wrap" { table {
                 thead { tr { th { "When" } th { "Request" } th { "About" } th { "Key" } th { "Outcome" } } }
                 tbody {
                     @for r in records {
@@ -368,7 +397,7 @@ pub(crate) fn activity(
                         }
                     }
                 }
-            }
+            } }
             @if records.is_empty() {
                 p class="empty" { "Nothing recorded for this selection. Every SCIM request that changes something or is refused "
                     "appears here within seconds, with what the identity provider was told." }
@@ -386,10 +415,8 @@ pub(crate) fn groups(
     error: Option<&str>,
 ) -> Markup {
     let count = |id: &enlist_core::GroupId| counts.iter().find(|(g, _)| g == id).map_or(0, |(_, n)| *n);
-    layout(
+    c.page(
         "Groups",
-        &c.base,
-        Some(c.s),
         html! {
             p { "A group mapped to a role gives every member at least that role. Changes are recorded in the audit log." }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
@@ -397,7 +424,7 @@ pub(crate) fn groups(
                 p class="empty" { "No group yet. Groups appear here when your identity provider pushes them "
                     "(Entra ID: assign groups to the app; Okta: Push Groups); then you can map each to a role." }
             }
-            table {
+            div class="table-wrap" { table {
                 thead { tr { th { "Group" } th { "Members" } th { "Role" } } }
                 tbody {
                     @for v in &list.items {
@@ -414,14 +441,14 @@ pub(crate) fn groups(
                                             option value=(r.as_str()) selected[v.group.role == Some(r)] { (r.as_str()) }
                                         }
                                     }
-                                    " " button type="submit" { "Set" }
+                                    " " button type="submit" class="small" { "Set" }
                                 }
                             }
                         }
                     }
                 }
-            }
-            nav aria-label="Pages" {
+            } }
+            nav class="pages" aria-label="Pages" {
                 @if page > 1 { a href={ (c.base) "/groups?page=" (page - 1) } { "Previous" } " " }
                 @if page * per < list.total { a href={ (c.base) "/groups?page=" (page + 1) } { "Next" } }
             }

@@ -10,7 +10,7 @@ const ROLES: [&str; 4] = ["Admin", "FullMember", "FreeMember", "Guest"];
 
 /// A value to paste, with its copy button (`data-copy` names the element).
 fn copyable(id: &str, value: &str) -> Markup {
-    html! { code id=(id) { (value) } " " button type="button" data-copy=(id) aria-label={ "Copy " (value) } { "Copy" } }
+    html! { code id=(id) { (value) } " " button type="button" class="small" data-copy=(id) aria-label={ "Copy " (value) } { "Copy" } }
 }
 
 /// The Entra ID and Okta guides for `scim_base` (the organization's SCIM

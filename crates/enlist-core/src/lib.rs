@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod branding;
 pub mod change;
 pub mod consumer;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod value;
 #[cfg(any(test, feature = "mocks"))]
 pub mod testing;
 
+pub use branding::Branding;
 pub use error::{Error, RepoError, Result, Uniqueness};
 pub use model::*;
 pub use service::{Deps, Services};

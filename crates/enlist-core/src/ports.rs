@@ -468,6 +468,47 @@ pub struct ClaimedEvents {
     pub attempts: u32,
 }
 
+/// Where one consumer stands in one organization's events: what the
+/// console's Webhooks page shows per endpoint.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Standing {
+    /// The last event handled (0: none yet).
+    pub delivered: u64,
+    /// The organization's newest event.
+    pub newest: u64,
+    /// Failed attempts at the next event so far.
+    pub attempts: u32,
+    /// When the next attempt is due, while failing.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// Since when it has been failing without a success.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The latest failures, newest first (at most 20 are kept).
+    pub failures: Vec<ConsumerFailure>,
+}
+
+impl Standing {
+    /// Events not yet handled.
+    pub fn lag(&self) -> u64 {
+        self.newest.saturating_sub(self.delivered)
+    }
+}
+
+/// One failed delivery: when, of which event, and what went wrong (for a
+/// webhook: what the receiver answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerFailure {
+    /// When it failed.
+    pub at: DateTime<Utc>,
+    /// The event it failed at.
+    pub seq: u64,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// How many failures per consumer and organization [`EventFeed::retry_later`]
+/// keeps for [`Standing::failures`].
+pub const KEPT_FAILURES: usize = 20;
+
 /// Durable consumer positions over the change events: each named consumer
 /// reads each organization's events in order, from where it acknowledged.
 /// Several processes may run one consumer: a claim (per consumer and
@@ -529,6 +570,13 @@ pub trait EventFeed: Send + Sync {
     async fn failing_since(&self, consumer: &str) -> Result<Option<(DateTime<Utc>, String)>, Error>;
     /// Events not yet acknowledged by `consumer`, over all organizations.
     async fn lag(&self, consumer: &str) -> Result<u64, Error>;
+    /// Where `consumer` stands in `org`'s events, with its latest failures.
+    async fn standing(&self, consumer: &str, org: &OrganizationId) -> Result<Standing, Error>;
+    /// Makes `consumer`'s next event in `org` the one numbered `from`
+    /// (at least 1), backwards or forwards, at once: any claim ends (its
+    /// holder's acknowledgement no longer moves the position) and a
+    /// pending retry is dropped. A replay.
+    async fn rewind(&self, consumer: &str, org: &OrganizationId, from: u64) -> Result<(), Error>;
 }
 
 /// Why a DNS lookup could not be answered (not: "there is no record").

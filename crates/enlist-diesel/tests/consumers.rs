@@ -197,3 +197,81 @@ async fn pending_matches_what_a_claim_would_find(env: Env) {
     assert!(!db.pending(name, Some(b.id.clone()), clock.now()).await.unwrap(), "[{}] scoped to B", env.name);
 }
 on_both!(pending_matches_what_a_claim_would_find);
+
+/// Where an endpoint stands, its kept failures (the newest 20, with what
+/// went wrong), and a replay through the core's `Webhooks` service: from
+/// any kept event, never from 0 or past the newest, and only for the
+/// caller's own organization's endpoint. A claim held across the replay
+/// cannot move the position past it.
+async fn standing_failures_and_replay(env: Env) {
+    let a = org(&env, "A", "owner@a.com").await;
+    let b = org(&env, "B", "owner@b.com").await;
+    for i in 0..3 {
+        env.enlist.users.create(&entra(&a.id), user(&format!("u{i}@a.com"))).await.unwrap();
+    }
+    let admin = common::operator(&a.id);
+    let hook = env
+        .enlist
+        .webhooks
+        .add(&admin, "https://93.184.216.34/in", false, false, "whsec_dGVzdA==".into())
+        .await
+        .unwrap();
+    let (db, name) = (env.db(), hook.id.consumer_name());
+    let newest = db.standing(&name, &a.id).await.unwrap().newest;
+    assert!(newest >= 4, "[{}] the owner and three people: {newest}", env.name);
+    let fresh = env.enlist.webhooks.standing(&admin, &hook.id, db).await.unwrap();
+    assert_eq!((fresh.delivered, fresh.lag(), fresh.failures.len()), (0, newest, 0), "[{}]", env.name);
+
+    // 25 failed attempts at the first event: the newest 20 are kept.
+    let clock = Manual::new();
+    for i in 0..25 {
+        let now = clock.now();
+        let t = db
+            .claim(&name, Some(a.id.clone()), now, now + chrono::Duration::seconds(30), "t", 5)
+            .await
+            .unwrap()
+            .unwrap();
+        db.retry_later(&name, &a.id, &t.token, None, now, now, &format!("HTTP 500 #{i}")).await.unwrap();
+        clock.advance(Duration::from_secs(1));
+    }
+    let st = env.enlist.webhooks.standing(&admin, &hook.id, db).await.unwrap();
+    assert_eq!((st.delivered, st.attempts), (0, 25), "[{}]", env.name);
+    assert!(st.failing_since.is_some() && st.retry_at.is_some(), "[{}] {st:?}", env.name);
+    assert_eq!(st.failures.len(), 20, "[{}] only the newest are kept", env.name);
+    assert_eq!((st.failures[0].error.as_str(), st.failures[0].seq), ("HTTP 500 #24", 1), "[{}] newest first", env.name);
+    assert_eq!(st.failures[19].error, "HTTP 500 #5", "[{}] the oldest kept", env.name);
+
+    // Delivered up to the newest, then replayed from 2, while a stale claim
+    // is held: its acknowledgement no longer counts.
+    let now = clock.now();
+    let t =
+        db.claim(&name, Some(a.id.clone()), now, now + chrono::Duration::seconds(30), "t2", 50).await.unwrap().unwrap();
+    assert!(db.ack(&name, &a.id, &t.token, 2).await.unwrap());
+    let stale =
+        db.claim(&name, Some(a.id.clone()), now, now + chrono::Duration::seconds(30), "t3", 50).await.unwrap().unwrap();
+    env.enlist.webhooks.replay(&admin, &hook.id, 2, db).await.unwrap();
+    assert!(!db.ack(&name, &a.id, &stale.token, newest).await.unwrap(), "[{}] the stale claim is over", env.name);
+    let st = env.enlist.webhooks.standing(&admin, &hook.id, db).await.unwrap();
+    assert_eq!((st.delivered, st.attempts, st.failing_since), (1, 0, None), "[{}] replays from 2", env.name);
+    let again =
+        db.claim(&name, Some(a.id.clone()), now, now + chrono::Duration::seconds(30), "t4", 50).await.unwrap().unwrap();
+    assert_eq!(again.events.first().map(|e| e.seq), Some(2), "[{}]", env.name);
+
+    // Refused: 0, past the newest, another organization's endpoint.
+    for from in [0, newest + 2] {
+        let e = env.enlist.webhooks.replay(&admin, &hook.id, from, db).await.unwrap_err();
+        assert!(
+            matches!(e, enlist_core::Error::InvalidValue { .. }) && e.to_string().contains("choose a number"),
+            "[{}] {e}",
+            env.name
+        );
+    }
+    let other = common::operator(&b.id);
+    let e = env.enlist.webhooks.replay(&other, &hook.id, 1, db).await.unwrap_err();
+    assert!(matches!(e, enlist_core::Error::NotFound { .. }), "[{}] {e}", env.name);
+    assert!(env.enlist.webhooks.standing(&other, &hook.id, db).await.is_err(), "[{}]", env.name);
+    // Removing the endpoint removes its failures.
+    env.enlist.webhooks.remove(&admin, &hook.id).await.unwrap();
+    assert!(db.standing(&name, &a.id).await.unwrap().failures.is_empty(), "[{}]", env.name);
+}
+on_both!(standing_failures_and_replay);

@@ -13,7 +13,7 @@ mod smtp;
 pub use smtp::{MailConfigError, SmtpMailer};
 
 use enlist_core::ports::{Clock, Mailer, OutboxQueue};
-use enlist_core::{Notification, NotificationKind};
+use enlist_core::{Branding, Notification, NotificationKind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,8 +41,9 @@ pub fn clean(s: &str, max: usize) -> String {
 /// The subject, plain-text and HTML bodies of a notification. The person's
 /// name comes from the identity provider and the organization name and
 /// key label from administrators: each is [`clean`]ed and length-capped
-/// everywhere, and escaped in the HTML.
-pub fn render(n: &Notification) -> (String, String, String) {
+/// everywhere, and escaped in the HTML. The mail names the host's
+/// product (`brand`) and carries its accent colour and logo.
+pub fn render(n: &Notification, brand: &Branding) -> (String, String, String) {
     let org = clean(&n.organization_name, MAX_LABEL_CHARS);
     let added_by = clean(&n.added_by, MAX_LABEL_CHARS);
     let greeting = match n.recipient_name.as_deref().map(|name| clean(name, MAX_NAME_CHARS)) {
@@ -50,26 +51,49 @@ pub fn render(n: &Notification) -> (String, String, String) {
         _ => "Hello,".to_owned(),
     };
     if let NotificationKind::DeprovisioningHeld { removed, limit, window_secs } = n.kind {
-        return render_held(&org, &added_by, &greeting, removed, limit, window_secs);
+        return render_held(brand, &org, &added_by, &greeting, removed, limit, window_secs);
     }
-    let subject = format!("You were added to {org} on Enlist");
+    let product = brand.product();
+    let subject = format!("You were added to {org} on {product}");
     let text = format!(
-        "{greeting}\n\n{added_by} added you to the organization \"{org}\" on Enlist.\n\n\
+        "{greeting}\n\n{added_by} added you to the organization \"{org}\" on {product}.\n\n\
          Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.\n"
     );
-    let html = format!(
-        "<!doctype html><html><body><p>{}</p><p><strong>{}</strong> added you to the organization <strong>{}</strong> on Enlist.</p>\
-         <p>Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.</p></body></html>",
-        escape(&greeting),
-        escape(&added_by),
-        escape(&org)
+    let html = page(
+        brand,
+        &format!(
+            "<p>{}</p><p><strong>{}</strong> added you to the organization <strong>{}</strong> on {}.</p>\
+             <p>Sign in with your organization's single sign-on to get started. If you did not expect this, contact your IT administrator.</p>",
+            escape(&greeting),
+            escape(&added_by),
+            escape(&org),
+            escape(product)
+        ),
     );
     (subject, text, html)
+}
+
+/// An HTML mail: a bar in the product's accent colour with its logo (an
+/// absolute https:// one: a mail has no host to resolve a path against)
+/// or name, then the body. Inline styles: mail clients drop stylesheets.
+fn page(brand: &Branding, body: &str) -> String {
+    let mark = match brand.logo_url().filter(|u| u.starts_with("https://")) {
+        Some(logo) => format!("<img src=\"{}\" alt=\"{}\" height=\"28\">", escape(logo), escape(brand.product())),
+        None => format!("<strong>{}</strong>", escape(brand.product())),
+    };
+    format!(
+        "<!doctype html><html><body style=\"margin:0;font-family:system-ui,sans-serif;color:#1a1a1a\">\
+         <div style=\"background:{};color:{};padding:12px 16px\">{mark}</div>\
+         <div style=\"padding:8px 16px\">{body}</div></body></html>",
+        brand.accent(),
+        brand.on_accent()
+    )
 }
 
 /// The deprovisioning guard's alert to an Admin: what was held, and the
 /// two ways on.
 fn render_held(
+    brand: &Branding,
     org: &str,
     key: &str,
     greeting: &str,
@@ -78,22 +102,18 @@ fn render_held(
     window_secs: u32,
 ) -> (String, String, String) {
     let window = enlist_core::guard::GuardSettings { window_secs, ..Default::default() }.window_words();
-    let subject = format!("Enlist held removals in {org}: check your identity provider");
+    let product = brand.product();
+    let subject = format!("{product} held removals in {org}: check your identity provider");
     let what = format!(
-        "Enlist's deprovisioning guard stopped \"{key}\" from deactivating or deleting more people in \"{org}\": \
+        "{product}'s deprovisioning guard stopped \"{key}\" from deactivating or deleting more people in \"{org}\": \
          {removed} were removed within {window}, and the limit is {limit}. Further removals are held; nothing more was changed."
     );
     let next = "If this was not intended (a changed assignment scope or group in Entra ID or Okta, or a second \
-                tenant using the same key), fix it in the identity provider, then dismiss the hold in the Enlist \
+                tenant using the same key), fix it in the identity provider, then dismiss the hold in the admin \
                 console (Provisioning guard). If it was intended, approve the held removals there; the identity \
                 provider's retries then apply.";
     let text = format!("{greeting}\n\n{what}\n\n{next}\n");
-    let html = format!(
-        "<!doctype html><html><body><p>{}</p><p>{}</p><p>{}</p></body></html>",
-        escape(greeting),
-        escape(&what),
-        escape(next)
-    );
+    let html = page(brand, &format!("<p>{}</p><p>{}</p><p>{}</p>", escape(greeting), escape(&what), escape(next)));
     (subject, text, html)
 }
 
@@ -285,7 +305,7 @@ mod tests {
     fn the_guards_alert_says_what_was_held_and_the_two_ways_on() {
         let mut n = note("R&D", "Entra <prov>");
         n.kind = enlist_core::NotificationKind::DeprovisioningHeld { removed: 10, limit: 10, window_secs: 3600 };
-        let (subject, text, html) = render(&n);
+        let (subject, text, html) = render(&n, &Branding::default());
         assert_eq!(subject, "Enlist held removals in R&D: check your identity provider");
         assert!(text.starts_with("Hello Ana,"), "{text}");
         assert!(text.contains("10 were removed within 1 hour, and the limit is 10"), "{text}");
@@ -295,7 +315,7 @@ mod tests {
 
     #[test]
     fn bodies_name_the_organization_and_label_and_escape_html() {
-        let (subject, text, html) = render(&note("R&D <Labs>", "Entra \"prov\""));
+        let (subject, text, html) = render(&note("R&D <Labs>", "Entra \"prov\""), &Branding::default());
         assert_eq!(subject, "You were added to R&D <Labs> on Enlist");
         assert!(text.contains("Entra \"prov\" added you to the organization \"R&D <Labs>\""));
         assert!(
@@ -306,10 +326,27 @@ mod tests {
     }
 
     #[test]
+    fn mail_speaks_in_the_host_products_name_colour_and_logo() {
+        let brand = Branding::new("Acme Flow", Some("https://cdn.acme.test/logo.png"), Some("#ffdd00")).unwrap();
+        let (subject, text, html) = render(&note("R&D", "Entra"), &brand);
+        assert_eq!(subject, "You were added to R&D on Acme Flow");
+        assert!(text.contains("on Acme Flow.") && !text.contains("Enlist"), "{text}");
+        assert!(html.contains("background:#ffdd00;color:#111111"), "{html}");
+        assert!(html.contains("<img src=\"https://cdn.acme.test/logo.png\" alt=\"Acme Flow\""), "{html}");
+        let mut held = note("R&D", "Entra");
+        held.kind = enlist_core::NotificationKind::DeprovisioningHeld { removed: 10, limit: 10, window_secs: 3600 };
+        let (subject, text, _) = render(&held, &brand);
+        assert!(subject.starts_with("Acme Flow held removals") && !text.contains("Enlist"), "{subject} {text}");
+        // A logo on the console's own host has no host in a mail: the name.
+        let local = Branding::new("Acme", Some("/logo.png"), None).unwrap();
+        assert!(render(&note("R&D", "Entra"), &local).2.contains("<strong>Acme</strong>"));
+    }
+
+    #[test]
     fn names_and_labels_are_cleaned_and_capped_everywhere() {
         let mut n = note("Contoso\r\nBcc: victim@example.com", "Entra\u{1b}[2J\u{202e}moc.live");
         n.recipient_name = Some(format!("Ana{}", "x".repeat(500)));
-        let (subject, text, html) = render(&n);
+        let (subject, text, html) = render(&n, &Branding::default());
         assert_eq!(subject, "You were added to Contoso Bcc: victim@example.com on Enlist");
         for part in [&subject, &text, &html] {
             assert!(!part.contains('\u{1b}') && !part.contains('\u{202e}') && !part.contains('\r'), "{part:?}");

@@ -3,7 +3,7 @@
 
 use crate::render;
 use enlist_core::ports::{MailError, Mailer};
-use enlist_core::Notification;
+use enlist_core::{Branding, Notification};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -23,6 +23,7 @@ pub enum MailConfigError {
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    brand: Branding,
 }
 
 impl SmtpMailer {
@@ -37,7 +38,14 @@ impl SmtpMailer {
             .timeout(Some(Duration::from_secs(20)))
             .build();
         let from = from.parse().map_err(|_| MailConfigError::From(from.to_owned()))?;
-        Ok(Self { transport, from })
+        Ok(Self { transport, from, brand: Branding::default() })
+    }
+
+    /// Mail in the host product's name, colour and logo (default: Enlist's).
+    #[must_use]
+    pub fn branding(mut self, brand: Branding) -> Self {
+        self.brand = brand;
+        self
     }
 }
 
@@ -46,7 +54,7 @@ impl Mailer for SmtpMailer {
     async fn send(&self, n: &Notification) -> Result<(), MailError> {
         let to: Mailbox =
             n.recipient.parse().map_err(|_| MailError::permanent("the recipient is not a deliverable address"))?;
-        let (subject, text, html) = render(n);
+        let (subject, text, html) = render(n, &self.brand);
         let msg = Message::builder()
             .from(self.from.clone())
             .to(to)

@@ -20,6 +20,9 @@ use std::time::Duration;
 /// dropped rather than reused): receivers answer 2xx with little or nothing.
 const MAX_ANSWER_BODY: usize = 64 * 1024;
 
+/// How much of an answer's body is kept to show why it refused.
+const ANSWER_SHOWN: usize = 200;
+
 /// Idle connections to an endpoint are kept this long.
 const KEEP_IDLE: Duration = Duration::from_secs(60);
 
@@ -71,7 +74,8 @@ impl Sender {
         Ok(Self { public: client(false)?, private: client(true)? })
     }
 
-    /// POSTs `body` as JSON with `headers`; the answer's status code.
+    /// POSTs `body` as JSON with `headers`; the answer's status code and
+    /// the start of its body.
     ///
     /// # Errors
     /// A sentence saying what failed (address refused, connect, TLS,
@@ -82,7 +86,7 @@ impl Sender {
         allow_private: bool,
         headers: &[(&str, String)],
         body: &str,
-    ) -> Result<u16, String> {
+    ) -> Result<(u16, String), String> {
         let client = if allow_private { &self.private } else { &self.public };
         let mut request =
             client.post(dest.as_str()).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_owned());
@@ -93,14 +97,22 @@ impl Sender {
         let status = answer.status().as_u16();
         // Read a small answer to the end so the connection goes back to
         // the pool; a large one is not worth reading.
+        // The start of it is kept: a receiver's refusal usually says why
+        // ("invalid signature"), and the console shows it.
         let mut read = 0;
+        let mut start = Vec::new();
         while read <= MAX_ANSWER_BODY {
             match answer.chunk().await {
-                Ok(Some(chunk)) => read += chunk.len(),
+                Ok(Some(chunk)) => {
+                    read += chunk.len();
+                    let room = ANSWER_SHOWN.saturating_sub(start.len());
+                    start.extend(chunk.iter().take(room));
+                }
                 _ => break,
             }
         }
-        Ok(status)
+        let text: String = String::from_utf8_lossy(&start).chars().filter(|c| !c.is_control() || *c == ' ').collect();
+        Ok((status, text.trim().to_owned()))
     }
 }
 

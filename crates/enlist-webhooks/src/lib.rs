@@ -125,8 +125,13 @@ pub async fn deliver(
         ("webhook-signature", signature),
     ];
     match sender.post(url, webhook.allow_private, &headers, body).await {
-        Ok(status) if (200..300).contains(&status) => Ok(status),
-        Ok(status) => Err(format!("the endpoint answered HTTP {status}; it must answer 2xx to a valid signed request")),
+        Ok((status, _)) if (200..300).contains(&status) => Ok(status),
+        Ok((status, said)) if said.is_empty() => {
+            Err(format!("the endpoint answered HTTP {status}; it must answer 2xx to a valid signed request"))
+        }
+        Ok((status, said)) => {
+            Err(format!("the endpoint answered HTTP {status} ({said:?}); it must answer 2xx to a valid signed request"))
+        }
         Err(e) => Err(e),
     }
 }

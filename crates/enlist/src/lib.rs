@@ -56,9 +56,9 @@ pub use enlist_core::ports::{Clock, DomainVerifier, IdGenerator, MailError, Mail
 pub use enlist_core::query::ListPage;
 pub use enlist_core::service::{GroupView, NewApiKey, NewGroup, NewOrganization, NewUser, UserView};
 pub use enlist_core::{
-    ActivityQuery, ActivityRecord, Actor, ApiKey, ApiKeyId, Caller, DisplayName, DomainName, Email, Error, EventId,
-    Group, GroupId, GroupRef, Notification, Organization, OrganizationId, Role, RoleSource, Services, Uniqueness, User,
-    UserId, UserName, Webhook, WebhookId,
+    ActivityQuery, ActivityRecord, Actor, ApiKey, ApiKeyId, Branding, Caller, DisplayName, DomainName, Email, Error,
+    EventId, Group, GroupId, GroupRef, Notification, Organization, OrganizationId, Role, RoleSource, Services,
+    Uniqueness, User, UserId, UserName, Webhook, WebhookId,
 };
 /// Notification mail: the SMTP adapter (feature `smtp`).
 #[cfg(feature = "smtp")]
@@ -136,6 +136,7 @@ pub struct Builder {
     activity_limits: enlist_jobs::activity::ActivityLimits,
     mail_rate: (u32, u32),
     store: Option<Arc<dyn enlist_core::ports::Store>>,
+    branding: enlist_core::Branding,
 }
 
 impl Default for Builder {
@@ -156,6 +157,7 @@ impl Default for Builder {
             activity_limits: enlist_jobs::activity::ActivityLimits::default(),
             mail_rate: (500, 2000),
             store: None,
+            branding: enlist_core::Branding::default(),
         }
     }
 }
@@ -254,6 +256,14 @@ impl Builder {
         self
     }
 
+    /// The host product's name, logo and accent colour, shown by the
+    /// console (default: Enlist's). The notification mail takes the same
+    /// value through its mailer (`enlist::mail::SmtpMailer::branding`).
+    pub fn branding(mut self, branding: enlist_core::Branding) -> Self {
+        self.branding = branding;
+        self
+    }
+
     /// Opens (and, when asked, migrates) the database and wires the
     /// services. Blocking work runs off the async executor.
     ///
@@ -317,6 +327,7 @@ impl Builder {
             mail_rate: self.mail_rate,
             activity_rx: Arc::new(Mutex::new(Some(activity_rx))),
             consumers,
+            branding: self.branding,
         })
     }
 }
@@ -340,6 +351,8 @@ pub struct Enlist {
     activity_rx: Arc<Mutex<Option<enlist_jobs::activity::ActivityQueue>>>,
     /// Names of this process's consumers, for the lag gauges.
     consumers: Arc<Mutex<Vec<String>>>,
+    #[cfg_attr(not(feature = "console"), allow(dead_code))]
+    branding: enlist_core::Branding,
 }
 
 impl Enlist {
@@ -395,6 +408,12 @@ impl Enlist {
             scim_base,
             secure_cookies: true,
             clock: self.clock.clone(),
+            feed: Arc::new(self.db.clone()),
+            #[cfg(feature = "webhooks")]
+            webhooks: Some(Arc::new(self.clone())),
+            #[cfg(not(feature = "webhooks"))]
+            webhooks: None,
+            branding: self.branding.clone(),
         }))
     }
 
@@ -547,6 +566,39 @@ impl Enlist {
         enlist_webhooks::register(&self.services, &*self.ids, caller, url, every_organization, allow_private).await
     }
 
+    /// Sends a signed `webhook.test` message to one endpoint now, as every
+    /// delivery is sent (feature `webhooks`): the receiver's status, or a
+    /// sentence saying what failed (with the start of the receiver's
+    /// answer). An Admin tests its organization's endpoints; the operator
+    /// also every-organization ones.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound` for an endpoint that is not the caller's
+    /// organization's or is disabled.
+    #[cfg(feature = "webhooks")]
+    pub async fn test_webhook(
+        &self,
+        caller: &enlist_core::Caller,
+        id: &enlist_core::WebhookId,
+    ) -> Result<Result<u16, String>, enlist_core::Error> {
+        let w = self.services.webhooks.for_test(caller, id).await?;
+        let now = self.clock.now();
+        let msg_id = format!("test-{}", now.timestamp_millis());
+        let body =
+            serde_json::json!({"id": msg_id, "type": "webhook.test", "organization": caller.organization_id.as_str(),
+                                      "timestamp": now.to_rfc3339(), "data": {}})
+            .to_string();
+        let sender = match enlist_webhooks::Sender::new(&self.services, enlist_webhooks::DELIVERY_TIMEOUT) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let url = match enlist_webhooks::destination(&w) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(enlist_webhooks::deliver(&sender, &w, &url, &msg_id, now.timestamp(), &body).await)
+    }
+
     /// An organization's provisioning activity, newest first: every SCIM
     /// request that changed something or was refused, with what the
     /// identity provider was told.
@@ -573,5 +625,25 @@ impl Enlist {
         let operator = enlist_core::Caller::operator(&org.id);
         let key = self.services.api_keys.create(&operator, "Default key").await?;
         Ok(Some((org, key.token)))
+    }
+}
+
+#[cfg(all(feature = "console", feature = "webhooks"))]
+#[async_trait::async_trait]
+impl enlist_console::WebhookTools for Enlist {
+    async fn register(
+        &self,
+        caller: &enlist_core::Caller,
+        url: &str,
+    ) -> Result<enlist_core::Webhook, enlist_core::Error> {
+        self.register_webhook(caller, url, false, false).await
+    }
+
+    async fn test(
+        &self,
+        caller: &enlist_core::Caller,
+        id: &enlist_core::WebhookId,
+    ) -> Result<Result<u16, String>, enlist_core::Error> {
+        self.test_webhook(caller, id).await
     }
 }

@@ -4,6 +4,7 @@
 //! one that failed for too long through this service.
 
 use super::*;
+use crate::ports::{EventFeed, Standing};
 use crate::value::Value;
 
 /// The webhook use cases.
@@ -327,6 +328,106 @@ impl Webhooks {
                 vec![change],
             )
             .record(tx, &deps)
+        })
+        .await
+    }
+
+    /// One of the caller's organization's endpoints with its signing
+    /// secret, to send it a signed test now (the operator: also an
+    /// every-organization one). Listings never carry the secret.
+    ///
+    /// # Errors
+    /// `Forbidden` unless an Admin or the operator; `NotFound` for an
+    /// endpoint that is not the organization's.
+    pub async fn for_test(&self, caller: &Caller, id: &WebhookId) -> Result<Webhook> {
+        let (caller, id) = (caller.clone(), id.to_owned());
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            require_admin(tx, &caller, "test webhooks")?;
+            tx.webhooks()
+                .enabled()?
+                .into_iter()
+                .find(|w| {
+                    w.id == id
+                        && match &w.organization_id {
+                            Some(org) => *org == caller.organization_id,
+                            None => caller.actor == Actor::Operator,
+                        }
+                })
+                .ok_or_else(|| Error::NotFound {
+                    detail: format!("no enabled webhook {id} in this organization; the list of endpoints shows them"),
+                })
+        })
+        .await
+    }
+
+    /// Where one of the caller's organization's endpoints stands: the last
+    /// event delivered, the newest, and its latest failures. `feed` is the
+    /// adapter's record of consumer positions.
+    ///
+    /// # Errors
+    /// `Forbidden` unless an Admin; `NotFound` for another organization's
+    /// endpoint.
+    pub async fn standing(&self, caller: &Caller, id: &WebhookId, feed: &dyn EventFeed) -> Result<Standing> {
+        self.own(caller, id, "see webhook deliveries").await?;
+        feed.standing(&id.consumer_name(), &caller.organization_id).await
+    }
+
+    /// Delivers the caller's organization's events to one of its endpoints
+    /// again, from event `from` on (each keeps its `webhook-id`, so a
+    /// receiver that deduplicates sees the replay as repeats). Audited.
+    ///
+    /// # Errors
+    /// `Forbidden` unless an Admin; `NotFound` for another organization's
+    /// endpoint; `InvalidValue` when `from` is 0, past the newest event
+    /// plus one, or older than the oldest event still kept.
+    pub async fn replay(&self, caller: &Caller, id: &WebhookId, from: u64, feed: &dyn EventFeed) -> Result<()> {
+        self.own(caller, id, "replay webhook deliveries").await?;
+        let org = caller.organization_id.clone();
+        let oldest =
+            transact(&*self.deps.store, Mode::Read, move |tx| Ok(tx.events().list(&org, 0, 1)?.first().map(|e| e.seq)))
+                .await?;
+        let newest = feed.standing(&id.consumer_name(), &caller.organization_id).await?.newest;
+        let kept = match oldest {
+            Some(o) => format!("events {o} to {newest} are kept"),
+            None => "no event is kept yet".to_owned(),
+        };
+        if from == 0 || from > newest + 1 || oldest.is_some_and(|o| from < o) {
+            return Err(Error::invalid(format!(
+                "cannot replay from event {from}: {kept}; choose a number in that range (events are kept for a \
+                 limited time, 30 days unless the operator set otherwise)"
+            )));
+        }
+        feed.rewind(&id.consumer_name(), &caller.organization_id, from).await?;
+        let (deps, caller, id) = (self.deps.clone(), caller.clone(), id.to_owned());
+        transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
+            let change = AttributeChange {
+                attribute: "webhookReplay".into(),
+                before: None,
+                after: Some(Value::String(format!("from event {from}"))),
+            };
+            Audit::new(
+                &caller.organization_id,
+                &caller.actor,
+                ResourceKind::Organization,
+                id.as_str(),
+                Operation::Configure,
+                vec![change],
+            )
+            .record(tx, &deps)
+        })
+        .await
+    }
+
+    /// Checks the caller is an Admin of the organization `id` belongs to.
+    async fn own(&self, caller: &Caller, id: &WebhookId, what: &'static str) -> Result<()> {
+        let (caller, id) = (caller.clone(), id.to_owned());
+        transact(&*self.deps.store, Mode::Read, move |tx| {
+            require_admin(tx, &caller, what)?;
+            if tx.webhooks().list(Some(&caller.organization_id))?.iter().any(|w| w.id == id) {
+                Ok(())
+            } else {
+                Err(Error::NotFound { detail: format!("no webhook {id} in this organization") })
+            }
         })
         .await
     }

@@ -10,7 +10,7 @@ use crate::Access;
 use crate::Database;
 use diesel::sql_types::{BigInt, Integer};
 use diesel::QueryableByName;
-use enlist_core::ports::{ClaimedEvents, EventFeed, EventLog};
+use enlist_core::ports::{ClaimedEvents, ConsumerFailure, EventFeed, EventLog, Standing, KEPT_FAILURES};
 use enlist_core::types::OrganizationId;
 use enlist_core::Error;
 
@@ -30,6 +30,30 @@ struct Failing {
     failing_since: i64,
     #[diesel(sql_type = diesel::sql_types::Text)]
     last_error: String,
+}
+
+#[derive(QueryableByName)]
+struct StandingRow {
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+    #[diesel(sql_type = BigInt)]
+    newest: i64,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    retry_at: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    failing_since: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct FailureRow {
+    #[diesel(sql_type = BigInt)]
+    at: i64,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    error: String,
 }
 
 #[async_trait::async_trait]
@@ -148,7 +172,7 @@ impl EventFeed for Database {
         let (consumer, org, token, error) = (consumer.to_owned(), org.clone(), token.to_owned(), error.to_owned());
         self.unit(Access::Write, move |mut db| {
             let b = binds![consumer.as_str(), org.as_str(), token.as_str(), micros(retry_at), error.as_str(), micros(now)];
-            match handled {
+            let held = match handled {
                 // Progress before the failure counts; attempts restart with it.
                 Some(seq) => db.exec(
                     "UPDATE event_consumers SET position = $7, lease_token = NULL, retry_at = $4, attempts = 1, last_error = $5, \
@@ -163,6 +187,27 @@ impl EventFeed for Database {
                     b,
                 )?,
             };
+            if held == 0 {
+                return Ok(());
+            }
+            // The failure is kept for the console, at the event it failed
+            // at (the one after the position), and only the newest few.
+            let (c, o) = (consumer.as_str(), org.as_str());
+            db.exec(
+                "INSERT INTO consumer_failures (consumer, organization_id, at, seq, error) \
+                 SELECT consumer, organization_id, $3, position + 1, $4 FROM event_consumers \
+                 WHERE consumer = $1 AND organization_id = $2",
+                binds![c, o, micros(now), error.as_str()],
+            )?;
+            db.exec(
+                format!(
+                    "DELETE FROM consumer_failures WHERE consumer = $1 AND organization_id = $2 AND at < \
+                     (SELECT at FROM consumer_failures WHERE consumer = $1 AND organization_id = $2 \
+                     ORDER BY at DESC LIMIT 1 OFFSET {})",
+                    KEPT_FAILURES - 1
+                ),
+                binds![c, o],
+            )?;
             Ok(())
         })
         .await
@@ -177,6 +222,66 @@ impl EventFeed for Database {
                 binds![consumer.as_str()],
             )?;
             Ok(row.map(|r| (super::time(r.failing_since), r.last_error)))
+        })
+        .await
+    }
+
+    async fn standing(&self, consumer: &str, org: &OrganizationId) -> Result<Standing, Error> {
+        let (consumer, org) = (consumer.to_owned(), org.clone());
+        self.unit(Access::Read, move |mut db| {
+            let (c, o) = (consumer.as_str(), org.as_str());
+            let row: Option<StandingRow> = db.first(
+                "SELECT COALESCE(c.position, 0) AS position, COALESCE(n.seq, 0) AS newest, COALESCE(c.attempts, 0) AS attempts, \
+                 COALESCE(c.retry_at, 0) AS retry_at, c.failing_since \
+                 FROM (SELECT $2 AS organization_id) x \
+                 LEFT JOIN event_counters n ON n.organization_id = x.organization_id \
+                 LEFT JOIN event_consumers c ON c.organization_id = x.organization_id AND c.consumer = $1",
+                binds![c, o],
+            )?;
+            let failures: Vec<FailureRow> = db.load(
+                format!(
+                    "SELECT at, seq, error FROM consumer_failures WHERE consumer = $1 AND organization_id = $2 \
+                     ORDER BY at DESC LIMIT {KEPT_FAILURES}"
+                ),
+                binds![c, o],
+            )?;
+            let row = row.unwrap_or(StandingRow { position: 0, newest: 0, attempts: 0, retry_at: 0, failing_since: None });
+            let failing = row.failing_since.is_some();
+            Ok(Standing {
+                delivered: row.position.max(0) as u64,
+                newest: row.newest.max(0) as u64,
+                attempts: row.attempts.max(0) as u32,
+                retry_at: (failing && row.retry_at > 0).then(|| super::time(row.retry_at)),
+                failing_since: row.failing_since.map(super::time),
+                failures: failures
+                    .into_iter()
+                    .map(|f| ConsumerFailure { at: super::time(f.at), seq: f.seq.max(0) as u64, error: f.error })
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    async fn rewind(&self, consumer: &str, org: &OrganizationId, from: u64) -> Result<(), Error> {
+        let (consumer, org) = (consumer.to_owned(), org.clone());
+        let position = from.saturating_sub(1).min(i64::MAX as u64) as i64;
+        self.unit(Access::Write, move |mut db| {
+            let (c, o) = (consumer.as_str(), org.as_str());
+            // A new lease token of NULL ends any claim: its holder's ack
+            // (which needs its token) can no longer move the position past
+            // the replay.
+            let n = db.exec(
+                "UPDATE event_consumers SET position = $3, lease_token = NULL, leased_until = 0, retry_at = 0, attempts = 0, \
+                 failing_since = NULL, last_error = NULL WHERE consumer = $1 AND organization_id = $2",
+                binds![c, o, position],
+            )?;
+            if n == 0 {
+                db.exec(
+                    "INSERT INTO event_consumers (consumer, organization_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    binds![c, o, position],
+                )?;
+            }
+            Ok(())
         })
         .await
     }

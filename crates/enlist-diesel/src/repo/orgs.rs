@@ -180,6 +180,7 @@ impl OrganizationRepo for DieselTx<'_> {
             "deprovisions",
             "held_deprovisions",
             "key_usage",
+            "consumer_failures",
         ] {
             self.db.exec(format!("DELETE FROM {table} WHERE organization_id = $1"), binds![org]).map_err(other)?;
         }

@@ -91,8 +91,8 @@ impl WebhookRepo for DieselTx<'_> {
             .map_err(other)?;
         Ok(rows.into_iter().map(WebhookRow::into_webhook).collect())
     }
-    fn delete(&mut self, org: Option<&OrganizationId>, id: &WebhookId) -> RepoResult<bool> {
-        let id = id.as_str();
+    fn delete(&mut self, org: Option<&OrganizationId>, webhook: &WebhookId) -> RepoResult<bool> {
+        let id = webhook.as_str();
         let n = match org {
             Some(o) => {
                 self.db.exec("DELETE FROM webhooks WHERE id = $1 AND organization_id = $2", binds![id, o.as_str()])
@@ -100,6 +100,12 @@ impl WebhookRepo for DieselTx<'_> {
             None => self.db.exec("DELETE FROM webhooks WHERE id = $1 AND organization_id IS NULL", binds![id]),
         }
         .map_err(other)?;
+        if n > 0 {
+            // Its delivery history goes with it (its position is harmless).
+            self.db
+                .exec("DELETE FROM consumer_failures WHERE consumer = $1", binds![webhook.consumer_name().as_str()])
+                .map_err(other)?;
+        }
         Ok(n > 0)
     }
     fn disable(&mut self, id: &WebhookId, at: chrono::DateTime<chrono::Utc>, reason: &str) -> RepoResult<()> {

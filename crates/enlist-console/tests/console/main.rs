@@ -14,6 +14,9 @@ use enlist_core::value::{Complex, Value};
 use enlist_core::{ActivityRecord, Actor, Caller, DomainName, Email, Services};
 use std::sync::Arc;
 
+mod look;
+mod webhooks;
+
 fn user(name: &str, roles: &[&str]) -> NewUser {
     let mut a = Complex::from([("userName".to_owned(), Value::String(name.into()))]);
     let roles = roles.iter().map(|r| Value::Complex(Complex::from([("value".to_owned(), Value::String((*r).into()))])));
@@ -46,13 +49,20 @@ fn console_state(
     enlist: &Services,
     scim_base: Option<&str>,
 ) -> web::Data<ConsoleState> {
-    web::Data::new(ConsoleState {
+    web::Data::new(state(t, enlist, scim_base))
+}
+
+fn state(t: &enlist_diesel::testing::TestDatabase, enlist: &Services, scim_base: Option<&str>) -> ConsoleState {
+    ConsoleState {
         enlist: enlist.clone(),
         activity: Arc::new(t.db.clone()),
         scim_base: scim_base.map(str::to_owned),
         secure_cookies: true,
         clock: Arc::new(enlist_core::testing::TickClock::default()),
-    })
+        feed: Arc::new(t.db.clone()),
+        webhooks: Some(Arc::new(webhooks::Receiver(enlist.clone()))),
+        branding: enlist_core::Branding::default(),
+    }
 }
 
 #[actix_web::test]
@@ -125,7 +135,10 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     assert_eq!(r.status(), 200);
     let body = page(r).await;
     assert!(body.contains("https://enlist.example.com/scim/v2") && body.contains("Generate API key"), "{body}");
-    assert!(body.contains("<span id=\"signed-in-as\">Contoso · boss@contoso.com</span>"), "who and where: {body}");
+    assert!(
+        body.contains("<span class=\"org\">Contoso</span><span class=\"email\">boss@contoso.com</span>"),
+        "who and where: {body}"
+    );
     // Guided setup: the values that bite, ready to copy.
     for value in [
         "id=\"entra-tenant-url\">https://enlist.example.com/scim/v2?aadOptscim062020</code>",
@@ -191,7 +204,7 @@ async fn an_admin_signs_in_manages_keys_and_reads_why_provisioning_failed() {
     // People: roles and their source; a bad filter says what is wrong.
     let body = page(test::call_service(&app, get("/console/people?q=ana")).await).await;
     assert!(body.contains("ana@contoso.com") && body.contains("FullMember") && body.contains("assigned"), "{body}");
-    let main = body.split("<main>").nth(1).unwrap();
+    let main = body.split("<main id=\"content\">").nth(1).unwrap();
     assert!(!main.contains("boss@contoso.com"), "the search narrows (the header names the signed-in boss)");
     let r = test::call_service(&app, get("/console/people?filter=nope%20eq%20%27x%27")).await;
     assert_eq!(r.status(), 400);
