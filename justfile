@@ -41,6 +41,13 @@ proxy-test:
 upgrade-test:
     bash tests/upgrade/previous_release.sh
 
+# The console in Chromium (axe-core checked), writing its screenshots to
+# docs/console/ (needs chromium, chromium-driver, and npm ci --prefix
+# tests/browser).
+screenshots:
+    npm ci --prefix tests/browser --no-audit --no-fund
+    ENLIST_SCREENSHOTS_TO_DOCS=1 cargo nextest run -p enlist-cli -E 'test(console_end_to_end_in_chromium)'
+
 # Benchmarks (print figures).
 bench:
     cargo bench --workspace

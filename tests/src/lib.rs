@@ -6,6 +6,7 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod dns;
 pub mod webdriver;
 
 /// The tests' HTTP client crate, for what [`Client`] does not cover (TLS).

@@ -141,6 +141,33 @@ impl Browser {
         panic!("no dialog to accept");
     }
 
+    /// Runs `script` in the page (WebDriver's script execution is not
+    /// held to the page's Content-Security-Policy); its return value.
+    pub fn execute(&self, script: &str) -> Value {
+        call(self.port, "POST", &self.at("/execute/sync"), Some(&json!({"script": script, "args": []}))).unwrap()
+    }
+
+    /// Runs axe-core (`axe_source`: the text of `axe.min.js`) on the page
+    /// against WCAG 2.1 A and AA and best practices; each serious or
+    /// critical violation as "rule (impact): help [at most three targets]".
+    pub fn accessibility_violations(&self, axe_source: &str) -> Vec<String> {
+        if self.execute("return typeof axe").as_str() != Some("object") {
+            self.execute(&format!("{axe_source}\nreturn true;"));
+        }
+        let run = "var done = arguments[arguments.length - 1];\
+            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})\
+            .then(function (r) { done(r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })\
+              .map(function (v) { return v.id + ' (' + v.impact + '): ' + v.help + ' ' + JSON.stringify(v.nodes.slice(0, 3).map(function (n) { return n.target.join(' '); })); })); })\
+            .catch(function (e) { done(['axe failed: ' + e]); });";
+        let v = call(self.port, "POST", &self.at("/execute/async"), Some(&json!({"script": run, "args": []}))).unwrap();
+        v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    }
+
+    /// Sets the window's size (a phone: 390 × 844).
+    pub fn resize(&self, width: u32, height: u32) {
+        call(self.port, "POST", &self.at("/window/rect"), Some(&json!({"width": width, "height": height}))).unwrap();
+    }
+
     /// Saves a PNG screenshot of the page to `path`.
     pub fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;

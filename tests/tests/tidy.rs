@@ -162,6 +162,9 @@ fn migrations_only_add_unless_listed_as_contract_steps() {
                 .collect::<Vec<_>>()
                 .join("\n")
                 .to_ascii_uppercase();
+            // A trigger's body writes when the trigger fires, not when the
+            // migration runs: creating one only adds.
+            let code = without_trigger_bodies(&code);
             let contracts =
                 ["DROP ", "RENAME", "ALTER COLUMN", "DELETE FROM", "UPDATE "].iter().any(|w| code.contains(w));
             if contracts && !CONTRACT.iter().any(|(n, _)| *n == name) {
@@ -178,4 +181,24 @@ fn migrations_only_add_unless_listed_as_contract_steps() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// `code` (upper case, comments removed) without the bodies of the
+/// `CREATE TRIGGER … BEGIN … END;` statements in it.
+fn without_trigger_bodies(code: &str) -> String {
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some(start) = rest.find("CREATE TRIGGER") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match after.find("END;") {
+            Some(end) => rest = &after[end + 4..],
+            None => {
+                rest = "";
+            }
+        }
+        out.push_str("CREATE TRIGGER;");
+    }
+    out.push_str(rest);
+    out
 }

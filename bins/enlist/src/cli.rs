@@ -235,6 +235,16 @@ pub(crate) struct Serve {
     /// crash, another process takes its deliveries over this late.
     #[arg(long, env = "ENLIST_WEBHOOK_LEASE_SECS")]
     pub(crate) webhook_lease_secs: Option<u64>,
+    /// Ask this name server (UDP, HOST:PORT) for domain proofs and webhook
+    /// addresses instead of the system's resolvers (split-horizon DNS).
+    #[arg(long, env = "ENLIST_DNS_SERVER")]
+    pub(crate) dns_server: Option<String>,
+    /// Let organization Admins register webhook endpoints on this machine,
+    /// a private network or plain HTTP in the console. Development and
+    /// all-internal deployments only: never on a service facing the
+    /// internet.
+    #[arg(long, env = "ENLIST_WEBHOOKS_ALLOW_PRIVATE")]
+    pub(crate) webhooks_allow_private: bool,
     /// Days change events are kept for replay, then pruned.
     #[arg(long, env = "ENLIST_EVENTS_KEEP_DAYS")]
     pub(crate) events_keep_days: Option<u32>,

@@ -29,6 +29,8 @@ pub struct File {
     pub max_in_flight: Option<usize>,
     pub events_keep_days: Option<u32>,
     pub webhook_lease_secs: Option<u64>,
+    pub dns_server: Option<String>,
+    pub webhooks_allow_private: Option<bool>,
     /// The host product's look in the console and the notification mail.
     pub branding: Option<BrandingFile>,
 }
@@ -75,6 +77,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     pub events_keep_days: u32,
     pub webhook_lease_secs: u64,
+    pub dns_server: Option<std::net::SocketAddr>,
+    pub webhooks_allow_private: bool,
     pub branding: enlist::Branding,
 }
 
@@ -100,7 +104,7 @@ impl Settings {
             "database = {}\nbind = {}\nadmin_bind = {}\npublic_url = {}\npool_size = {}\npool_timeout_secs = {}\nstatement_timeout_secs = {}\n\
              body_limit_bytes = {}\nrequest_timeout_secs = {}\nsmtp_url = {}\nmail_from = {}\nlog_format = {}\nlog_level = {}\n\
              tls_cert = {}\ntls_key = {}\nfirst_key_file = {}\ntrial_org = {}\nworkers = {}\n\
-             max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\n\n[branding]\nproduct = {}\nlogo_url = {}\naccent = {}\n",
+             max_in_flight = {}\nevents_keep_days = {}\nwebhook_lease_secs = {}\ndns_server = {}\nwebhooks_allow_private = {}\n\n[branding]\nproduct = {}\nlogo_url = {}\naccent = {}\n",
             q(&mask(&self.database)),
             q(&self.bind),
             opt(&self.admin_bind, false),
@@ -122,6 +126,8 @@ impl Settings {
             self.max_in_flight,
             self.events_keep_days,
             self.webhook_lease_secs,
+            opt(&self.dns_server.map(|a| a.to_string()), false),
+            self.webhooks_allow_private,
             q(self.branding.product()),
             opt(&self.branding.logo_url().map(str::to_owned), false),
             q(self.branding.accent()),
@@ -172,6 +178,16 @@ pub fn settings(global: &crate::cli::Global, serve: Option<&crate::cli::Serve>) 
         max_in_flight: serve.and_then(|s| s.max_in_flight).or(file.max_in_flight).unwrap_or(256),
         events_keep_days: serve.and_then(|s| s.events_keep_days).or(file.events_keep_days).unwrap_or(30).max(1),
         webhook_lease_secs: serve.and_then(|s| s.webhook_lease_secs).or(file.webhook_lease_secs).unwrap_or(30).max(2),
+        dns_server: match serve.and_then(|s| s.dns_server.clone()).or(file.dns_server) {
+            None => None,
+            Some(a) => {
+                Some(a.parse().map_err(|_| {
+                    anyhow::anyhow!("dns_server {a:?} is not an address: give IP:PORT, e.g. 127.0.0.1:53")
+                })?)
+            }
+        },
+        webhooks_allow_private: serve.is_some_and(|s| s.webhooks_allow_private)
+            || file.webhooks_allow_private.unwrap_or(false),
         branding: match file.branding {
             None => enlist::Branding::default(),
             Some(b) => enlist::Branding::new(

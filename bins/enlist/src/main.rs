@@ -72,7 +72,11 @@ async fn facade(db: &Database, s: &config::Settings, serving: bool) -> anyhow::R
         .database_handle(db.clone())
         .events_keep_days(s.events_keep_days)
         .webhook_lease(Duration::from_secs(s.webhook_lease_secs))
-        .branding(s.branding.clone());
+        .branding(s.branding.clone())
+        .webhooks_allow_private(s.webhooks_allow_private);
+    if let Some(addr) = s.dns_server {
+        b = b.name_server(addr);
+    }
     if serving {
         b = b.http(enlist::HttpConfig {
             public_url: s.public_url.clone(),

@@ -124,7 +124,7 @@ fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
         html! {
             p { "People's email addresses may change only inside these domains, and only when both the old and the new address are in them. "
                 "SCIM provisioning works only while at least one is registered." }
-            @if let Some(d) = &shown.added { p role="status" { strong { (d) } " is registered for " (org.name) "." } }
+            @if let Some(d) = &shown.added { p role="status" class="done" id="domain-added" { strong { (d) } " is registered for " (org.name) "." } }
             @if org.domains.is_empty() {
                 p class="empty" { "No domain is registered yet, so email changes are refused and the identity provider cannot provision. Add the domain your people's addresses use below." }
             } @else {
@@ -134,13 +134,16 @@ fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
             p { "You prove it by publishing one DNS TXT record; Enlist checks it and registers the domain. The record is bound to "
                 (org.name) ": it registers nothing for anyone else." }
             @if let Some(e) = &shown.error { p role="alert" class="err" { (e) } }
-            form method="post" action={ (c.base) "/domains/proof" } {
+            form method="post" action={ (c.base) "/domains/proof" } class="card" {
                 input type="hidden" name="csrf" value=(csrf);
                 label for="domain" { "Domain (for example contoso.com)" }
-                input id="domain" name="domain" required maxlength="253" value=(shown.typed);
-                " " button type="submit" class="primary" { "Show the DNS record" }
+                div class="row" {
+                    input id="domain" name="domain" required maxlength="253" value=(shown.typed);
+                    button type="submit" class="primary" { "Show the DNS record" }
+                }
             }
             @if let Some(ch) = &shown.challenge {
+                div class="card" {
                 h3 { "Publish this record at your DNS host" }
                 dl {
                     dt { "Type" } dd { "TXT" }
@@ -153,6 +156,7 @@ fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="domain" value=(ch.domain.as_str());
                     button type="submit" id="verify-domain" class="primary" { "Check and register " (ch.domain.as_str()) }
+                }
                 }
             }
             p { "The people who run your Enlist service can also register a domain for you." }

@@ -87,7 +87,7 @@ fn markup(c: &Ctx, status: &GuardStatus) -> Markup {
                 }
             } @else {
                 h2 { "Held requests (" (status.held.len()) ")" }
-                div class="table-wrap" { table {
+                div class="table-wrap" tabindex="0" role="region" aria-label="Held requests" { table {
                     thead { tr { th { "Person" } th { "Asked" } th { "Attempts" } th { "First asked" } th { "By key" } } }
                     tbody {
                         @for h in &status.held {

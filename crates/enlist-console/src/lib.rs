@@ -461,16 +461,17 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
         Ok(s) => s,
         Err(r) => return r,
     };
-    // Text search is a filter the database evaluates, like any other: the
-    // start of any name or address, which indexes serve at any roster size
-    // (a substring match would read every person).
+    // Text search is a filter the database evaluates, like any other: any
+    // part of a name or address from three characters on (a trigram index
+    // serves it: "mith" finds Smith), the start of one below that.
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let filter_src = match (q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()), text) {
         (Some(f), _) => Some(f.to_owned()),
         (None, Some(t)) => {
+            let op = if t.chars().count() >= 3 { "co" } else { "sw" };
             let t = t.replace('\\', "\\\\").replace('"', "\\\"");
             Some(format!(
-                r#"userName sw "{t}" or emails.value sw "{t}" or displayName sw "{t}" or name.givenName sw "{t}" or name.familyName sw "{t}""#
+                r#"userName {op} "{t}" or emails.value {op} "{t}" or displayName {op} "{t}" or name.givenName {op} "{t}" or name.familyName {op} "{t}""#
             ))
         }
         (None, None) => None,

@@ -194,7 +194,7 @@ pub(crate) fn integrations(
             @if keys.is_empty() {
                 p class="empty" { "No API key yet. Generate one above and paste it into your identity provider as its secret token." }
             }
-            div class="table-wrap" { table {
+            div class="table-wrap" tabindex="0" role="region" aria-label="API keys" { table {
                 thead { tr { th { "Label" } th { "Connection" } th { "Last 24 hours" } th { "Created" } th { "Actions" } } }
                 tbody {
                     @for (i, k) in keys.iter().enumerate() {
@@ -215,7 +215,7 @@ pub(crate) fn integrations(
                             }
                             td {
                                 @if let Some(h) = health.get(i) {
-                                    (h.requests) " requests, " (h.refusals) " refused"
+                                    (h.requests) @if h.requests == 1 { " request, " } @else { " requests, " } (h.refusals) " refused"
                                     @if let Some((d, n, fix)) = &h.top_refusal {
                                         p { small { "Most frequent refusal (" (n) "×): " q { (d) } } }
                                         @if let Some(fix) = fix { p class="fix" { strong { "Fix: " } (fix) } }
@@ -288,7 +288,7 @@ pub(crate) fn people(
         "People",
         html! {
             form method="get" action={ (c.base) "/people" } {
-                label for="q" { "Search: the start of a name, userName or email (e.g. " code { "jo" } " finds Joan Smith and jo@contoso.com)" }
+                label for="q" { "Search by name, userName or email: any part of it (e.g. " code { "smit" } " finds Joan Smith and asmith@contoso.com)" }
                 input id="q" name="q" value=(search.q);
                 label for="filter" { "or a SCIM filter, e.g. " code { "urn:ietf:params:scim:schemas:extension:enlist:2.0:User:effectiveRole eq \"Admin\"" } }
                 input id="filter" name="filter" value=(search.filter) size="60";
@@ -303,7 +303,7 @@ pub(crate) fn people(
                 } @else if page.items.is_empty() {
                     p class="empty" { "Nobody matches this search." }
                 }
-                div class="table-wrap" { table {
+                div class="table-wrap" tabindex="0" role="region" aria-label="People" { table {
                     thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Source" } th { "State" } th { "Groups" } th { "Last change" } } }
                     tbody {
                         @for v in &page.items {
@@ -377,7 +377,7 @@ pub(crate) fn activity(
                 input id="user" name="user" value=(user.unwrap_or(""));
                 " " button type="submit" class="primary" { "Filter" }
             }
-            div class="table-wrap" { table {
+            div class="table-wrap" tabindex="0" role="region" aria-label="Activity" { table {
                 thead { tr { th { "When" } th { "Request" } th { "About" } th { "Key" } th { "Outcome" } } }
                 tbody {
                     @for r in records {
@@ -424,7 +424,7 @@ pub(crate) fn groups(
                 p class="empty" { "No group yet. Groups appear here when your identity provider pushes them "
                     "(Entra ID: assign groups to the app; Okta: Push Groups); then you can map each to a role." }
             }
-            div class="table-wrap" { table {
+            div class="table-wrap" tabindex="0" role="region" aria-label="Groups" { table {
                 thead { tr { th { "Group" } th { "Members" } th { "Role" } } }
                 tbody {
                     @for v in &list.items {

@@ -202,7 +202,7 @@ fn markup(c: &Ctx, rows: &[(Webhook, Standing)], said: &Said, typed: &str, can_a
                 p class="empty" { "No endpoint yet. Add one above; Enlist then sends it this organization's changes "
                     "from the next one on, and you can replay older ones." }
             } @else {
-                div class="table-wrap" {
+                div class="table-wrap" tabindex="0" role="region" aria-label="Webhook endpoints" {
                     table {
                         thead { tr { th { "Endpoint" } th { "State" } th { "Deliveries" } th { "Latest failures" } th { "Actions" } } }
                         tbody { @for (w, st) in rows { (row(c, w, st, can_add)) } }

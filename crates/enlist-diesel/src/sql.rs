@@ -20,6 +20,8 @@ pub(crate) struct Sql {
     /// the caller has one: an `or` of indexed terms becomes a union of id
     /// lookups within it.
     pub(crate) org: Option<String>,
+    /// Inside a search's exact check (`search.rs`): no second index read.
+    searching: bool,
 }
 
 /// How a column compares.
@@ -108,7 +110,7 @@ pub(crate) fn prefix_successor(prefix: &str) -> Option<String> {
 
 impl Sql {
     pub(crate) fn new(backend: Backend) -> Self {
-        Self { backend, binds: Vec::new(), aliases: 0, org: None }
+        Self { backend, binds: Vec::new(), aliases: 0, org: None, searching: false }
     }
 
     /// Adds a parameter; its placeholder.
@@ -241,6 +243,17 @@ impl Sql {
 
     /// `elem`: inside a value path, the alias of the element's row.
     fn node(&mut self, r: Resource, f: &Filter, elem: Option<&Elem>) -> Result<String, RepoError> {
+        if elem.is_none() {
+            if let Some((candidates, exact)) = self.search_candidates(r, f) {
+                if exact {
+                    return Ok(candidates);
+                }
+                self.searching = true;
+                let exact = self.node(r, f, elem);
+                self.searching = false;
+                return Ok(format!("({candidates} AND {})", exact?));
+            }
+        }
         Ok(match f {
             Filter::And(a, b) => format!("({} AND {})", self.node(r, a, elem)?, self.node(r, b, elem)?),
             Filter::Or(a, b) => match (r, elem, self.org.clone()) {
@@ -576,6 +589,7 @@ fn role_rank_sql(expr: &str) -> String {
 }
 
 mod list;
+mod search;
 
 #[cfg(test)]
 mod tests;

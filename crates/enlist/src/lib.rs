@@ -137,6 +137,7 @@ pub struct Builder {
     mail_rate: (u32, u32),
     store: Option<Arc<dyn enlist_core::ports::Store>>,
     branding: enlist_core::Branding,
+    webhooks_allow_private: bool,
 }
 
 impl Default for Builder {
@@ -158,6 +159,7 @@ impl Default for Builder {
             mail_rate: (500, 2000),
             store: None,
             branding: enlist_core::Branding::default(),
+            webhooks_allow_private: false,
         }
     }
 }
@@ -264,6 +266,25 @@ impl Builder {
         self
     }
 
+    /// Lets organization Admins register webhook endpoints on this
+    /// machine, a private network or plain HTTP (the console's Webhooks
+    /// page), as only the operator may otherwise. For development and
+    /// all-internal deployments only: on a service that faces the
+    /// internet an Admin could make Enlist call inside its network.
+    pub fn webhooks_allow_private(mut self, yes: bool) -> Self {
+        self.webhooks_allow_private = yes;
+        self
+    }
+
+    /// Asks this one name server (UDP) for domain proofs and webhook
+    /// addresses instead of the system's resolvers (split-horizon DNS, a
+    /// local resolver, tests).
+    pub fn name_server(mut self, addr: std::net::SocketAddr) -> Self {
+        self.dns =
+            Some(Arc::new(enlist_dns::HickoryVerifier::with_name_server(addr, std::time::Duration::from_secs(5))));
+        self
+    }
+
     /// Opens (and, when asked, migrates) the database and wires the
     /// services. Blocking work runs off the async executor.
     ///
@@ -294,12 +315,13 @@ impl Builder {
                 }
             },
         };
-        let services = enlist_core::Services::new(Deps {
+        let mut services = enlist_core::Services::new(Deps {
             store: self.store.clone().unwrap_or_else(|| Arc::new(db.clone())),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             dns,
         });
+        services.webhooks = services.webhooks.clone().allow_private_for_admins(self.webhooks_allow_private);
         let consumers = Arc::new(Mutex::new(Vec::new()));
         // Activity waits here for the writer that start_background runs;
         // beyond this many unwritten records, new ones are dropped and counted.
@@ -636,7 +658,8 @@ impl enlist_console::WebhookTools for Enlist {
         caller: &enlist_core::Caller,
         url: &str,
     ) -> Result<enlist_core::Webhook, enlist_core::Error> {
-        self.register_webhook(caller, url, false, false).await
+        let private = self.services.webhooks.private_for_admins();
+        self.register_webhook(caller, url, false, private).await
     }
 
     async fn test(

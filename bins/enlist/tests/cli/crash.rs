@@ -126,7 +126,8 @@ fn crash_loops_lose_no_acknowledged_write() {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             std::thread::sleep(std::time::Duration::from_millis(150 + seed % 600));
-            let mut child = s.child;
+            let mut s = s;
+            let child = &mut s.child;
             if round < rounds {
                 child.kill().unwrap();
                 child.wait().unwrap();

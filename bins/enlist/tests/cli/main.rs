@@ -98,6 +98,17 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A test that failed before `stop` leaves no server running (it would
+    /// hold the test's output open and serve a deleted database).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub(crate) fn databases() -> Vec<TestDatabase> {
     let mut v = vec![TestDatabase::sqlite().unwrap()];
     v.extend(TestDatabase::postgres().unwrap());

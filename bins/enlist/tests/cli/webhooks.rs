@@ -152,7 +152,8 @@ fn a_killed_server_delivers_every_event_after_restart() {
         // api_key.created, then twelve user.created.
         let total = 13;
         wait_for(|| rx.seqs.lock().unwrap().len() >= 3, "the first deliveries");
-        let mut child = s.child;
+        let mut s = s;
+        let child = &mut s.child;
         child.kill().unwrap();
         child.wait().unwrap();
         let before = rx.seqs.lock().unwrap().len();

@@ -11,6 +11,9 @@ use crate::value::Value;
 #[derive(Clone)]
 pub struct Webhooks {
     deps: Deps,
+    /// The operator's development allowance: Admins may register private
+    /// and plain-HTTP endpoints too.
+    private_for_admins: bool,
 }
 
 /// Most endpoints one organization may register: each runs a delivery
@@ -209,7 +212,25 @@ fn internal_detail(host: &str, ip: Option<std::net::IpAddr>) -> String {
 
 impl Webhooks {
     pub(crate) fn new(deps: Deps) -> Self {
-        Self { deps }
+        Self { deps, private_for_admins: false }
+    }
+
+    /// Lets organization Admins register endpoints on this machine, a
+    /// private network or plain HTTP (`allow_private`), as only the
+    /// operator may otherwise: for development and for deployments whose
+    /// receivers are all internal. Never on a multi-tenant service that
+    /// faces the internet: an Admin could then make Enlist call inside
+    /// its network.
+    #[must_use]
+    pub fn allow_private_for_admins(mut self, yes: bool) -> Self {
+        self.private_for_admins = yes;
+        self
+    }
+
+    /// Whether Admins may register private endpoints
+    /// ([`Webhooks::allow_private_for_admins`]).
+    pub fn private_for_admins(&self) -> bool {
+        self.private_for_admins
     }
 
     /// Registers an endpoint for the caller's organization, or, for the
@@ -232,7 +253,7 @@ impl Webhooks {
         allow_private: bool,
         secret: String,
     ) -> Result<Webhook> {
-        if (every_organization || allow_private) && caller.actor != Actor::Operator {
+        if (every_organization || (allow_private && !self.private_for_admins)) && caller.actor != Actor::Operator {
             return Err(Error::Forbidden {
                 detail: "only the operator registers webhooks for every organization or to private addresses".into(),
             });

@@ -47,3 +47,4 @@ mod guard;
 mod migrations;
 mod operations;
 mod reads;
+mod search;

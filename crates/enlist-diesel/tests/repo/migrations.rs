@@ -60,6 +60,8 @@ async fn an_old_database_upgrades_like_a_new_one(fresh: Env) {
         (kept.profile.email().as_str(), kept.effective_role, kept.version),
         ("Kept@contoso.com", Role::FullMember, 4)
     );
+    // People search indexed everyone already there (migrations 16 to 18).
+    assert_eq!(user_names(&old, &c, r#"userName co "ept@con""#).await, ["Kept@contoso.com"], "[{}]", old.name);
     let title =
         enlist_scim::user_patch(&json!({"Operations": [{"op": "add", "path": "title", "value": "Buyer"}]}), "u-old")
             .unwrap();

@@ -1,0 +1,2 @@
+-- PostgreSQL builds a trigram index here (CONCURRENTLY, one per migration);
+-- SQLite's search index came with migration 16. Nothing to do.
