@@ -160,9 +160,21 @@ fn pg_migration_lock(c: &mut PgConnection, lock: bool, progress: &mut dyn FnMut(
     if !lock {
         return ask(c, "SELECT pg_advisory_unlock($1) AS got").map(|_| ());
     }
-    if !ask(c, "SELECT pg_try_advisory_lock($1) AS got")? {
-        progress("waiting for another process to finish migrating");
-        ask(c, "SELECT pg_advisory_lock($1) IS NOT NULL AS got")?;
+    // Asked again every quarter second rather than waited for in one
+    // blocking `pg_advisory_lock`: a statement blocked there holds a
+    // snapshot, which `CREATE INDEX CONCURRENTLY` in the migrating process
+    // waits out, while this one waits for its lock: a deadlock (seen with
+    // four replicas started together). Between two tries this session
+    // holds nothing.
+    let started = std::time::Instant::now();
+    let mut said = 0;
+    while !ask(c, "SELECT pg_try_advisory_lock($1) AS got")? {
+        let waited = started.elapsed().as_secs();
+        if said == 0 || waited >= said + 30 {
+            progress(&format!("waiting for another process to finish migrating ({waited} s)"));
+            said = waited.max(1);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
     }
     Ok(())
 }
