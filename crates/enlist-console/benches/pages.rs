@@ -1,6 +1,8 @@
 //! Console page latency at scale: with N users in one organization (default
 //! 100,000; ENLIST_BENCH_SIZES), times each page through the real app on a
-//! SQLite file, and prints medians. `cargo bench -p enlist-console --bench pages`.
+//! SQLite file (and, with ENLIST_BENCH_POSTGRES=1, on a fresh PostgreSQL
+//! database at ENLIST_TEST_DATABASE_URL), and prints medians.
+//! `cargo bench -p enlist-console --bench pages`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -31,10 +33,22 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    for n in sizes {
+    let postgres = std::env::var("ENLIST_BENCH_POSTGRES").as_deref() == Ok("1");
+    for (n, backend) in
+        sizes.iter().flat_map(|n| std::iter::once((*n, "sqlite")).chain(postgres.then_some((*n, "postgres"))))
+    {
         let path = std::env::temp_dir().join(format!("enlist-console-bench-{n}-{}.db", std::process::id()));
-        let db = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default()).unwrap();
-        db.migrate(|_| {}).unwrap();
+        // The PostgreSQL test database is dropped with `_pg`.
+        let (db, _pg) = if backend == "sqlite" {
+            let db = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default()).unwrap();
+            db.migrate(|_| {}).unwrap();
+            (db, None)
+        } else {
+            let t = enlist_diesel::testing::TestDatabase::postgres()
+                .unwrap()
+                .expect("PostgreSQL at ENLIST_TEST_DATABASE_URL");
+            (t.db.clone(), Some(t))
+        };
         let enlist = enlist_core::testing::services(Arc::new(db.clone()));
         let org = enlist
             .organizations
@@ -136,7 +150,7 @@ async fn main() {
         )
         .await;
         let cookie = r.response().cookies().find(|c| c.name() == COOKIE).unwrap().into_owned();
-        let mut line = format!("sqlite n={n:>7} seed {:.1}s |", seeded.as_secs_f64());
+        let mut line = format!("{backend} n={n:>7} seed {:.1}s |", seeded.as_secs_f64());
         for (name, uri) in [
             ("integrations", "/console/"),
             ("people", "/console/people"),

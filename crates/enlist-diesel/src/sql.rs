@@ -22,6 +22,8 @@ pub(crate) struct Sql {
     pub(crate) org: Option<String>,
     /// Inside a search's exact check (`search.rs`): no second index read.
     searching: bool,
+    /// The filter is a search whose index matches drive the query.
+    search_drives: bool,
 }
 
 /// How a column compares.
@@ -110,7 +112,7 @@ pub(crate) fn prefix_successor(prefix: &str) -> Option<String> {
 
 impl Sql {
     pub(crate) fn new(backend: Backend) -> Self {
-        Self { backend, binds: Vec::new(), aliases: 0, org: None, searching: false }
+        Self { backend, binds: Vec::new(), aliases: 0, org: None, searching: false, search_drives: false }
     }
 
     /// Adds a parameter; its placeholder.
@@ -238,7 +240,18 @@ impl Sql {
 
     /// Translates a user or group filter into a condition on alias `u`/`g`.
     pub(crate) fn filter(&mut self, r: Resource, f: &Filter) -> Result<String, RepoError> {
+        // A whole filter that is a search: on SQLite the index's matches
+        // should drive the query (rowid lookups), not a scan of the
+        // organization probing them (3x slower when everyone matches).
+        self.search_drives = self.backend == Backend::Sqlite && self.search(r, f).is_some();
         self.node(r, f, None)
+    }
+
+    /// The organization condition of a list on `alias`: indexed, unless a
+    /// search drives the query ([`Sql::filter`]).
+    pub(crate) fn org_condition(&self, alias: &str, org: &str) -> String {
+        let plus = if self.search_drives { "+" } else { "" };
+        format!("{plus}{alias}.organization_id = {org}")
     }
 
     /// `elem`: inside a value path, the alias of the element's row.

@@ -80,7 +80,32 @@ impl Writer {
     }
 }
 
+/// Brings the people-search index up to date for the users the batch's
+/// units (or a previous release's writes) marked (migration 16): one index
+/// write per user and batch, in the batch's transaction, so a search never
+/// sees a committed change without it.
+const FLUSH_SEARCH: &str = "DELETE FROM users_search WHERE rowid IN (SELECT seq FROM search_dirty); \
+     INSERT INTO users_search (rowid, text) SELECT t.seq, t.text FROM search_dirty d JOIN users_search_text t ON t.seq = d.seq; \
+     DELETE FROM search_dirty;";
+
+/// Whether the database has the search index yet (an older schema, before
+/// `enlist migrate`, has not).
+fn has_search_index(c: &mut SqliteConnection) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'search_dirty'")
+        .get_result::<Found>(c)
+        .is_ok_and(|f| f.n > 0)
+}
+
 fn run(mut conn: SqliteConnection, jobs: crossbeam_channel::Receiver<Job>) {
+    // Once there, the index stays (a schema is never migrated down under
+    // a running server).
+    let mut search = false;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -101,6 +126,10 @@ fn run(mut conn: SqliteConnection, jobs: crossbeam_channel::Receiver<Job>) {
                     commit_by = Some(commit_by.map_or(t, |c: std::time::Instant| c.min(t)));
                     states.push(ran.state);
                 }
+            }
+            search = search || has_search_index(c);
+            if search && !states.is_empty() {
+                c.batch_execute(FLUSH_SEARCH)?;
             }
             // A unit checked its own deadline when it finished; the units
             // after it in the batch may have pushed the commit past it, or

@@ -100,11 +100,8 @@ impl WebhookUrl {
     /// # Errors
     /// `InvalidValue` saying what is wrong.
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |why: &str| {
-            Error::invalid(format!(
-                "webhook URL '{url}' {why}; use https://host/path (http:// only with the operator's --allow-private, for development)"
-            ))
-        };
+        let bad =
+            |why: &str| Error::invalid(format!("webhook URL '{url}' {why}; use https://host/path ({HINT_PARSE})"));
         let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
             (true, r)
         } else if let Some(r) = url.strip_prefix("http://") {
@@ -176,6 +173,44 @@ impl WebhookUrl {
     }
 }
 
+/// What the operator may allow, as refusals name it (the CLI's flag)...
+const HINT_PARSE: &str = "http:// only with the operator's --allow-private, for development";
+const HINT_HTTP: &str = "plain HTTP is for development, and needs the operator: enlist webhook add --allow-private";
+const HINT_PRIVATE: &str = "the operator may allow private addresses: enlist webhook add --allow-private";
+/// ...and as an organization's Admin reads it.
+const ADMIN_HINT: &str =
+    "only the people who run your Enlist service can allow private addresses or plain HTTP, for development";
+
+/// Audits a change to one of the caller's organization's endpoints.
+fn audit_endpoint(
+    tx: &mut dyn Transaction,
+    deps: &Deps,
+    caller: &Caller,
+    id: &WebhookId,
+    change: AttributeChange,
+) -> Result<()> {
+    Audit::new(
+        &caller.organization_id,
+        &caller.actor,
+        ResourceKind::Organization,
+        id.as_str(),
+        Operation::Configure,
+        vec![change],
+    )
+    .record(tx, deps)
+}
+
+/// A refusal of [`check_webhook_url`] or [`Webhooks::addresses`] in an
+/// Admin's words.
+fn in_admin_words(e: Error) -> Error {
+    match e {
+        Error::InvalidValue { detail } => Error::InvalidValue {
+            detail: [HINT_PARSE, HINT_HTTP, HINT_PRIVATE].iter().fold(detail, |d, h| d.replace(h, ADMIN_HINT)),
+        },
+        other => other,
+    }
+}
+
 /// The rule of a webhook URL, before any DNS lookup: a [`WebhookUrl`];
 /// without the operator's `allow_private`, HTTPS and a host that is neither
 /// this machine nor an internal address.
@@ -187,8 +222,7 @@ pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<WebhookUrl> {
     if !allow_private {
         if !parsed.https {
             return Err(Error::invalid(format!(
-                "webhook URL '{url}' is not HTTPS; webhooks go to public HTTPS endpoints (plain HTTP is for \
-                 development, and needs the operator: enlist webhook add --allow-private)"
+                "webhook URL '{url}' is not HTTPS; webhooks go to public HTTPS endpoints ({HINT_HTTP})"
             )));
         }
         if is_internal_host(&parsed.host) {
@@ -205,8 +239,7 @@ fn internal(url: &str, host: &str, ip: Option<std::net::IpAddr>) -> Error {
 fn internal_detail(host: &str, ip: Option<std::net::IpAddr>) -> String {
     let resolves = ip.map(|ip| format!(" resolves to {ip}, which is")).unwrap_or_else(|| " names".into());
     format!(
-        "{host}{resolves} this machine or a private network; webhooks go to public HTTPS endpoints (the operator \
-         may allow private addresses: enlist webhook add --allow-private)"
+        "{host}{resolves} this machine or a private network; webhooks go to public HTTPS endpoints ({HINT_PRIVATE})"
     )
 }
 
@@ -258,8 +291,11 @@ impl Webhooks {
                 detail: "only the operator registers webhooks for every organization or to private addresses".into(),
             });
         }
-        let parsed = check_webhook_url(url, allow_private)?;
-        self.destination(&parsed, allow_private).await?;
+        // An Admin reads the refusal in the console: the operator's flag
+        // means nothing there.
+        let words = |e: Error| if caller.actor == Actor::Operator { e } else { in_admin_words(e) };
+        let parsed = check_webhook_url(url, allow_private).map_err(words)?;
+        self.destination(&parsed, allow_private).await.map_err(words)?;
         let deps = self.deps.clone();
         let (caller, url) = (caller.clone(), url.to_owned());
         transact(&*self.deps.store, Mode::WriteOnce, move |tx| {
@@ -269,7 +305,7 @@ impl Webhooks {
             {
                 return Err(Error::invalid(format!(
                     "this organization has {MAX_WEBHOOKS_PER_ORGANIZATION} webhook endpoints, the most it may have; \
-                     remove one first (enlist webhook list / remove)"
+                     remove one first"
                 )));
             }
             let webhook = Webhook {
@@ -285,15 +321,7 @@ impl Webhooks {
             tx.webhooks().insert(&webhook)?;
             let change =
                 AttributeChange { attribute: "webhooks".into(), before: None, after: Some(Value::String(url.clone())) };
-            Audit::new(
-                &caller.organization_id,
-                &caller.actor,
-                ResourceKind::Organization,
-                webhook.id.as_str(),
-                Operation::Configure,
-                vec![change],
-            )
-            .record(tx, &deps)?;
+            audit_endpoint(tx, &deps, &caller, &webhook.id, change)?;
             Ok(webhook)
         })
         .await
@@ -332,7 +360,7 @@ impl Webhooks {
                 || (caller.actor == Actor::Operator && tx.webhooks().delete(None, &id)?);
             if !removed {
                 return Err(Error::NotFound {
-                    detail: format!("no webhook {id} here; `enlist webhook list ORG` shows them"),
+                    detail: format!("no webhook {id} in this organization; the list of its endpoints shows them"),
                 });
             }
             let change = AttributeChange {
@@ -340,15 +368,7 @@ impl Webhooks {
                 before: Some(Value::String(id.to_string())),
                 after: None,
             };
-            Audit::new(
-                &caller.organization_id,
-                &caller.actor,
-                ResourceKind::Organization,
-                id.as_str(),
-                Operation::Configure,
-                vec![change],
-            )
-            .record(tx, &deps)
+            audit_endpoint(tx, &deps, &caller, &id, change)
         })
         .await
     }
@@ -426,15 +446,7 @@ impl Webhooks {
                 before: None,
                 after: Some(Value::String(format!("from event {from}"))),
             };
-            Audit::new(
-                &caller.organization_id,
-                &caller.actor,
-                ResourceKind::Organization,
-                id.as_str(),
-                Operation::Configure,
-                vec![change],
-            )
-            .record(tx, &deps)
+            audit_endpoint(tx, &deps, &caller, &id, change)
         })
         .await
     }

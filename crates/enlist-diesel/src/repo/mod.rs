@@ -93,7 +93,8 @@ impl DieselTx<'_> {
         let o = sql.param(org.as_str());
         sql.org = Some(o.clone());
         let parts = sql.list_parts(r, query)?;
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {alias}.organization_id = {o}{}", parts.filter);
+        let in_org = sql.org_condition(alias, &o);
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {in_org}{}", parts.filter);
         let count_binds = sql.binds[..parts.filter_binds].to_vec();
         let rows: Vec<R> = self
             .db
@@ -104,7 +105,7 @@ impl DieselTx<'_> {
                 // profile in memory to return 100 of them).
                 format!(
                     "SELECT {cols} FROM {from} WHERE {alias}.seq IN (SELECT {alias}.seq FROM {from} \
-                     WHERE {alias}.organization_id = {o}{}{} {} {}) {}",
+                     WHERE {in_org}{}{} {} {}) {}",
                     parts.filter, parts.cursor, parts.order, parts.limit, parts.order
                 ),
                 sql.binds,

@@ -20,17 +20,17 @@ const SEARCHABLE_VALUES: &str =
 /// Trigram indexes find nothing shorter.
 const MIN_CHARS: usize = 3;
 
+/// What a search asks: its distinct terms (folded), and whether it asks
+/// all five attributes.
+pub(super) struct Search {
+    terms: Vec<String>,
+    all_five: bool,
+}
+
 impl Sql {
-    /// The candidates of `f` as a condition on `u`, when `f` is a search
-    /// the index serves (see the module); `None` otherwise, and inside a
-    /// search already being translated.
-    /// With it, whether the candidates are the answer: SQLite's index holds
-    /// exactly the five attributes (joined by newlines), so one term
-    /// without a newline searched in all five matches there exactly when
-    /// it matches one of them, and the per-row check is skipped (it cost
-    /// most of a search that matched the whole roster).
-    pub(super) fn search_candidates(&mut self, r: Resource, f: &Filter) -> Option<(String, bool)> {
-        if r != Resource::User || self.searching {
+    /// `f` as a search the index serves (see the module), if it is one.
+    pub(super) fn search(&self, r: Resource, f: &Filter) -> Option<Search> {
+        if r != Resource::User {
             return None;
         }
         let mut leaves = Vec::new();
@@ -56,14 +56,30 @@ impl Sql {
                 terms.push(term);
             }
         }
+        let all_five = ["username", "displayname", "emails.value", "name.givenname", "name.familyname"]
+            .iter()
+            .all(|a| covered.iter().any(|c| c == a));
+        Some(Search { terms, all_five })
+    }
+
+    /// The candidates of `f` as a condition on `u`, when `f` is a search
+    /// the index serves; `None` otherwise, and inside a search already
+    /// being translated. With it, whether the candidates are the answer:
+    /// SQLite's index holds exactly the five attributes (joined by
+    /// newlines), so one term without a newline searched in all five
+    /// matches there exactly when it matches one of them, and the per-row
+    /// check is skipped (it cost most of a search that matched the whole
+    /// roster).
+    pub(super) fn search_candidates(&mut self, r: Resource, f: &Filter) -> Option<(String, bool)> {
+        if self.searching {
+            return None;
+        }
+        let Search { terms, all_five } = self.search(r, f)?;
         Some(match self.backend {
             Backend::Sqlite => {
                 // FTS5 phrases: each term quoted (its quotes doubled), any of them.
                 let query = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>();
                 let p = self.param(query.join(" OR "));
-                let all_five = ["username", "displayname", "emails.value", "name.givenname", "name.familyname"]
-                    .iter()
-                    .all(|a| covered.iter().any(|c| c == a));
                 let exact = all_five && terms.len() == 1 && !terms.iter().any(|t| t.contains('\n'));
                 (format!("u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH {p})"), exact)
             }

@@ -4,4 +4,6 @@ DROP TRIGGER user_values_search_insert;
 DROP TRIGGER users_search_delete;
 DROP TRIGGER users_search_update;
 DROP TRIGGER users_search_insert;
+DROP VIEW users_search_text;
+DROP TABLE search_dirty;
 DROP TABLE users_search;
