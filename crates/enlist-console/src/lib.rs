@@ -456,6 +456,9 @@ struct PeopleQuery {
 /// Members per page.
 const PAGE: u64 = 50;
 
+/// How far past the page the People list counts.
+pub(crate) const COUNTED_AHEAD: u64 = 1000;
+
 async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<ConsoleState>) -> HttpResponse {
     let (session, caller) = match signed_in(&req, &state).await {
         Ok(s) => s,
@@ -491,7 +494,14 @@ async fn people(req: HttpRequest, q: web::Query<PeopleQuery>, state: web::Data<C
     let query = enlist_core::query::ListQuery {
         filter,
         sort: None,
-        page: enlist_core::query::Page::Index { start_index: (page - 1) * PAGE + 1, count: PAGE },
+        // Counted up to 1,000 past this page: "more than N people" is
+        // what a person browsing needs, and counting every match of a
+        // broad search cost more than the page.
+        page: enlist_core::query::Page::Capped {
+            start_index: (page - 1) * PAGE + 1,
+            count: PAGE,
+            total_up_to: page * PAGE + COUNTED_AHEAD,
+        },
     };
     match state.enlist.users.list(&caller, query, true).await {
         Ok(list) => html(

@@ -296,7 +296,11 @@ pub(crate) fn people(
             }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
             @if let Some((page, n, per)) = list {
-                p { (page.total) @if page.total == 1 { " person" } @else { " people" } }
+                @if page.total > n * per + crate::COUNTED_AHEAD {
+                    p { "More than " (n * per + crate::COUNTED_AHEAD) " people" }
+                } @else {
+                    p { (page.total) @if page.total == 1 { " person" } @else { " people" } }
+                }
                 @if page.total == 0 && search.q.is_empty() && search.filter.is_empty() {
                     p class="empty" { "Nobody is provisioned yet. People appear here as your identity provider creates them: "
                         "connect it on Integrations, assign people to the app, and start provisioning." }

@@ -222,6 +222,18 @@ pub enum Page {
         /// At most this many.
         count: u64,
     },
+    /// Like [`Page::Index`], for a person browsing: the total is counted
+    /// only up to `total_up_to` (the list says "more than N"), since
+    /// counting every match of a broad search costs more than finding the
+    /// page. [`ListPage::total`] is then at most `total_up_to + 1`.
+    Capped {
+        /// 1-based.
+        start_index: u64,
+        /// At most this many.
+        count: u64,
+        /// Count no further than this.
+        total_up_to: u64,
+    },
     /// Keyset paging for large exports: resources after the opaque cursor,
     /// in the stable default order.
     Cursor {
@@ -246,7 +258,8 @@ pub struct ListQuery {
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage<T> {
-    /// Matching resources in all pages.
+    /// Matching resources in all pages (with [`Page::Capped`], counted up
+    /// to its bound plus one).
     pub total: u64,
     /// This page.
     pub items: Vec<T>,

@@ -102,6 +102,21 @@ fn has_search_index(c: &mut SqliteConnection) -> bool {
         .is_ok_and(|f| f.n > 0)
 }
 
+/// Whether any user is marked for the search index: most batches (updates
+/// of titles, departments, managers) mark none and skip the flush.
+fn marked(c: &mut SqliteConnection) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl;
+    // On an error the flush runs, and says what is wrong.
+    diesel::sql_query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_dirty LIMIT 1) AS d")
+        .get_result::<Found>(c)
+        .map_or(true, |f| f.n > 0)
+}
+
 fn run(mut conn: SqliteConnection, jobs: crossbeam_channel::Receiver<Job>) {
     // Once there, the index stays (a schema is never migrated down under
     // a running server).
@@ -128,7 +143,7 @@ fn run(mut conn: SqliteConnection, jobs: crossbeam_channel::Receiver<Job>) {
                 }
             }
             search = search || has_search_index(c);
-            if search && !states.is_empty() {
+            if search && !states.is_empty() && marked(c) {
                 c.batch_execute(FLUSH_SEARCH)?;
             }
             // A unit checked its own deadline when it finished; the units

@@ -106,10 +106,14 @@ fn page<T: Clone>(items: Vec<T>, query: &ListQuery) -> RepoResult<ListPage<T>> {
             "the in-memory store does not evaluate filters or sorting; test those against enlist-diesel".into(),
         ));
     }
-    let Page::Index { start_index, count } = query.page else {
-        return Err(RepoError::Unsupported("the in-memory store pages by startIndex only".into()));
+    let (start_index, count, cap) = match query.page {
+        Page::Index { start_index, count } => (start_index, count, u64::MAX),
+        Page::Capped { start_index, count, total_up_to } => (start_index, count, total_up_to.saturating_add(1)),
+        Page::Cursor { .. } => {
+            return Err(RepoError::Unsupported("the in-memory store pages by startIndex only".into()));
+        }
     };
-    let total = items.len() as u64;
+    let total = (items.len() as u64).min(cap);
     let skip = start_index.saturating_sub(1).min(total) as usize;
     let items = items.into_iter().skip(skip).take(count.min(usize::MAX as u64) as usize).collect();
     Ok(ListPage { total, items, next_cursor: None })

@@ -94,7 +94,15 @@ impl DieselTx<'_> {
         sql.org = Some(o.clone());
         let parts = sql.list_parts(r, query)?;
         let in_org = sql.org_condition(alias, &o);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {in_org}{}", parts.filter);
+        let count_sql = match query.page {
+            // Counted no further than asked: the count stops there.
+            Page::Capped { total_up_to, .. } => format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {from} WHERE {in_org}{} LIMIT {}) AS capped",
+                parts.filter,
+                total_up_to.saturating_add(1).min(i64::MAX as u64)
+            ),
+            _ => format!("SELECT COUNT(*) AS n FROM {from} WHERE {in_org}{}", parts.filter),
+        };
         let count_binds = sql.binds[..parts.filter_binds].to_vec();
         let rows: Vec<R> = self
             .db
@@ -131,7 +139,7 @@ impl DieselTx<'_> {
 /// one row or none) is always such a page.
 fn known_total(page: &Page, rows: u64) -> Option<u64> {
     match page {
-        Page::Index { start_index, count } if rows < *count => {
+        Page::Index { start_index, count } | Page::Capped { start_index, count, .. } if rows < *count => {
             let skipped = start_index.saturating_sub(1);
             (rows > 0 || skipped == 0).then_some(skipped + rows)
         }

@@ -16,7 +16,7 @@ impl Sql {
         let filter_binds = self.binds.len();
         let seq = if r == Resource::User { "u.seq" } else { "g.seq" };
         let (cursor_cond, order, limit) = match &q.page {
-            Page::Index { start_index, count } => {
+            Page::Index { start_index, count } | Page::Capped { start_index, count, .. } => {
                 let order = self.order_by(r, q.sort.as_ref())?;
                 // Parameters, not literals: every page of a filter is one
                 // statement text, prepared once.

@@ -99,3 +99,32 @@ async fn substring_search_follows_every_write(env: Env) {
     assert!(user_names(&env, &c, &search("black")).await.is_empty(), "[{}] deleted", env.name);
 }
 on_both!(substring_search_follows_every_write);
+
+/// A capped page (what the console asks) counts its matches no further
+/// than asked, and pages as an index page does.
+async fn a_capped_page_counts_no_further_than_asked(env: Env) {
+    let a = org(&env, "A", "owner@a.com").await;
+    let c = entra(&a.id);
+    for i in 0..12 {
+        env.enlist.users.create(&c, simple(&format!("p{i:02}@a.com"))).await.unwrap();
+    }
+    let filter = enlist_scim::parse_filter(&USER_RESOURCE, r#"userName co "@a.c""#).unwrap();
+    let list = |start_index, count, total_up_to| {
+        let q = ListQuery {
+            filter: Some(filter.clone()),
+            sort: None,
+            page: Page::Capped { start_index, count, total_up_to },
+        };
+        let (env, c) = (&env, c.clone());
+        async move { env.enlist.users.list(&c, q, false).await.unwrap() }
+    };
+    let first = list(1, 5, 8).await;
+    assert_eq!((first.total, first.items.len()), (9, 5), "[{}] 13 match, counted to 8 + 1", env.name);
+    let all = list(1, 5, 100).await;
+    assert_eq!(all.total, 13, "[{}] under the cap, exact (the owner too)", env.name);
+    let last = list(11, 5, 100).await;
+    assert_eq!((last.total, last.items.len()), (13, 3), "[{}] a short last page tells the total", env.name);
+    let names: Vec<_> = first.items.iter().map(|v| v.user.profile.user_name().as_str().to_owned()).collect();
+    assert_eq!(names, ["owner@a.com", "p00@a.com", "p01@a.com", "p02@a.com", "p03@a.com"], "[{}]", env.name);
+}
+on_both!(a_capped_page_counts_no_further_than_asked);
