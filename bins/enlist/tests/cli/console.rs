@@ -96,6 +96,7 @@ fn console_end_to_end_in_chromium() {
 
     // Data for every table: people (one refused), a group, its role.
     let role = |r: &str| json!([{"value": r, "primary": true}]);
+    let mut ids = Vec::new();
     for (user, given, family, r) in [
         ("joan.smith@contoso.com", "Joan", "Smith", "Admin"),
         ("peter.goldsmith@contoso.com", "Peter", "Goldsmith", "FullMember"),
@@ -105,12 +106,14 @@ fn console_end_to_end_in_chromium() {
         let body = json!({"userName": user, "displayName": format!("{given} {family}"), "active": true,
             "name": {"givenName": given, "familyName": family}, "emails": [{"value": user, "type": "work", "primary": true}],
             "roles": role(r)});
-        assert_eq!(futures_lite(c.post("/scim/v2/Users", &body)).status, 201, "{user}");
+        let created = futures_lite(c.post("/scim/v2/Users", &body));
+        assert_eq!(created.status, 201, "{user}");
+        ids.push(json!({"value": created.json()["id"]}));
     }
     let r =
         futures_lite(c.post("/scim/v2/Users", &json!({"userName": "x@contoso.com", "roles": [{"value": "Owner"}]})));
     assert_eq!(r.status, 400);
-    let g = futures_lite(c.post("/scim/v2/Groups", &json!({"displayName": "Sales EMEA"})));
+    let g = futures_lite(c.post("/scim/v2/Groups", &json!({"displayName": "Sales EMEA", "members": ids[1..3]})));
     assert_eq!(g.status, 201);
 
     browser.go(&format!("{base}/console/"));

@@ -65,22 +65,22 @@ impl Sql {
     /// The candidates of `f` as a condition on `u`, when `f` is a search
     /// the index serves; `None` otherwise, and inside a search already
     /// being translated. With it, whether the candidates are the answer:
-    /// SQLite's index holds exactly the five attributes (joined by
-    /// newlines), so one term without a newline searched in all five
-    /// matches there exactly when it matches one of them, and the per-row
-    /// check is skipped (it cost most of a search that matched the whole
-    /// roster).
+    /// both indexes hold exactly the five attributes (SQLite's joined by
+    /// newlines, PostgreSQL's two columns too), so one term without a
+    /// newline searched in all five matches there exactly when it matches
+    /// one of them, and the per-row check is skipped (it cost most of a
+    /// search that matched the whole roster).
     pub(super) fn search_candidates(&mut self, r: Resource, f: &Filter) -> Option<(String, bool)> {
         if self.searching {
             return None;
         }
         let Search { terms, all_five } = self.search(r, f)?;
+        let exact = all_five && terms.len() == 1 && !terms.iter().any(|t| t.contains('\n'));
         Some(match self.backend {
             Backend::Sqlite => {
                 // FTS5 phrases: each term quoted (its quotes doubled), any of them.
                 let query = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>();
                 let p = self.param(query.join(" OR "));
-                let exact = all_five && terms.len() == 1 && !terms.iter().any(|t| t.contains('\n'));
                 (format!("u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH {p})"), exact)
             }
             Backend::Postgres => {
@@ -89,13 +89,16 @@ impl Sql {
                     // PostgreSQL's LIKE escapes with `\` by default.
                     let p = self.param(format!("%{}%", like_escape(t)));
                     sets.push(format!(
-                        "SELECT s.id FROM users s WHERE (s.user_name_folded || ' ' || COALESCE(s.display_name_folded, '')) LIKE {p}"
+                        "SELECT s.id FROM users s WHERE (s.user_name_folded || chr(10) || COALESCE(s.display_name_folded, '')) LIKE {p}"
                     ));
                     sets.push(format!(
                         "SELECT v.user_id FROM user_values v WHERE {SEARCHABLE_VALUES} AND v.folded LIKE {p}"
                     ));
                 }
-                (format!("u.id IN ({})", sets.join(" UNION ")), false)
+                // Exact as on SQLite: the two columns are joined by a
+                // newline, the value rows are each one attribute's.
+                // ALL: `IN` needs no duplicates removed first.
+                (format!("u.id IN ({})", sets.join(" UNION ALL ")), exact)
             }
         })
     }
