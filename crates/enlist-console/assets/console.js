@@ -25,7 +25,7 @@ document.querySelectorAll('[data-wait-key]').forEach(function (el) {
       .then(function (h) {
         if (h.state === 'waiting') { setTimeout(poll, 3000); return; }
         el.className = 'badge ' + h.state;
-        el.textContent = 'Your identity provider reached Enlist with this key at ' + h.lastRequest + ': ' + h.words + '.';
+        el.textContent = 'Your identity provider reached ' + el.dataset.product + ' with this key at ' + h.lastRequest + ': ' + h.words + '.';
       })
       .catch(function () { setTimeout(poll, 3000); });
   })();

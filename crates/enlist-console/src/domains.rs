@@ -131,7 +131,7 @@ fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
                 ul id="domains" { @for d in &org.domains { li { (d.as_str()) } } }
             }
             h2 { "Add a domain you control" }
-            p { "You prove it by publishing one DNS TXT record; Enlist checks it and registers the domain. The record is bound to "
+            p { "You prove it by publishing one DNS TXT record; " (c.brand.product()) " checks it and registers the domain. The record is bound to "
                 (org.name) ": it registers nothing for anyone else." }
             @if let Some(e) = &shown.error { p role="alert" class="err" { (e) } }
             form method="post" action={ (c.base) "/domains/proof" } class="card" {
@@ -159,7 +159,7 @@ fn markup(c: &Ctx, org: &Organization, shown: &Shown) -> Markup {
                 }
                 }
             }
-            p { "The people who run your Enlist service can also register a domain for you." }
+            p { "The people who run this service can also register a domain for you." }
         },
     )
 }

@@ -64,7 +64,7 @@ fn markup(c: &Ctx, status: &GuardStatus) -> Markup {
         html! {
             p {
                 "If your identity provider suddenly deactivates or deletes many people (a narrowed assignment scope, a changed group, "
-                "a second tenant using the same key), Enlist stops the removals and asks you first. "
+                "a second tenant using the same key), " (c.brand.product()) " stops the removals and asks you first. "
                 "At most " strong { (status.limit) } " people may be removed within " (s.window_words())
                 " (the larger of " (s.max) " and " (s.percent) " % of active members; " (status.active) " are active now). "
                 "The operator sets these figures."

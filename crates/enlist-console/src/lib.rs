@@ -215,7 +215,7 @@ async fn signed_in(req: &HttpRequest, state: &ConsoleState) -> Result<(SignedIn,
             req,
             401,
             "You are not signed in. Open the console from your product's admin screen, or ask the people who run \
-             your Enlist service for a sign-in link (it works once, for 15 minutes).",
+             this service for a sign-in link (it works once, for 15 minutes).",
         ));
     };
     match state.enlist.console.session(cookie.value()).await {
@@ -246,7 +246,7 @@ async fn form_sender(req: &HttpRequest, state: &ConsoleState, csrf: &str) -> Res
 
 fn detail(e: &Error) -> String {
     match e {
-        Error::Unexpected(_) => "Enlist failed unexpectedly; nothing was changed. Try again.".into(),
+        Error::Unexpected(_) => "Something failed unexpectedly; nothing was changed. Try again.".into(),
         other => other.to_string(),
     }
 }

@@ -174,7 +174,7 @@ pub(crate) fn integrations(
                         p class="secret" id="new-key" { (token) }
                         button type="button" data-copy="new-key" { "Copy key" }
                         p { "People provisioned with this key see its label, “" (label) "”, in their notification email." }
-                        p id="first-request" class="badge waiting" data-wait-key=(id) data-base=(c.base) aria-live="polite" {
+                        p id="first-request" class="badge waiting" data-wait-key=(id) data-base=(c.base) data-product=(c.brand.product()) aria-live="polite" {
                             "Waiting for your identity provider's first request with this key (in Entra ID: Test Connection)…"
                         }
                     }
@@ -338,7 +338,7 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
     let quoted = |prefix: &str| d.split(prefix).nth(1).and_then(|rest| rest.split('\'').nth(1)).map(str::to_owned);
     Some(if d.contains("Unknown role") {
         let role = quoted("Unknown role").unwrap_or_else(|| "the role".into());
-        format!("Add the app role '{role}' in Entra ID (or the role value in Okta), or fix the role mapping: Enlist's roles are Admin, FullMember, FreeMember and Guest.")
+        format!("Add the app role '{role}' in Entra ID (or the role value in Okta), or fix the role mapping: the roles are Admin, FullMember, FreeMember and Guest.")
     } else if d.contains("Email change refused") {
         let domains = if org.domains.is_empty() { "none".to_owned() } else { org.domain_list() };
         format!("Email changes are allowed only inside this organization's registered domains ({domains}). Register another domain you control on the Domains page (you publish one DNS TXT record).")
@@ -349,13 +349,13 @@ pub(crate) fn fix_for(r: &ActivityRecord, org: &Organization) -> Option<String> 
     } else if r.scim_type.as_deref() == Some("uniqueness") {
         "Two people share this userName or email: correct the source data in the identity provider.".to_owned()
     } else if d.contains("not enabled for organization") {
-        "SCIM is switched off for this organization: ask the people who run your Enlist service to switch it on \
+        "SCIM is switched off for this organization: ask the people who run this service to switch it on \
          (it needs a registered domain; see Domains)."
             .to_owned()
     } else if d.contains("API key was revoked") {
         "The identity provider still uses a revoked key: generate a new one on Integrations and put it in the identity provider.".to_owned()
     } else if d.contains("deprovisioning guard") {
-        "Enlist held this removal because many people were removed at once. Check the identity provider's scope and \
+        "This removal was held because many people were removed at once. Check the identity provider's scope and \
          groups, then approve or dismiss on the Provisioning guard page."
             .to_owned()
     } else if d.contains("no email address") {
@@ -496,11 +496,7 @@ mod tests {
             ("Cannot deactivate x: they are the last active Admin", None, "another person the Admin role"),
             ("Enlist does not accept passwords: …", Some("mutability"), "Sync Password"),
             ("userName taken", Some("uniqueness"), "source data"),
-            (
-                "SCIM provisioning … is not enabled for organization 'Contoso'",
-                None,
-                "people who run your Enlist service",
-            ),
+            ("SCIM provisioning … is not enabled for organization 'Contoso'", None, "people who run this service"),
             ("This API key was revoked: …", None, "generate a new one"),
             (
                 "Enlist held the deactivation of a@contoso.com: this organization's deprovisioning guard …",

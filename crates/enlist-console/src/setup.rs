@@ -31,7 +31,7 @@ pub(crate) fn guides(scim_base: &str) -> Markup {
                 li { "Enterprise applications → your app → Provisioning → Get started → Provisioning Mode: Automatic." }
                 li { "Tenant URL, including the flag that makes Entra ID send standard PATCH requests:"
                      p { (copyable("entra-tenant-url", &entra_url)) } }
-                li { "Secret Token: the API key from step 1. Never leave it blank (Entra ID then sends a token Enlist refuses). "
+                li { "Secret Token: the API key from step 1. Never leave it blank (Entra ID then sends a token that is refused). "
                      "Test Connection, then Save." }
                 li { "Mappings → Provision Microsoft Entra ID Users: keep Microsoft's defaults and add a mapping with mapping type "
                      "Expression, target attribute " code { "roles" } ", expression:"
@@ -49,14 +49,14 @@ pub(crate) fn guides(scim_base: &str) -> Markup {
             summary { "Okta, step by step (about 20 minutes)" }
             ol {
                 li { "Generate an API key below, labelled for instance “Okta provisioning”. It is shown once." }
-                li { "Applications → Browse App Catalog → “SCIM 2.0 Test App (Header Auth)” (or your Enlist SSO app: General → Provisioning: SCIM)." }
+                li { "Applications → Browse App Catalog → “SCIM 2.0 Test App (Header Auth)” (or your own SSO app for this product: General → Provisioning: SCIM)." }
                 li { "Provisioning → Integration: SCIM connector base URL"
                      p { (copyable("okta-base-url", scim_base)) }
                      "Unique identifier field for users: " (copyable("okta-unique-id", "userName")) ". "
                      "Actions: Push New Users, Push Profile Updates, Push Groups. Authentication Mode: HTTP Header, "
                      "with the key alone in Authorization (API Token). Test API Credentials, then Save." }
                 li { "Provisioning → To App: enable Create Users, Update User Attributes and Deactivate Users. "
-                     strong { "Leave Sync Password off" } ": Enlist never accepts passwords; people use single sign-on." }
+                     strong { "Leave Sync Password off" } ": passwords are never accepted; people use single sign-on." }
                 li { "To App → Go to Profile Editor → Add Attribute: data type string, variable name "
                      (copyable("okta-variable", "roles")) ", external name "
                      (copyable("okta-external-name", "roles.^[primary==true].value")) ", external namespace "

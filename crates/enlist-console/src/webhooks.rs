@@ -162,7 +162,7 @@ fn markup(c: &Ctx, rows: &[(Webhook, Standing)], said: &Said, typed: &str, can_a
     c.page(
         "Webhooks",
         html! {
-            p { "Your systems can receive every change Enlist makes in this organization (people and groups created, "
+            p { "Your systems can receive every change " (c.brand.product()) " makes in this organization (people and groups created, "
                 "changed, suspended, removed) as signed HTTPS requests, in order, each at least once "
                 "(Standard Webhooks: verify the " code { "webhook-signature" } " header with the endpoint's secret)." }
             @match said {
@@ -199,7 +199,7 @@ fn markup(c: &Ctx, rows: &[(Webhook, Standing)], said: &Said, typed: &str, can_a
                 p class="empty" { (NOT_HERE) }
             }
             @if rows.is_empty() {
-                p class="empty" { "No endpoint yet. Add one above; Enlist then sends it this organization's changes "
+                p class="empty" { "No endpoint yet. Add one above; " (c.brand.product()) " then sends it this organization's changes "
                     "from the next one on, and you can replay older ones." }
             } @else {
                 div class="table-wrap" tabindex="0" role="region" aria-label="Webhook endpoints" {

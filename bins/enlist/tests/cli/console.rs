@@ -39,7 +39,8 @@ fn shots_dir() -> std::path::PathBuf {
 /// send a failing then a passing test, and see the deliveries; revoke the
 /// key. A reused link, a non-admin and a forged form are refused. axe-core
 /// finds nothing serious or critical on any page; every page is
-/// photographed with data in its tables (and People on a phone).
+/// photographed with data in its tables (and People on a phone), in the
+/// product's name and colour set by `[branding]`.
 #[test]
 fn console_end_to_end_in_chromium() {
     let Some(browser) = enlist_tests::webdriver::Browser::start() else {
@@ -67,7 +68,13 @@ fn console_end_to_end_in_chromium() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     // It refuses every request (401) until it knows the endpoint's secret.
     let receiver = rt.block_on(enlist_tests::WebhookReceiver::start(0));
-    let s = Server::start(db, &["--dns-server", &dns.addr.to_string(), "--webhooks-allow-private"]);
+    // The host product's look, from the configuration file.
+    let config =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("brand-{}.toml", std::process::id()));
+    std::fs::write(&config, "[branding]\nproduct = \"Acme Flow\"\naccent = \"#0f766e\"\n").unwrap();
+    let config = config.display().to_string();
+    let s =
+        Server::start(db, &["--dns-server", &dns.addr.to_string(), "--webhooks-allow-private", "--config", &config]);
     // `localhost`, a secure context: the Secure cookie is kept over HTTP.
     let base = format!("http://localhost:{}", s.addr.rsplit(':').next().unwrap());
     let link = ok(db, &["console-link", "Contoso", "--email", "boss@contoso.com", "--base", &base]).trim().to_owned();
@@ -79,6 +86,9 @@ fn console_end_to_end_in_chromium() {
     browser.click("#sign-in");
     assert!(browser.shows("Generate API key"), "{}", browser.source());
     assert!(browser.text("#signed-in-as").contains("boss@contoso.com"), "{}", browser.source());
+    assert_eq!(browser.text("header .product"), "Acme Flow", "the product's name, not Enlist's");
+    let accent = browser.execute("return getComputedStyle(document.querySelector('header.top')).backgroundColor");
+    assert_eq!(accent.as_str(), Some("rgb(15, 118, 110)"), "the product's colour");
     check("integrations (no key)");
 
     // A new key waits for the identity provider's first request, and says
@@ -92,7 +102,7 @@ fn console_end_to_end_in_chromium() {
     check("new key");
     let c = Client::new(&s.addr, Some(&format!("Bearer {key}")));
     assert_eq!(futures_lite(c.get("/scim/v2/Users?count=1")).status, 200);
-    assert!(browser.shows("reached Enlist with this key"), "the wait ends: {}", browser.source());
+    assert!(browser.shows("reached Acme Flow with this key"), "the wait ends: {}", browser.source());
 
     // Data for every table: people (one refused), a group, its role.
     let role = |r: &str| json!([{"value": r, "primary": true}]);

@@ -60,7 +60,7 @@ async fn an_admin_adds_tests_replays_and_removes_a_webhook() {
     let refused = body(r).await;
     assert!(refused.contains("not HTTPS") && refused.contains("value=\"http://10.0.0.5/in\""), "{refused}");
     assert!(
-        refused.contains("people who run your Enlist service") && !refused.contains("--allow-private"),
+        refused.contains("people who run this service") && !refused.contains("--allow-private"),
         "in the Admin's words, no operator command: {refused}"
     );
     assert!(enlist.webhooks.list(&op, false).await.unwrap().is_empty());

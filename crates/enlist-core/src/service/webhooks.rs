@@ -179,7 +179,7 @@ const HINT_HTTP: &str = "plain HTTP is for development, and needs the operator: 
 const HINT_PRIVATE: &str = "the operator may allow private addresses: enlist webhook add --allow-private";
 /// ...and as an organization's Admin reads it.
 const ADMIN_HINT: &str =
-    "only the people who run your Enlist service can allow private addresses or plain HTTP, for development";
+    "only the people who run this service can allow private addresses or plain HTTP, for development";
 
 /// Audits a change to one of the caller's organization's endpoints.
 fn audit_endpoint(
