@@ -86,10 +86,10 @@ fn check_logo(url: &str) -> Result<String, Error> {
     let bad = || {
         Error::invalid(format!(
             "branding logo URL {url:?}: give an https:// URL or a path on this host starting with / (at most 2000 \
-             characters, no spaces or quotes)"
+             characters, no spaces, quotes, commas or semicolons)"
         ))
     };
-    if url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c)) {
+    if url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`;,".contains(c)) {
         return Err(bad());
     }
     let host_ok = |rest: &str| {
@@ -148,6 +148,9 @@ mod tests {
             ("Acme", Some("//evil.test/x.png"), None),
             ("Acme", Some("https://cdn.acme.test/a\".png"), None),
             ("Acme", Some("https://user@cdn.acme.test/a.png"), None),
+            // Nothing that could end the CSP's img-src and start another directive.
+            ("Acme", Some("https://cdn.acme.test;script-src/x.png"), None),
+            ("Acme", Some("https://cdn.acme.test,evil.test/x.png"), None),
             ("Acme", None, Some("red")),
             ("Acme", None, Some("#12345")),
             ("Acme", None, Some("#0b3d91;}body{")),
