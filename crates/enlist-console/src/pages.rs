@@ -296,8 +296,8 @@ pub(crate) fn people(
             }
             @if let Some(e) = error { p role="alert" class="err" { (e) } }
             @if let Some((page, n, per)) = list {
-                @if page.total > n * per + crate::COUNTED_AHEAD {
-                    p { "More than " (n * per + crate::COUNTED_AHEAD) " people" }
+                @if page.total > n * per + crate::people::COUNTED_AHEAD {
+                    p { "More than " (n * per + crate::people::COUNTED_AHEAD) " people" }
                 } @else {
                     p { (page.total) @if page.total == 1 { " person" } @else { " people" } }
                 }

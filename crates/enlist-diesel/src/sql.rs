@@ -22,7 +22,7 @@ pub(crate) struct Sql {
     pub(crate) org: Option<String>,
     /// Inside a search's exact check (`search.rs`): no second index read.
     searching: bool,
-    /// The filter is a search whose index matches drive the query.
+    /// The filter is a search whose index matches drive the query (SQLite).
     search_drives: bool,
 }
 
@@ -240,18 +240,10 @@ impl Sql {
 
     /// Translates a user or group filter into a condition on alias `u`/`g`.
     pub(crate) fn filter(&mut self, r: Resource, f: &Filter) -> Result<String, RepoError> {
-        // A whole filter that is a search: on SQLite the index's matches
-        // should drive the query (rowid lookups), not a scan of the
-        // organization probing them (3x slower when everyone matches).
+        // A whole filter that is a search: on SQLite the index's matches drive
+        // the query, not a scan of the organization (3x faster for everyone).
         self.search_drives = self.backend == Backend::Sqlite && self.search(r, f).is_some();
         self.node(r, f, None)
-    }
-
-    /// The organization condition of a list on `alias`: indexed, unless a
-    /// search drives the query ([`Sql::filter`]).
-    pub(crate) fn org_condition(&self, alias: &str, org: &str) -> String {
-        let plus = if self.search_drives { "+" } else { "" };
-        format!("{plus}{alias}.organization_id = {org}")
     }
 
     /// `elem`: inside a value path, the alias of the element's row.
@@ -589,19 +581,8 @@ enum Elem {
     Members { gm: String, u: String },
 }
 
-/// A role's rank, Guest 1 up to Admin 4: `Role`'s own order (its
-/// declaration order, lowest first); 0 is left for an unknown value.
-fn role_rank(r: Role) -> i64 {
-    r as i64 + 1
-}
-
-/// SQL giving the rank of the role stored in `expr`.
-fn role_rank_sql(expr: &str) -> String {
-    let arms: String = Role::ALL.iter().map(|r| format!(" WHEN '{}' THEN {}", r.as_str(), role_rank(*r))).collect();
-    format!("(CASE {expr}{arms} ELSE 0 END)")
-}
-
 mod list;
+use list::{role_rank, role_rank_sql};
 mod search;
 
 #[cfg(test)]

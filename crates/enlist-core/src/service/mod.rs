@@ -8,6 +8,7 @@ mod guard;
 mod keys;
 mod orgs;
 mod users;
+mod webhook_url;
 mod webhooks;
 
 pub use console::{Console, LinkPreview, SignedIn, LINK_MINUTES, SESSION_HOURS};
@@ -17,7 +18,8 @@ pub use guard::{Guard, MAX_HELD_SHOWN};
 pub use keys::{ApiKeys, NewApiKey};
 pub use orgs::{DomainChallenge, NewOrganization, Organizations, DEFAULT_ORGANIZATION};
 pub use users::{NewUser, UserView, Users};
-pub use webhooks::{check_webhook_url, is_internal_address, WebhookUrl, Webhooks, MAX_WEBHOOKS_PER_ORGANIZATION};
+pub use webhook_url::{check_webhook_url, is_internal_address, WebhookUrl};
+pub use webhooks::{Webhooks, MAX_WEBHOOKS_PER_ORGANIZATION};
 
 use crate::error::{Error, RepoError, Result, Uniqueness};
 use crate::event::{Event, EventData, EventKind, GroupSnapshot, UserSnapshot};

@@ -3,7 +3,7 @@
 
 use super::{Resource, Sql};
 use enlist_core::query::{ListQuery, Page};
-use enlist_core::RepoError;
+use enlist_core::{RepoError, Role};
 
 impl Sql {
     /// The parts of a list query: the filter condition (for the count and
@@ -55,4 +55,16 @@ pub(crate) struct ListParts {
     pub(crate) cursor: String,
     pub(crate) order: String,
     pub(crate) limit: String,
+}
+
+/// A role's rank, Guest 1 up to Admin 4: `Role`'s own order (its
+/// declaration order, lowest first); 0 is left for an unknown value.
+pub(super) fn role_rank(r: Role) -> i64 {
+    r as i64 + 1
+}
+
+/// SQL giving the rank of the role stored in `expr`.
+pub(super) fn role_rank_sql(expr: &str) -> String {
+    let arms: String = Role::ALL.iter().map(|r| format!(" WHEN '{}' THEN {}", r.as_str(), role_rank(*r))).collect();
+    format!("(CASE {expr}{arms} ELSE 0 END)")
 }

@@ -28,6 +28,13 @@ pub(super) struct Search {
 }
 
 impl Sql {
+    /// The organization condition of a list on `alias`: indexed, unless a
+    /// search drives the query ([`Sql::filter`]).
+    pub(crate) fn org_condition(&self, alias: &str, org: &str) -> String {
+        let plus = if self.search_drives { "+" } else { "" };
+        format!("{plus}{alias}.organization_id = {org}")
+    }
+
     /// `f` as a search the index serves (see the module), if it is one.
     pub(super) fn search(&self, r: Resource, f: &Filter) -> Option<Search> {
         if r != Resource::User {
