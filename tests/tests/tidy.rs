@@ -133,12 +133,16 @@ fn the_architecture_doc_lists_every_room_and_only_rooms_that_exist() {
 #[test]
 fn migrations_only_add_unless_listed_as_contract_steps() {
     // (migration, why it may contract); both predate this rule.
-    const CONTRACT: [(&str, &str); 3] = [
+    const CONTRACT: [(&str, &str); 4] = [
         ("2026-12-01-000009_event_counters", "drops organizations.event_seq, moved to event_counters"),
         ("2026-12-01-000010_members_by_user", "rebuilds group_members_user with the group id"),
         (
             "2026-12-03-000014_drop_exact_value_index",
             "drops an index only; the previous release's queries stay correct without it, case-exact value filters scan",
+        ),
+        (
+            "2026-12-04-000020_drop_value_lookup_index",
+            "drops an index only (replaced by the partial user_values_filtered); the previous release's value filters scan",
         ),
     ];
     // The first release created its own tables; indexes on them were not

@@ -22,8 +22,9 @@ pub(crate) struct Sql {
     pub(crate) org: Option<String>,
     /// Inside a search's exact check (`search.rs`): no second index read.
     searching: bool,
-    /// The filter is a search whose index matches drive the query (SQLite).
-    search_drives: bool,
+    /// The filter's index matches (a search's, or profile values') drive
+    /// the query, not the organization's index (SQLite).
+    index_drives: bool,
 }
 
 /// How a column compares.
@@ -112,7 +113,7 @@ pub(crate) fn prefix_successor(prefix: &str) -> Option<String> {
 
 impl Sql {
     pub(crate) fn new(backend: Backend) -> Self {
-        Self { backend, binds: Vec::new(), aliases: 0, org: None, searching: false, search_drives: false }
+        Self { backend, binds: Vec::new(), aliases: 0, org: None, searching: false, index_drives: false }
     }
 
     /// Adds a parameter; its placeholder.
@@ -240,9 +241,13 @@ impl Sql {
 
     /// Translates a user or group filter into a condition on alias `u`/`g`.
     pub(crate) fn filter(&mut self, r: Resource, f: &Filter) -> Result<String, RepoError> {
-        // A whole filter that is a search: on SQLite the index's matches drive
-        // the query, not a scan of the organization (3x faster for everyone).
-        self.search_drives = self.backend == Backend::Sqlite && self.search(r, f).is_some();
+        // A whole filter that is a search, or that requires a value the
+        // values index finds: on SQLite the index's matches drive the
+        // query, not a scan of the organization. Without statistics SQLite
+        // takes an organization for a few rows and walks all of them (3x
+        // slower for a search, and Entra ID's email match query grew with
+        // the roster).
+        self.index_drives = self.backend == Backend::Sqlite && (self.search(r, f).is_some() || self.values_drive(r, f));
         self.node(r, f, None)
     }
 
@@ -292,10 +297,12 @@ impl Sql {
         match f {
             Filter::Or(a, b) => self.is_id_set(r, a) && self.is_id_set(r, b),
             Filter::Compare { path, op: CompareOp::Eq | CompareOp::Sw, value: Literal::String(_) } => {
-                matches!(
-                    self.target(r, path),
-                    Ok(Target::Column(_, Kind::Exact | Kind::Folded)) | Ok(Target::Values { .. })
-                ) && path.attr.name != "id"
+                let indexed = match self.target(r, path) {
+                    Ok(Target::Column(_, Kind::Exact | Kind::Folded)) => true,
+                    Ok(Target::Values { attr, .. }) => FILTERED_ATTRS.contains(&attr.as_str()),
+                    _ => false,
+                };
+                indexed && path.attr.name != "id"
             }
             _ => false,
         }
@@ -317,49 +324,6 @@ impl Sql {
         }
     }
 
-    /// `SELECT user_id` of the profile values of `attr`(`.sub`) that
-    /// compare true.
-    fn values_ids(
-        &mut self,
-        attr: String,
-        sub: Option<String>,
-        exact: bool,
-        op: CompareOp,
-        lit: &Literal,
-    ) -> Result<String, RepoError> {
-        let v = self.alias("v");
-        let a = self.param(attr);
-        let mut of_attr = format!("{v}.attr = {a}");
-        if let Some(sub) = sub {
-            let s = self.param(sub);
-            of_attr.push_str(&format!(" AND {v}.sub = {s}"));
-        }
-        let (expr, kind) =
-            if exact { (format!("{v}.value"), Kind::Exact) } else { (format!("{v}.folded"), Kind::Folded) };
-        let mut c = self.compare(&expr, kind, op, lit)?;
-        if exact && op == CompareOp::Eq {
-            c = format!("{} AND {c}", self.folded_eq(&v, lit));
-        }
-        Ok(format!("SELECT {v}.user_id FROM user_values {v} WHERE {of_attr} AND {c}"))
-    }
-
-    /// `v.folded = fold(lit)`: an exact equality implies it, and it lets
-    /// the folded index find the rows (there is no index on the exact
-    /// value: it doubled the index writes of every profile for the few
-    /// case-exact attributes).
-    fn folded_eq(&mut self, v: &str, lit: &Literal) -> String {
-        let text = match lit {
-            Literal::String(s) => s.clone(),
-            Literal::Bool(b) => b.to_string(),
-            Literal::Integer(i) => i.to_string(),
-            Literal::Decimal(d) => d.to_string(),
-            Literal::DateTime(d) => d.to_rfc3339(),
-            Literal::Null => return "1 = 1".into(),
-        };
-        let p = self.param(Bind::Text(fold(&text)));
-        format!("{v}.folded = {p}")
-    }
-
     fn value_path(&mut self, r: Resource, attr: &AttrPath, inner: &Filter) -> Result<String, RepoError> {
         match self.target(r, attr)? {
             Target::UserGroups(_) => {
@@ -379,11 +343,21 @@ impl Sql {
                 ))
             }
             Target::Values { attr: key, .. } => {
+                // `emails[type eq "work" and value eq "x"]` (Entra ID's
+                // match query): the index finds the users with some email
+                // `x`, and each is checked for an element with both;
+                // without it every user of the organization was tested.
+                let candidates = match self.indexed_term(r, inner) {
+                    Some((attr, sub, exact, op, lit)) => {
+                        format!("u.id IN ({}) AND ", self.values_ids(attr, sub, exact, op, &lit)?)
+                    }
+                    None => String::new(),
+                };
                 let e = self.alias("e");
                 let k = self.param(key);
                 let cond = self.node(r, inner, Some(&Elem::Values(e.clone())))?;
                 Ok(format!(
-                    "EXISTS (SELECT 1 FROM user_values {e} WHERE {e}.user_id = u.id AND {e}.attr = {k} AND {cond})"
+                    "({candidates}EXISTS (SELECT 1 FROM user_values {e} WHERE {e}.user_id = u.id AND {e}.attr = {k} AND {cond}))"
                 ))
             }
             _ => Err(unsupported(attr)),
@@ -434,7 +408,9 @@ impl Sql {
             Target::Values { attr, sub, exact } => match cmp {
                 // A positive comparison as `u.id IN (…)`: the values index
                 // finds the matching users directly.
-                Some((op, lit)) if op != CompareOp::Ne && *lit != Literal::Null => {
+                Some((op, lit))
+                    if op != CompareOp::Ne && *lit != Literal::Null && FILTERED_ATTRS.contains(&attr.as_str()) =>
+                {
                     Ok(format!("u.id IN ({})", self.values_ids(attr, sub, exact, op, lit)?))
                 }
                 _ => {
@@ -584,6 +560,8 @@ enum Elem {
 mod list;
 use list::{role_rank, role_rank_sql};
 mod search;
+mod values;
+use values::FILTERED_ATTRS;
 
 #[cfg(test)]
 mod tests;

@@ -104,21 +104,7 @@ impl DieselTx<'_> {
             _ => format!("SELECT COUNT(*) AS n FROM {from} WHERE {in_org}{}", parts.filter),
         };
         let count_binds = sql.binds[..parts.filter_binds].to_vec();
-        let rows: Vec<R> = self
-            .db
-            .load(
-                // The page's sequence numbers first, then its rows: the
-                // database sorts and skips narrow keys, not whole profiles
-                // (a broad filter on 100,000 users sorted every matching
-                // profile in memory to return 100 of them).
-                format!(
-                    "SELECT {cols} FROM {from} WHERE {alias}.seq IN (SELECT {alias}.seq FROM {from} \
-                     WHERE {in_org}{}{} {} {}) {}",
-                    parts.filter, parts.cursor, parts.order, parts.limit, parts.order
-                ),
-                sql.binds,
-            )
-            .map_err(other)?;
+        let rows: Vec<R> = self.db.load(parts.page_sql(cols, from, alias, &in_org), sql.binds).map_err(other)?;
         let total = match known_total(&query.page, rows.len() as u64) {
             Some(n) => n,
             None => self.db.first::<Count>(count_sql, count_binds).map_err(other)?.map_or(0, |c| c.n as u64),

@@ -57,6 +57,20 @@ pub(crate) struct ListParts {
     pub(crate) limit: String,
 }
 
+impl ListParts {
+    /// The page: its sequence numbers first, then its rows, so the database
+    /// sorts and skips narrow keys, not whole profiles (a broad filter on
+    /// 100,000 users sorted every matching profile in memory to return 100
+    /// of them).
+    pub(crate) fn page_sql(&self, cols: &str, from: &str, alias: &str, in_org: &str) -> String {
+        format!(
+            "SELECT {cols} FROM {from} WHERE {alias}.seq IN (SELECT {alias}.seq FROM {from} \
+             WHERE {in_org}{}{} {} {}) {}",
+            self.filter, self.cursor, self.order, self.limit, self.order
+        )
+    }
+}
+
 /// A role's rank, Guest 1 up to Admin 4: `Role`'s own order (its
 /// declaration order, lowest first); 0 is left for an unknown value.
 pub(super) fn role_rank(r: Role) -> i64 {

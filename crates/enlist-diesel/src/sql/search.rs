@@ -28,10 +28,10 @@ pub(super) struct Search {
 }
 
 impl Sql {
-    /// The organization condition of a list on `alias`: indexed, unless a
-    /// search drives the query ([`Sql::filter`]).
+    /// The organization condition of a list on `alias`: indexed, unless an
+    /// index of the filter drives the query ([`Sql::filter`]).
     pub(crate) fn org_condition(&self, alias: &str, org: &str) -> String {
-        let plus = if self.search_drives { "+" } else { "" };
+        let plus = if self.index_drives { "+" } else { "" };
         format!("{plus}{alias}.organization_id = {org}")
     }
 

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS user_values_filtered;

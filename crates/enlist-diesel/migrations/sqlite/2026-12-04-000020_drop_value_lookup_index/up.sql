@@ -1,0 +1,5 @@
+-- user_values_filtered (migration 19) serves every filter this release
+-- sends through an index. A listed contract step: the previous release's
+-- queries stay correct without this index; while both run, its filters on
+-- profile values read them by scanning instead.
+DROP INDEX IF EXISTS user_values_lookup;
