@@ -98,6 +98,12 @@ pub trait UserRepo: Send {
     /// and memberships, so what it computes is what commits. An adapter
     /// whose write transactions are already serial (SQLite) may do nothing.
     fn lock(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<()>;
+    /// The user, locked as [`UserRepo::lock`] locks it. An adapter may do
+    /// both in one statement (a row lock taken by the read itself).
+    fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>> {
+        self.lock(org, std::slice::from_ref(id))?;
+        self.get(org, id)
+    }
     /// The organization's users among `ids` (others left out).
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>>;
     /// A filtered, sorted page, evaluated by the database.
@@ -106,11 +112,14 @@ pub trait UserRepo: Send {
     /// [`RepoError::Unique`]`(UserName)` for a taken userName (case-
     /// insensitive), `(Membership)` when the account is already a member.
     fn insert(&mut self, user: &User) -> RepoResult<()>;
-    /// Writes `user` if its stored version is still `expected_version`.
+    /// Writes `user` over `previous`, the stored user it was computed from
+    /// in this transaction, if the stored version is still
+    /// `previous.version`. The adapter may write only what differs from
+    /// `previous` (a PATCH of one attribute rewrote every value row).
     ///
     /// # Errors
     /// [`RepoError::VersionConflict`] otherwise; `Unique(UserName)`.
-    fn update(&mut self, user: &User, expected_version: u64) -> RepoResult<()>;
+    fn update(&mut self, user: &User, previous: &User) -> RepoResult<()>;
     /// Deletes the membership and its group memberships; whether it existed.
     fn delete(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<bool>;
     /// Active users whose effective role is Admin.

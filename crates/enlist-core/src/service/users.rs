@@ -118,11 +118,11 @@ impl Users {
         // 8,871 -> 6,000 PATCH/s on two cores, see docs/performance.md).
         let (deps, caller, id) = (self.deps.clone(), caller.clone(), id.clone());
         transact(&*self.deps.store, Mode::Write, move |tx| {
-            // Lock first: the role computed in `commit_update` must see the
-            // memberships that commit with it (a concurrent group change
-            // waits, or is waited for).
-            tx.users().lock(&caller.organization_id, std::slice::from_ref(&id))?;
-            let user = match plan_update(tx, &caller, &id, &change, if_match)? {
+            // Locked as it is read: the role computed in `commit_update`
+            // must see the memberships that commit with it (a concurrent
+            // group change waits, or is waited for).
+            let current = tx.users().get_locked(&caller.organization_id, &id)?.ok_or_else(|| user_not_found(&id))?;
+            let user = match plan_update(current, &change, if_match)? {
                 Planned::Unchanged(user) => user,
                 Planned::Changed(plan) => match commit_update(tx, &deps, &caller, plan)? {
                     Committed::Done(user) => user,
@@ -324,15 +324,8 @@ struct Plan {
 }
 
 /// Applies a PATCH or PUT to the stored user and validates the result;
-/// reads only.
-fn plan_update(
-    tx: &mut dyn Transaction,
-    caller: &Caller,
-    id: &UserId,
-    change: &UserChange,
-    if_match: Option<u64>,
-) -> Result<Planned> {
-    let current = tx.users().get(&caller.organization_id, id)?.ok_or_else(|| user_not_found(id))?;
+/// reads nothing more.
+fn plan_update(current: User, change: &UserChange, if_match: Option<u64>) -> Result<Planned> {
     check_version("User", current.id.as_str(), current.version, if_match)?;
     let (attrs, operation) = match change {
         UserChange::Patch(ops) => (apply_patch(current.profile.attrs(), ops)?, Operation::Patch),
@@ -376,7 +369,10 @@ fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: P
         }
     }
     let id = &current.id;
-    let org = load_org(tx, &caller.organization_id)?;
+    let org_id = &caller.organization_id;
+    // The organization is read only where a rule needs it: its domains
+    // for an email change, its default role for a role that follows it.
+    let mut org: Option<Organization> = None;
     let mut email_changed_from = None;
     if profile.email() != current.profile.email() {
         // Decided against the account's email, which another organization
@@ -384,7 +380,9 @@ fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: P
         let account_email =
             tx.accounts().get(&current.account_id)?.map_or_else(|| current.profile.email().clone(), |a| a.email);
         if profile.email() != &account_email {
-            check_email_change(&org, &account_email, profile.email())?;
+            let loaded = load_org(tx, org_id)?;
+            check_email_change(&loaded, &account_email, profile.email())?;
+            org = Some(loaded);
             match tx.accounts().set_email(&current.account_id, profile.email()) {
                 Err(RepoError::Unique(_)) => {
                     return Err(Error::Uniqueness {
@@ -401,10 +399,23 @@ fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: P
         }
     }
     if profile.manager() != current.profile.manager() {
-        check_manager(tx, &org.id, Some(id), &profile)?;
+        check_manager(tx, org_id, Some(id), &profile)?;
     }
-    let floor = tx.groups().group_role_floor(&org.id, std::slice::from_ref(id))?.into_iter().map(|(_, r)| r).max();
-    let (effective_role, role_source) = effective_role(profile.roles(), floor, org.default_role);
+    let (effective_role, role_source) = if profile.roles() == current.profile.roles()
+        && current.role_source != RoleSource::Default
+    {
+        // Group changes recompute their members' roles as they commit,
+        // and an assigned or group role does not follow the default:
+        // with the same roles, the stored role is what this computes.
+        (current.effective_role, current.role_source)
+    } else {
+        let floor = tx.groups().group_role_floor(org_id, std::slice::from_ref(id))?.into_iter().map(|(_, r)| r).max();
+        let default = match org {
+            Some(o) => o.default_role,
+            None => load_org(tx, org_id)?.default_role,
+        };
+        effective_role(profile.roles(), floor, default)
+    };
     let next = User {
         profile,
         effective_role,
@@ -415,14 +426,14 @@ fn commit_update(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, plan: P
     };
     if current.is_active_admin() && !next.is_active_admin() {
         let verb = if next.profile.active() { "demote" } else { "deactivate" };
-        guard_last_admin(tx, &org.id, 1, || last_admin_detail(verb, &current))?;
+        guard_last_admin(tx, org_id, 1, || last_admin_detail(verb, &current))?;
     }
-    match tx.users().update(&next, current.version) {
+    match tx.users().update(&next, &current) {
         Err(RepoError::Unique(Uniqueness::UserName)) => return Err(user_name_taken(next.profile.user_name())),
         other => other?,
     }
     let changed: Vec<String> = changes.iter().map(|c| c.attribute.clone()).collect();
-    Audit::new(&org.id, &caller.actor, ResourceKind::User, id.as_str(), operation, changes).record(tx, deps)?;
+    Audit::new(org_id, &caller.actor, ResourceKind::User, id.as_str(), operation, changes).record(tx, deps)?;
     user_events(tx, deps, &caller.actor, &current, &next, changed, email_changed_from)?;
     Ok(Committed::Done(next))
 }
@@ -501,7 +512,7 @@ fn delete(
             version: managed.version + 1,
             ..managed.clone()
         };
-        tx.users().update(&next, managed.version)?;
+        tx.users().update(&next, &managed)?;
         let data =
             EventData::User { user: UserSnapshot::of(&next), changed: vec![format!("{ENTERPRISE_USER}:manager")] };
         emit(tx, deps, org, &caller.actor, EventKind::UserUpdated, data)?;

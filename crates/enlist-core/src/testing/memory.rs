@@ -287,7 +287,8 @@ impl UserRepo for Memory {
         self.users.push(user.clone());
         Ok(())
     }
-    fn update(&mut self, user: &User, expected_version: u64) -> RepoResult<()> {
+    fn update(&mut self, user: &User, previous: &User) -> RepoResult<()> {
+        let expected_version = previous.version;
         if self.user_name_taken(user) {
             return Err(RepoError::Unique(Uniqueness::UserName));
         }

@@ -76,20 +76,16 @@ impl DieselTx<'_> {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    /// Writes the profile's flattened values. For a stored user only the
-    /// rows that changed are written: rewriting every row (and its four
+    /// Writes the profile's flattened values. Over a stored user
+    /// (`previous`) only the rows that changed are written, found by
+    /// flattening both profiles (the stored rows are the previous
+    /// profile's, written in the same way): rewriting every row (and its
     /// index entries) made a PATCH of one attribute cost as much as a
-    /// create, under SQLite's one write lock.
-    fn write_values(&mut self, user: &User, stored: bool) -> Result<(), RepoError> {
+    /// create, and reading the rows back was one more statement per PATCH.
+    fn write_values(&mut self, user: &User, previous: Option<&User>) -> Result<(), RepoError> {
         let mut rows = flatten(user.profile.attrs());
-        if stored {
-            let old: Vec<crate::codec::ValueRow> = self
-                .db
-                .load(
-                    "SELECT attr, CAST(idx AS BIGINT) AS idx, sub, value, folded FROM user_values WHERE user_id = $1",
-                    binds![user.id.as_str()],
-                )
-                .map_err(other)?;
+        if let Some(previous) = previous {
+            let old = flatten(previous.profile.attrs());
             let new: std::collections::HashSet<&crate::codec::ValueRow> = rows.iter().collect();
             let gone: Vec<&crate::codec::ValueRow> = old.iter().filter(|r| !new.contains(r)).collect();
             if gone.len() > rows.len() / 2 {
@@ -178,6 +174,13 @@ impl UserRepo for DieselTx<'_> {
         }
         Ok(())
     }
+    fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>> {
+        // SQLite write transactions are IMMEDIATE: already serial.
+        let lock = if self.db.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+        Ok(self
+            .users_where(&format!("u.organization_id = $1 AND u.id = $2{lock}"), binds![org.as_str(), id.as_str()])?
+            .pop())
+    }
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
@@ -206,11 +209,11 @@ impl UserRepo for DieselTx<'_> {
                 b,
             )
             .map_err(|e| db_err(e, |w| if w.contains("user_name") { Uniqueness::UserName } else { Uniqueness::Membership }))?;
-        self.write_values(user, false)
+        self.write_values(user, None)
     }
-    fn update(&mut self, user: &User, expected_version: u64) -> RepoResult<()> {
+    fn update(&mut self, user: &User, previous: &User) -> RepoResult<()> {
         let mut b = Self::user_columns(user);
-        b.extend(binds![user.organization_id.as_str(), user.id.as_str(), expected_version as i64]);
+        b.extend(binds![user.organization_id.as_str(), user.id.as_str(), previous.version as i64]);
         let n = self
             .db
             .exec(
@@ -223,7 +226,7 @@ impl UserRepo for DieselTx<'_> {
         if n == 0 {
             return Err(RepoError::VersionConflict);
         }
-        self.write_values(user, true)
+        self.write_values(user, Some(previous))
     }
     fn delete(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<bool> {
         // Side rows and memberships go by ON DELETE CASCADE.

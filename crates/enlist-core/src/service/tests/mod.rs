@@ -104,6 +104,14 @@ impl World {
         self.tx.users.checkpoint();
         self.tx.users.expect_lock().returning(|_, _| Ok(()));
     }
+
+    /// The stored user, however the use case reads it (a change reads it
+    /// locked).
+    fn user_is(&mut self, u: User) {
+        let locked = u.clone();
+        self.tx.users.expect_get_locked().returning(move |_, _| Ok(Some(locked.clone())));
+        self.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
+    }
 }
 
 fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
@@ -113,6 +121,8 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
     tx.users.expect_lock().returning(|_, _| Ok(()));
     let all = users.clone();
     tx.users.expect_get().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).cloned()));
+    let all = users.clone();
+    tx.users.expect_get_locked().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).cloned()));
     // Each user's account holds the email its profile gives.
     let all = users.clone();
     tx.accounts.expect_get().returning(move |id| {

@@ -160,7 +160,7 @@ fn a_change_that_changes_nothing_writes_nothing() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
     w.own_users();
     let u = user("u1", attrs("a@x.com", None, &[]));
-    w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
+    w.user_is(u);
     w.tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
     w.tx.users.expect_update().never();
     let audits = w.audits.clone();
@@ -179,7 +179,7 @@ fn password_is_refused_on_replace_and_patch() {
         let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
         w.own_users();
         let u = user("u1", attrs("a@x.com", None, &[]));
-        w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
+        w.user_is(u);
         w.tx.users.expect_update().never();
         let (e, _) = enlist(w.tx);
         let err = block_on(e.users.change(&entra(), &UserId::new("u1"), change, None)).unwrap_err();
@@ -232,6 +232,44 @@ fn deactivate_keeps_the_membership_and_its_roles() {
 }
 
 #[test]
+fn a_change_keeping_assigned_roles_reads_neither_the_organization_nor_group_roles() {
+    // Group changes recompute their members' roles as they commit, so a
+    // PATCH of other attributes keeps the stored role: two reads fewer
+    // per Entra update.
+    let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &["Guest"]))], 0);
+    w.tx.orgs.checkpoint();
+    w.tx.orgs.expect_get().never();
+    w.tx.groups.checkpoint();
+    w.tx.groups.expect_group_role_floor().never();
+    let (e, _) = enlist(w.tx);
+    let v = block_on(e.users.change(
+        &entra(),
+        &UserId::new("u1"),
+        patch(vec![op(PatchKind::Replace, path("title", None), Some(s("Buyer")))]),
+        None,
+    ))
+    .unwrap();
+    assert_eq!((v.user.effective_role, v.user.role_source), (Role::Guest, RoleSource::Assigned));
+}
+
+#[test]
+fn a_role_that_follows_the_default_takes_a_changed_default_at_the_next_change() {
+    // Stored under FreeMember; the organization's default is now Guest.
+    let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
+    w.tx.orgs.checkpoint();
+    w.tx.orgs.expect_get().returning(|_| Ok(Some(Organization { default_role: Role::Guest, ..org(&[]) })));
+    let (e, _) = enlist(w.tx);
+    let v = block_on(e.users.change(
+        &entra(),
+        &UserId::new("u1"),
+        patch(vec![op(PatchKind::Replace, path("title", None), Some(s("Buyer")))]),
+        None,
+    ))
+    .unwrap();
+    assert_eq!((v.user.effective_role, v.user.role_source), (Role::Guest, RoleSource::Default));
+}
+
+#[test]
 fn role_change_recomputes_the_effective_role_with_group_floor() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &["Guest"]))], 0);
     w.tx.groups.checkpoint();
@@ -255,7 +293,7 @@ fn if_match_with_a_stale_version_fails_and_changes_nothing() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
     w.own_users();
     let u = user("u1", attrs("a@x.com", None, &[]));
-    w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
+    w.user_is(u);
     w.tx.users.expect_update().never();
     let (e, _) = enlist(w.tx);
     let err = block_on(e.users.change(
@@ -273,7 +311,7 @@ fn a_lost_version_race_is_retried_not_reported() {
     let mut w = world(org(&[]), vec![user("u1", attrs("a@x.com", None, &[]))], 0);
     w.own_users();
     let u = user("u1", attrs("a@x.com", None, &[]));
-    w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
+    w.user_is(u);
     w.tx.users.expect_groups_of().returning(|_, _| Ok(Vec::new()));
     let mut first = true;
     w.tx.users.expect_update().times(2).returning(move |_, _| {
@@ -322,7 +360,7 @@ fn the_last_active_admin_cannot_be_deactivated_demoted_or_deleted() {
         let mut w = admin_world(1);
         w.own_users();
         let u = user("boss", attrs("boss@x.com", None, &["Admin"]));
-        w.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
+        w.user_is(u);
         w.tx.users.expect_count_active_admins().returning(|_| Ok(1));
         w.tx.users.expect_update().never();
         let (e, store) = enlist(w.tx);
