@@ -106,6 +106,24 @@ pub trait UserRepo: Send {
     }
     /// The organization's users among `ids` (others left out).
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>>;
+    /// Which of `ids` are the organization's users. An adapter may answer
+    /// without reading their profiles.
+    fn existing(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<UserId>> {
+        Ok(self.get_many(org, ids)?.into_iter().map(|u| u.id).collect())
+    }
+    /// The names the organization's users among `ids` are shown by (the
+    /// displayName, else the userName), as a manager reference shows them.
+    /// An adapter may answer without reading whole profiles.
+    fn display_names(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, String)>> {
+        Ok(self
+            .get_many(org, ids)?
+            .into_iter()
+            .map(|u| {
+                let name = u.profile.display_name().unwrap_or_else(|| u.profile.user_name().as_str()).to_owned();
+                (u.id, name)
+            })
+            .collect())
+    }
     /// A filtered, sorted page, evaluated by the database.
     fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<User>>;
     /// # Errors

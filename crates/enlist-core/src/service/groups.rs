@@ -319,7 +319,7 @@ fn check_known(tx: &mut dyn Transaction, org: &OrganizationId, ids: &[UserId]) -
     if ids.is_empty() {
         return Ok(());
     }
-    let found: BTreeSet<UserId> = tx.users().get_many(org, ids)?.into_iter().map(|u| u.id).collect();
+    let found: BTreeSet<UserId> = tx.users().existing(org, ids)?.into_iter().collect();
     let unknown: Vec<&str> = ids.iter().filter(|id| !found.contains(*id)).map(UserId::as_str).collect();
     if !unknown.is_empty() {
         return Err(Error::invalid(format!(

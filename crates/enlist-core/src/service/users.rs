@@ -170,14 +170,7 @@ fn views(tx: &mut dyn Transaction, users: Vec<User>, with_groups: bool) -> Resul
     let names: HashMap<UserId, String> = if managers.is_empty() {
         HashMap::new()
     } else {
-        tx.users()
-            .get_many(&org, &managers)?
-            .into_iter()
-            .map(|m| {
-                let name = m.profile.display_name().unwrap_or_else(|| m.profile.user_name().as_str()).to_owned();
-                (m.id, name)
-            })
-            .collect()
+        tx.users().display_names(&org, &managers)?.into_iter().collect()
     };
     Ok(users
         .into_iter()
@@ -194,7 +187,7 @@ fn check_manager(tx: &mut dyn Transaction, org: &OrganizationId, me: Option<&Use
         if Some(&m) == me {
             return Err(Error::invalid("a user cannot be their own manager; map manager to another user's id"));
         }
-        if tx.users().get(org, &m)?.is_none() {
+        if tx.users().existing(org, std::slice::from_ref(&m))?.is_empty() {
             return Err(Error::invalid(format!(
                 "manager '{m}' is not a user of this organization; provision the manager first, then set the reference"
             )));

@@ -60,6 +60,14 @@ impl UserRow {
 }
 
 #[derive(QueryableByName)]
+struct UserName {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
 struct UserGroupRow {
     #[diesel(sql_type = Text)]
     user_id: String,
@@ -92,7 +100,16 @@ impl DieselTx<'_> {
                 // Most of it changed: one statement beats many.
                 self.db.exec("DELETE FROM user_values WHERE user_id = $1", binds![user.id.as_str()]).map_err(other)?;
             } else {
-                for r in gone {
+                let kept: std::collections::HashSet<&crate::codec::ValueRow> = old.iter().collect();
+                rows.retain(|r| !kept.contains(r));
+                // A row whose place stays and whose value changed (Entra's
+                // replace of a title, a phone number) is updated where it
+                // is: its place's index entry stays as it is.
+                let key = |r: &crate::codec::ValueRow| (r.attr.clone(), r.idx, r.sub.clone());
+                let moved: std::collections::HashSet<_> = gone.iter().map(|r| key(r)).collect();
+                let (changed, added): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| moved.contains(&key(r)));
+                let changed_keys: std::collections::HashSet<_> = changed.iter().map(key).collect();
+                for r in gone.into_iter().filter(|r| !changed_keys.contains(&key(r))) {
                     self.db
                         .exec(
                             "DELETE FROM user_values WHERE user_id = $1 AND attr = $2 AND idx = $3 AND sub = $4",
@@ -100,8 +117,22 @@ impl DieselTx<'_> {
                         )
                         .map_err(other)?;
                 }
-                let kept: std::collections::HashSet<&crate::codec::ValueRow> = old.iter().collect();
-                rows.retain(|r| !kept.contains(r));
+                for r in &changed {
+                    self.db
+                        .exec(
+                            "UPDATE user_values SET value = $1, folded = $2 WHERE user_id = $3 AND attr = $4 AND idx = $5 AND sub = $6",
+                            binds![
+                                r.value.as_str(),
+                                r.folded.as_str(),
+                                user.id.as_str(),
+                                r.attr.as_str(),
+                                r.idx,
+                                r.sub.as_str()
+                            ],
+                        )
+                        .map_err(other)?;
+                }
+                rows = added;
             }
         }
         for chunk in rows.chunks(CHUNK / 5) {
@@ -188,6 +219,39 @@ impl UserRepo for DieselTx<'_> {
             let mut b = binds![org.as_str()];
             b.extend(ids);
             out.extend(self.users_where(&format!("u.organization_id = $1 AND u.id IN ({list})"), b)?);
+        }
+        Ok(out)
+    }
+    fn existing(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<UserId>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
+            let mut b = binds![org.as_str()];
+            b.extend(ids);
+            let rows: Vec<Str> = self
+                .db
+                .load(format!("SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({list})"), b)
+                .map_err(other)?;
+            out.extend(rows.into_iter().map(|r| UserId::new(r.s)));
+        }
+        Ok(out)
+    }
+    fn display_names(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, String)>> {
+        // The displayName from the stored profile, not the profile decoded.
+        let name = match self.db.backend() {
+            Backend::Postgres => "COALESCE(profile::json ->> 'displayName', user_name)",
+            Backend::Sqlite => "COALESCE(json_extract(profile, '$.displayName'), user_name)",
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
+            let mut b = binds![org.as_str()];
+            b.extend(ids);
+            let rows: Vec<UserName> = self
+                .db
+                .load(format!("SELECT id, {name} AS name FROM users WHERE organization_id = $1 AND id IN ({list})"), b)
+                .map_err(other)?;
+            out.extend(rows.into_iter().map(|r| (UserId::new(r.id), r.name)));
         }
         Ok(out)
     }

@@ -49,6 +49,56 @@ async fn provisioning_round_trip(env: Env) {
 }
 on_both!(provisioning_round_trip);
 
+/// A PATCH writes only the value rows that differ from the stored profile
+/// (a changed value where it is, a removed element deleted, a new one
+/// inserted), and filters see exactly the new profile.
+async fn value_rows_follow_every_change(env: Env) {
+    let o = org(&env, "Contoso", "owner@x.com").await;
+    let c = entra(&o.id);
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let boss =
+        env.enlist.users.create(&c, user(json!({"userName": "boss@x.com", "displayName": "The Boss"}))).await.unwrap();
+    let ann = env
+        .enlist
+        .users
+        .create(
+            &c,
+            user(json!({"userName": "ann@x.com", "title": "Buyer",
+                "emails": [{"type": "work", "value": "ann@x.com", "primary": true}, {"type": "other", "value": "ann@home.org"}],
+                "phoneNumbers": [{"type": "mobile", "value": "+1 555 0100"}], ent: {"employeeNumber": "100"}})),
+        )
+        .await
+        .unwrap();
+    let patch = json!({"Operations": [
+        {"op": "Replace", "path": "title", "value": "Lead"},
+        {"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555 0199"},
+        {"op": "Remove", "path": "emails[type eq \"other\"]"},
+        {"op": "Add", "path": "phoneNumbers", "value": [{"type": "work", "value": "+1 555 0200"}]},
+        {"op": "Replace", "path": format!("{ent}:employeeNumber"), "value": "101"},
+        {"op": "Replace", "path": format!("{ent}:manager"), "value": boss.user.id.as_str()}
+    ]});
+    let ops = enlist_scim::user_patch(&patch, "x").unwrap();
+    let v = env.enlist.users.change(&c, &ann.user.id, UserChange::Patch(ops), None).await.unwrap();
+    assert_eq!(v.manager_display.as_deref(), Some("The Boss"), "[{}] the manager is shown by name", env.name);
+    for (filter, want) in [
+        (r#"title eq "Lead""#, vec!["ann@x.com"]),
+        (r#"title eq "Buyer""#, vec![]),
+        (r#"phoneNumbers.value eq "+1 555 0199""#, vec!["ann@x.com"]),
+        (r#"phoneNumbers.value eq "+1 555 0100""#, vec![]),
+        (r#"phoneNumbers[type eq "work"].value eq "+1 555 0200""#, vec!["ann@x.com"]),
+        (r#"emails.value eq "ann@home.org""#, vec![]),
+        (r#"emails[type eq "work"].value eq "ANN@x.com""#, vec!["ann@x.com"]),
+        (&format!(r#"{ent}:employeeNumber eq "101""#), vec!["ann@x.com"]),
+        (&format!(r#"{ent}:employeeNumber eq "100""#), vec![]),
+    ] {
+        assert_eq!(user_names(&env, &c, filter).await, want, "[{}] {filter}", env.name);
+    }
+    // What is read back is what the change answered.
+    let got = env.enlist.users.get(&c, &ann.user.id, false).await.unwrap();
+    assert_eq!(got.user, v.user, "[{}]", env.name);
+}
+on_both!(value_rows_follow_every_change);
+
 pub(crate) async fn seed(env: &Env, c: &Caller) {
     let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     let people = [

@@ -134,6 +134,17 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
     });
     let all = users.clone();
     tx.users
+        .expect_existing()
+        .returning(move |_, ids| Ok(all.iter().filter(|u| ids.contains(&u.id)).map(|u| u.id.clone()).collect()));
+    let all = users.clone();
+    tx.users.expect_display_names().returning(move |_, ids| {
+        let named = all.iter().filter(|u| ids.contains(&u.id));
+        Ok(named
+            .map(|u| (u.id.clone(), u.profile.display_name().unwrap_or(u.profile.user_name().as_str()).to_owned()))
+            .collect())
+    });
+    let all = users.clone();
+    tx.users
         .expect_get_many()
         .returning(move |_, ids| Ok(all.iter().filter(|u| ids.contains(&u.id)).cloned().collect()));
     tx.users.expect_count_active_admins().returning(move |_| Ok(active_admins));
