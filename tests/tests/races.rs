@@ -46,6 +46,41 @@ async fn one_user_name_raced_gives_one_user(s: &TestServer) {
 }
 on_both!(one_user_name_raced_gives_one_user);
 
+/// One person provisioned by two organizations at once: each organization
+/// gets one membership, and both link to one account (the account's
+/// insert races across organizations; a loser runs again and links).
+async fn one_person_raced_by_two_organizations_gets_one_account(s: &TestServer) {
+    let answers = together(
+        (0..16)
+            .map(|i| {
+                let c = if i % 2 == 0 { s.a() } else { s.b() };
+                let body = json!({"userName": "shared@fabrikam.com", "roles": [{"value": "Guest"}]});
+                async move { c.post(U, &body).await }
+            })
+            .collect(),
+    )
+    .await;
+    let created: Vec<&Response> = answers.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(
+        created.len(),
+        2,
+        "[{:?}] one per organization: {:?}",
+        s.backend,
+        answers.iter().map(|r| (r.status, r.text.clone())).collect::<Vec<_>>()
+    );
+    for r in answers.iter().filter(|r| r.status != 201) {
+        r.scim_error(409, Some("uniqueness"));
+    }
+    let email = enlist_core::types::Email::parse("shared@fabrikam.com").unwrap();
+    let mut accounts = Vec::new();
+    for org in [&s.org_a, &s.org_b] {
+        let op = enlist_core::Caller { organization_id: org.clone(), actor: enlist_core::Actor::Operator };
+        accounts.push(s.enlist.users.by_email(&op, &email).await.unwrap().user.account_id);
+    }
+    assert_eq!(accounts[0], accounts[1], "[{:?}] one account for one email", s.backend);
+}
+on_both!(one_person_raced_by_two_organizations_gets_one_account);
+
 async fn concurrent_member_additions_all_land(s: &TestServer) {
     let mut ids = Vec::new();
     for i in 0..32 {

@@ -78,6 +78,19 @@ pub trait AccountRepo: Send {
     /// # Errors
     /// [`RepoError::Unique`]`(AccountEmail)` when the email has an account.
     fn insert(&mut self, account: &Account) -> RepoResult<()>;
+    /// The account of `account.email`, inserting `account` when there is
+    /// none; whether it was inserted. An adapter may do both in one
+    /// statement.
+    ///
+    /// # Errors
+    /// [`RepoError::Unique`]`(AccountEmail)` when another transaction
+    /// inserted the email's account meanwhile (run the unit again).
+    fn get_or_insert(&mut self, account: &Account) -> RepoResult<(Account, bool)> {
+        match self.by_email(&account.email)? {
+            Some(found) => Ok((found, false)),
+            None => self.insert(account).map(|()| (account.clone(), true)),
+        }
+    }
     /// # Errors
     /// [`RepoError::Unique`]`(AccountEmail)` when the email has an account.
     fn set_email(&mut self, id: &AccountId, email: &Email) -> RepoResult<()>;

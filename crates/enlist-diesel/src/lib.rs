@@ -422,7 +422,7 @@ impl Store for Database {
             let mut tx = DieselTx::new(db);
             work(&mut tx).map_err(TxError::Core)?;
             // Numbered last: see `repo/events.rs`.
-            Ok(tx.flush_events()?)
+            Ok(tx.flush()?)
         })
         .await
     }

@@ -203,8 +203,13 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
     let profile = Profile::parse(attrs)?;
     check_manager(tx, &org.id, None, &profile)?;
     let now = deps.clock.now();
-    let account = match tx.accounts().by_email(profile.email())? {
-        Some(account) => {
+    let candidate = Account { id: AccountId::new(deps.ids.id()), email: profile.email().clone(), created_at: now };
+    let account = match tx.accounts().get_or_insert(&candidate) {
+        // Another organization created the person at the same moment:
+        // run again and link to it.
+        Err(RepoError::Unique(Uniqueness::AccountEmail)) => return Err(Error::Retry),
+        Ok((account, true)) => account,
+        Ok((account, false)) => {
             if let Some(existing) = tx.users().by_account(&org.id, &account.id)? {
                 return Err(Error::Uniqueness {
                     rule: Uniqueness::Membership,
@@ -219,17 +224,7 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
             }
             account
         }
-        None => {
-            let account =
-                Account { id: AccountId::new(deps.ids.id()), email: profile.email().clone(), created_at: now };
-            match tx.accounts().insert(&account) {
-                // Another organization created the person at the same
-                // moment: run again and link to it.
-                Err(RepoError::Unique(Uniqueness::AccountEmail)) => return Err(Error::Retry),
-                other => other?,
-            }
-            account
-        }
+        Err(e) => return Err(e.into()),
     };
     let (effective_role, role_source) = effective_role(profile.roles(), None, org.default_role);
     let user = User {

@@ -1,7 +1,7 @@
 //! `AccountRepo`: global accounts, one per email (folded column).
 
 use super::{db_err, micros, other, time, DieselTx};
-use crate::conn::binds;
+use crate::conn::{binds, Backend};
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
 use enlist_core::model::*;
@@ -17,6 +17,18 @@ struct AccountRow {
     email: String,
     #[diesel(sql_type = BigInt)]
     created_at: i64,
+}
+
+#[derive(QueryableByName)]
+struct CreatedRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    created: bool,
 }
 
 impl AccountRepo for DieselTx<'_> {
@@ -42,6 +54,32 @@ impl AccountRepo for DieselTx<'_> {
             )
             .map_err(|e| db_err(e, |_| Uniqueness::AccountEmail))?;
         Ok(())
+    }
+    fn get_or_insert(&mut self, a: &Account) -> RepoResult<(Account, bool)> {
+        if self.db.backend() != Backend::Postgres {
+            // In process, two statements cost nothing more.
+            return match AccountRepo::by_email(self, &a.email)? {
+                Some(found) => Ok((found, false)),
+                None => AccountRepo::insert(self, a).map(|()| (a.clone(), true)),
+            };
+        }
+        // One round trip: the insert, or the account already there. None
+        // of either when another transaction inserted the email after this
+        // statement began: the unit runs again.
+        let row: Option<CreatedRow> = self
+            .db
+            .first(
+                "WITH ins AS (INSERT INTO accounts (id, email, email_folded, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (email_folded) DO NOTHING RETURNING id, email, created_at) \
+                 SELECT id, email, created_at, TRUE AS created FROM ins \
+                 UNION ALL SELECT id, email, created_at, FALSE AS created FROM accounts \
+                 WHERE email_folded = $3 AND NOT EXISTS (SELECT 1 FROM ins)",
+                binds![a.id.as_str(), a.email.as_str(), a.email.folded(), micros(a.created_at)],
+            )
+            .map_err(|e| db_err(e, |_| Uniqueness::AccountEmail))?;
+        let Some(r) = row else { return Err(enlist_core::RepoError::Unique(Uniqueness::AccountEmail)) };
+        let created = r.created;
+        Ok((account(AccountRow { id: r.id, email: r.email, created_at: r.created_at })?, created))
     }
     fn set_email(&mut self, id: &AccountId, email: &Email) -> RepoResult<()> {
         self.db

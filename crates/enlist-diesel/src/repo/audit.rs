@@ -81,24 +81,20 @@ fn changes_from(text: &str) -> Vec<AttributeChange> {
 
 impl AuditLog for DieselTx<'_> {
     fn append(&mut self, r: &AuditRecord) -> RepoResult<()> {
-        self.db
-            .exec(
-                "INSERT INTO audit_log (id, organization_id, at, actor, resource, resource_id, operation, changes, note) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                binds![
-                    r.id.as_str(),
-                    r.organization_id.as_str(),
-                    micros(r.at),
-                    r.actor.as_str(),
-                    r.resource.as_str(),
-                    r.resource_id.as_str(),
-                    r.operation.as_str(),
-                    changes_json(&r.changes),
-                    r.note.clone()
-                ],
-            )
-            .map_err(other)?;
-        Ok(())
+        self.insert_later(
+            "audit_log (id, organization_id, at, actor, resource, resource_id, operation, changes, note)",
+            binds![
+                r.id.as_str(),
+                r.organization_id.as_str(),
+                micros(r.at),
+                r.actor.as_str(),
+                r.resource.as_str(),
+                r.resource_id.as_str(),
+                r.operation.as_str(),
+                changes_json(&r.changes),
+                r.note.clone()
+            ],
+        )
     }
     fn list(&mut self, org: &OrganizationId, since: Option<DateTime<Utc>>, limit: u64) -> RepoResult<Vec<AuditRecord>> {
         let rows: Vec<AuditRow> = self

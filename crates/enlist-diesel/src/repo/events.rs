@@ -59,15 +59,27 @@ impl EventRow {
 }
 
 impl DieselTx<'_> {
-    /// Numbers and writes the buffered events; called once, just before
-    /// the write transaction commits.
-    pub(crate) fn flush_events(&mut self) -> Result<(), DieselError> {
+    /// Writes what the unit left for its end: on PostgreSQL the rows of
+    /// [`DieselTx::insert_later`] and the events of one organization go in
+    /// one statement; then numbers and writes the buffered events. Called
+    /// once, just before the write transaction commits.
+    pub(crate) fn flush(&mut self) -> Result<(), DieselError> {
         let pending = std::mem::take(&mut self.events);
         let mut orgs: Vec<&OrganizationId> = Vec::new();
         for e in &pending {
             if !orgs.contains(&&e.organization_id) {
                 orgs.push(&e.organization_id);
             }
+        }
+        let mut b: Vec<Bind> = Vec::new();
+        let mut with = self.take_later(&mut b);
+        if orgs.len() != 1 || pending.len() > INSERT_CHUNK {
+            // Rare (an operator's work across organizations, a large group
+            // change): the rows first, then the events as below.
+            if let Some(last) = with.pop() {
+                self.db.exec(with_parts(&with, &last), std::mem::take(&mut b))?;
+            }
+            with.clear();
         }
         for org in orgs {
             let mine: Vec<&Event> = pending.iter().filter(|e| &e.organization_id == org).collect();
@@ -76,7 +88,9 @@ impl DieselTx<'_> {
                 // organization's commits, so it is held from the bump to
                 // COMMIT; a second round trip in between made every writer
                 // of the organization wait longer.
-                let mut b: Vec<Bind> = binds![org.as_str(), mine.len() as i64];
+                let o = format!("${}", b.len() + 1);
+                let n = format!("${}", b.len() + 2);
+                b.extend(binds![org.as_str(), mine.len() as i64]);
                 let mut values = String::new();
                 for (i, e) in mine.iter().enumerate() {
                     if i > 0 {
@@ -92,17 +106,18 @@ impl DieselTx<'_> {
                         encode(&e.data.to_value())
                     ]);
                 }
-                self.db.exec(
-                    format!(
-                        "WITH c AS (INSERT INTO event_counters (organization_id, seq) VALUES ($1, $2) \
-                         ON CONFLICT (organization_id) DO UPDATE SET seq = event_counters.seq + excluded.seq \
-                         RETURNING seq) \
-                         INSERT INTO events (organization_id, seq, id, at, actor, kind, data) \
-                         SELECT $1, c.seq - $2 + v.n, v.id, v.at, v.actor, v.kind, v.data \
-                         FROM c, (VALUES {values}) AS v(n, id, at, actor, kind, data)"
-                    ),
-                    b,
-                )?;
+                with.push(format!(
+                    "c AS (INSERT INTO event_counters (organization_id, seq) VALUES ({o}, {n}) \
+                     ON CONFLICT (organization_id) DO UPDATE SET seq = event_counters.seq + excluded.seq \
+                     RETURNING seq)"
+                ));
+                let main = format!(
+                    "INSERT INTO events (organization_id, seq, id, at, actor, kind, data) \
+                     SELECT {o}, c.seq - {n} + v.n, v.id, v.at, v.actor, v.kind, v.data \
+                     FROM c, (VALUES {values}) AS v(n, id, at, actor, kind, data)"
+                );
+                self.db.exec(with_parts(&with, &main), std::mem::take(&mut b))?;
+                with.clear();
                 continue;
             }
             let bumped: Option<Count> = self.db.first(
@@ -136,8 +151,26 @@ impl DieselTx<'_> {
                 self.db.exec(sql, b)?;
             }
         }
+        // No events: the rows alone.
+        if let Some(last) = with.pop() {
+            self.db.exec(with_parts(&with, &last), b)?;
+        }
         Ok(())
     }
+}
+
+/// `WITH w1 AS (…), … main`: the parts already named (`c AS (…)`) or
+/// inserts to name.
+fn with_parts(parts: &[String], main: &str) -> String {
+    if parts.is_empty() {
+        return main.to_owned();
+    }
+    let named: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if p.starts_with("INSERT") { format!("w{i} AS ({p})") } else { p.clone() })
+        .collect();
+    format!("WITH {} {main}", named.join(", "))
 }
 
 impl EventLog for DieselTx<'_> {

@@ -156,7 +156,9 @@ impl GuardRepo for DieselTx<'_> {
                 binds![org.as_str(), micros(since)],
             )
             .map_err(other)?;
-        Ok(c.map_or(0, |c| c.n as u64))
+        // This unit's own records, not yet written (`insert_later`).
+        let mine = self.later_removals.iter().filter(|(o, at)| o == org && *at > micros(since)).count() as u64;
+        Ok(c.map_or(0, |c| c.n as u64) + mine)
     }
 
     fn record_removal(
@@ -165,12 +167,13 @@ impl GuardRepo for DieselTx<'_> {
         user: &UserId,
         at: chrono::DateTime<chrono::Utc>,
     ) -> RepoResult<()> {
-        self.db
-            .exec(
-                "INSERT INTO deprovisions (organization_id, user_id, at) VALUES ($1, $2, $3)",
-                binds![org.as_str(), user.as_str(), micros(at)],
-            )
-            .map_err(other)?;
+        self.insert_later(
+            "deprovisions (organization_id, user_id, at)",
+            binds![org.as_str(), user.as_str(), micros(at)],
+        )?;
+        if self.db.backend() == Backend::Postgres {
+            self.later_removals.push((org.clone(), micros(at)));
+        }
         Ok(())
     }
 

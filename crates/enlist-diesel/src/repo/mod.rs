@@ -17,7 +17,7 @@ mod outbox;
 mod users;
 mod webhooks;
 
-use crate::conn::{Count, Db};
+use crate::conn::{placeholders, Backend, Bind, Count, Db};
 use crate::sql::{Resource, Sql};
 use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -33,11 +33,46 @@ pub(crate) struct DieselTx<'c> {
     pub(crate) db: Db<'c>,
     /// Change events of this unit of work, written at commit.
     events: Vec<enlist_core::event::Event>,
+    /// PostgreSQL: rows written with the unit's last statement
+    /// ([`DieselTx::insert_later`]).
+    later: Vec<(&'static str, Vec<Bind>)>,
+    /// Deprovisioning records among `later` (organization, time), which
+    /// this unit's own counts must include.
+    pub(crate) later_removals: Vec<(OrganizationId, i64)>,
 }
 
 impl<'c> DieselTx<'c> {
     pub(crate) fn new(db: Db<'c>) -> Self {
-        Self { db, events: Vec::new() }
+        Self { db, events: Vec::new(), later: Vec::new(), later_removals: Vec::new() }
+    }
+
+    /// Inserts a row nothing in this unit reads back (`into`: the table
+    /// and its columns). On PostgreSQL it travels with the unit's last
+    /// statement, the events' (`flush`): the audit record, the
+    /// notification and the guard's record of a change cost no round trip
+    /// of their own. SQLite, in process, writes it at once.
+    pub(crate) fn insert_later(&mut self, into: &'static str, b: Vec<Bind>) -> Result<(), RepoError> {
+        if self.db.backend() == Backend::Postgres {
+            self.later.push((into, b));
+            return Ok(());
+        }
+        let sql = format!("INSERT INTO {into} VALUES ({})", placeholders(1, b.len()));
+        self.db.exec(sql, b).map_err(other)?;
+        Ok(())
+    }
+
+    /// The rows of [`DieselTx::insert_later`] as `WITH` parts of one
+    /// statement (their parameters appended to `b`).
+    pub(crate) fn take_later(&mut self, b: &mut Vec<Bind>) -> Vec<String> {
+        self.later_removals.clear();
+        std::mem::take(&mut self.later)
+            .into_iter()
+            .map(|(into, binds)| {
+                let p = placeholders(b.len() + 1, binds.len());
+                b.extend(binds);
+                format!("INSERT INTO {into} VALUES ({p})")
+            })
+            .collect()
     }
 }
 

@@ -2,7 +2,7 @@
 //! transaction (`Outbox`), and the mail worker's claims, marks and pruning
 //! (`OutboxQueue`).
 
-use super::{micros, other, time, DieselTx};
+use super::{micros, time, DieselTx};
 use crate::conn::{binds, Backend, Count};
 use crate::Access;
 use crate::Database;
@@ -39,25 +39,22 @@ fn kind_from(kind: &str, facts: Option<&str>) -> NotificationKind {
 impl Outbox for DieselTx<'_> {
     fn enqueue(&mut self, n: &Notification) -> RepoResult<()> {
         let (kind, facts) = kind_columns(n.kind);
-        self.db
-            .exec(
-                "INSERT INTO outbox (id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, \
-                 next_attempt_at, kind, facts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                binds![
-                    n.id.as_str(),
-                    n.organization_id.as_str(),
-                    n.organization_name.as_str(),
-                    n.recipient.as_str(),
-                    n.recipient_name.clone(),
-                    n.added_by.as_str(),
-                    micros(n.created_at),
-                    micros(n.created_at),
-                    kind,
-                    facts
-                ],
-            )
-            .map_err(other)?;
-        Ok(())
+        self.insert_later(
+            "outbox (id, organization_id, organization_name, recipient, recipient_name, added_by, created_at, \
+             next_attempt_at, kind, facts)",
+            binds![
+                n.id.as_str(),
+                n.organization_id.as_str(),
+                n.organization_name.as_str(),
+                n.recipient.as_str(),
+                n.recipient_name.clone(),
+                n.added_by.as_str(),
+                micros(n.created_at),
+                micros(n.created_at),
+                kind,
+                facts
+            ],
+        )
     }
 }
 

@@ -135,23 +135,9 @@ impl DieselTx<'_> {
                 rows = added;
             }
         }
-        for chunk in rows.chunks(CHUNK / 5) {
-            let mut sql = String::from("INSERT INTO user_values (user_id, attr, idx, sub, value, folded) VALUES ");
+        for chunk in rows.chunks(VALUES_CHUNK) {
             let mut b = Vec::with_capacity(chunk.len() * 6);
-            for (i, r) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("({})", placeholders(b.len() + 1, 6)));
-                b.extend(binds![
-                    user.id.as_str(),
-                    r.attr.as_str(),
-                    r.idx,
-                    r.sub.as_str(),
-                    r.value.as_str(),
-                    r.folded.as_str()
-                ]);
-            }
+            let sql = values_insert(user, chunk, &mut b);
             self.db.exec(sql, b).map_err(other)?;
         }
         Ok(())
@@ -173,6 +159,23 @@ impl DieselTx<'_> {
             user.version as i64,
         ]
     }
+}
+
+/// Value rows per multi-row insert (6 parameters each).
+const VALUES_CHUNK: usize = CHUNK / 5;
+
+/// `INSERT INTO user_values … VALUES …` for `rows` of `user`, its
+/// parameters appended to `b`.
+fn values_insert(user: &User, rows: &[crate::codec::ValueRow], b: &mut Vec<Bind>) -> String {
+    let mut sql = String::from("INSERT INTO user_values (user_id, attr, idx, sub, value, folded) VALUES ");
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("({})", placeholders(b.len() + 1, 6)));
+        b.extend(binds![user.id.as_str(), r.attr.as_str(), r.idx, r.sub.as_str(), r.value.as_str(), r.folded.as_str()]);
+    }
+    sql
 }
 
 impl UserRepo for DieselTx<'_> {
@@ -262,17 +265,22 @@ impl UserRepo for DieselTx<'_> {
         Ok(ListPage { total, items, next_cursor })
     }
     fn insert(&mut self, user: &User) -> RepoResult<()> {
+        const INSERT_USER: &str = "INSERT INTO users (id, organization_id, account_id, created_at, user_name, \
+             user_name_folded, external_id, display_name_folded, active, effective_role, role_source, manager_id, \
+             profile, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+        let unique =
+            |e| db_err(e, |w| if w.contains("user_name") { Uniqueness::UserName } else { Uniqueness::Membership });
         let mut b =
             binds![user.id.as_str(), user.organization_id.as_str(), user.account_id.as_str(), micros(user.created_at)];
         b.extend(Self::user_columns(user));
-        self.db
-            .exec(
-                "INSERT INTO users (id, organization_id, account_id, created_at, user_name, user_name_folded, external_id, \
-                 display_name_folded, active, effective_role, role_source, manager_id, profile, updated_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                b,
-            )
-            .map_err(|e| db_err(e, |w| if w.contains("user_name") { Uniqueness::UserName } else { Uniqueness::Membership }))?;
+        let rows = flatten(user.profile.attrs());
+        if self.db.backend() == Backend::Postgres && !rows.is_empty() && rows.len() <= VALUES_CHUNK {
+            // The user and its value rows in one round trip (the foreign
+            // key is checked at the statement's end, the user there).
+            let values = values_insert(user, &rows, &mut b);
+            return self.db.exec(format!("WITH u AS ({INSERT_USER}) {values}"), b).map(|_| ()).map_err(unique);
+        }
+        self.db.exec(INSERT_USER, b).map_err(unique)?;
         self.write_values(user, None)
     }
     fn update(&mut self, user: &User, previous: &User) -> RepoResult<()> {

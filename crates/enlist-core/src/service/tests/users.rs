@@ -5,8 +5,7 @@ use super::*;
 // ---- provisioning ----------------------------------------------------------
 
 fn expect_new_account(tx: &mut MockTx) {
-    tx.accounts.expect_by_email().returning(|_| Ok(None));
-    tx.accounts.expect_insert().times(1).returning(|_| Ok(()));
+    tx.accounts.expect_get_or_insert().times(1).returning(|a| Ok((a.clone(), true)));
 }
 
 #[test]
@@ -48,7 +47,7 @@ fn create_without_roles_gets_the_default_role() {
 #[test]
 fn create_with_an_unknown_role_writes_nothing() {
     let mut w = world(org(&[]), vec![], 0);
-    w.tx.accounts.expect_insert().never();
+    w.tx.accounts.expect_get_or_insert().never();
     w.tx.users.expect_insert().never();
     let (e, store) = enlist(w.tx);
     let err =
@@ -93,8 +92,8 @@ fn second_organization_links_the_existing_account() {
         email: Email::parse("jo@fabrikam.com").unwrap(),
         created_at: FixedClock.now(),
     };
-    w.tx.accounts.expect_by_email().returning(move |_| Ok(Some(existing.clone())));
-    w.tx.accounts.expect_insert().never();
+    // Found, not inserted.
+    w.tx.accounts.expect_get_or_insert().times(1).returning(move |_| Ok((existing.clone(), false)));
     w.tx.users.expect_by_account().returning(|_, _| Ok(None));
     w.tx.users.expect_insert().withf(|u| u.account_id.as_str() == "acct-shared").times(1).returning(|_| Ok(()));
     let (e, _) = enlist(w.tx);
