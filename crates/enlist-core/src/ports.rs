@@ -111,11 +111,14 @@ pub trait UserRepo: Send {
     /// and memberships, so what it computes is what commits. An adapter
     /// whose write transactions are already serial (SQLite) may do nothing.
     fn lock(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<()>;
-    /// The user, locked as [`UserRepo::lock`] locks it. An adapter may do
-    /// both in one statement (a row lock taken by the read itself).
-    fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>> {
+    /// The user with its groups, locked as [`UserRepo::lock`] locks it
+    /// (what a change answers with). An adapter may do it all in one
+    /// statement (a row lock taken by the read itself).
+    fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<(User, Vec<GroupRef>)>> {
         self.lock(org, std::slice::from_ref(id))?;
-        self.get(org, id)
+        let Some(user) = self.get(org, id)? else { return Ok(None) };
+        let groups = self.groups_of(org, std::slice::from_ref(id))?.into_iter().map(|(_, g)| g).collect();
+        Ok(Some((user, groups)))
     }
     /// The organization's users among `ids` (others left out).
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>>;

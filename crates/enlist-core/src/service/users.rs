@@ -120,8 +120,10 @@ impl Users {
         transact(&*self.deps.store, Mode::Write, move |tx| {
             // Locked as it is read: the role computed in `commit_update`
             // must see the memberships that commit with it (a concurrent
-            // group change waits, or is waited for).
-            let current = tx.users().get_locked(&caller.organization_id, &id)?.ok_or_else(|| user_not_found(&id))?;
+            // group change waits, or is waited for). So the groups read
+            // with it are the ones the answer shows.
+            let (current, groups) =
+                tx.users().get_locked(&caller.organization_id, &id)?.ok_or_else(|| user_not_found(&id))?;
             let user = match plan_update(current, &change, if_match)? {
                 Planned::Unchanged(user) => user,
                 Planned::Changed(plan) => match commit_update(tx, &deps, &caller, plan)? {
@@ -130,7 +132,9 @@ impl Users {
                     Committed::Held(e) => return Ok(Err(e)),
                 },
             };
-            view(tx, user, true).map(Ok)
+            let mut changed = view(tx, user, false)?;
+            changed.groups = Some(groups);
+            Ok(Ok(changed))
         })
         .await?
     }

@@ -208,12 +208,43 @@ impl UserRepo for DieselTx<'_> {
         }
         Ok(())
     }
-    fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<User>> {
-        // SQLite write transactions are IMMEDIATE: already serial.
-        let lock = if self.db.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
-        Ok(self
-            .users_where(&format!("u.organization_id = $1 AND u.id = $2{lock}"), binds![org.as_str(), id.as_str()])?
-            .pop())
+    fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<(User, Vec<GroupRef>)>> {
+        // One statement: the user, locked (SQLite write transactions are
+        // IMMEDIATE: already serial), with its groups as a JSON array of
+        // [id, displayName] pairs in creation order.
+        let (agg, lock) = match self.db.backend() {
+            Backend::Postgres => {
+                ("json_agg(json_build_array(g.id, g.display_name) ORDER BY g.seq)::text", " FOR UPDATE OF u")
+            }
+            Backend::Sqlite => ("json_group_array(json_array(g.id, g.display_name))", ""),
+        };
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(embed)]
+            user: UserRow,
+            #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+            groups: Option<String>,
+        }
+        let row: Option<Locked> = self
+            .db
+            .first(
+                format!(
+                    "SELECT {USER_COLS}, (SELECT {agg} FROM (SELECT g.id, g.display_name, g.seq FROM group_members gm \
+                     CROSS JOIN groups g WHERE g.id = gm.group_id AND g.organization_id = u.organization_id \
+                     AND gm.user_id = u.id ORDER BY g.seq) AS g) AS groups \
+                     FROM users u WHERE u.organization_id = $1 AND u.id = $2{lock}"
+                ),
+                binds![org.as_str(), id.as_str()],
+            )
+            .map_err(other)?;
+        let Some(row) = row else { return Ok(None) };
+        let pairs: Vec<(String, String)> = match row.groups.as_deref() {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str(text).map_err(|_| corrupt("group_members", &row.user.id, "groups"))?,
+        };
+        let groups =
+            pairs.into_iter().map(|(id, display_name)| GroupRef { id: GroupId::new(id), display_name }).collect();
+        Ok(Some((row.user.into_user()?, groups)))
     }
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
         let mut out = Vec::with_capacity(ids.len());

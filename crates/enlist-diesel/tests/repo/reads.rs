@@ -77,8 +77,20 @@ async fn value_rows_follow_every_change(env: Env) {
         {"op": "Replace", "path": format!("{ent}:employeeNumber"), "value": "101"},
         {"op": "Replace", "path": format!("{ent}:manager"), "value": boss.user.id.as_str()}
     ]});
+    // Groups whose names need escaping in the answer's one read.
+    for name in ["Sales \"EMEA\"", "R&D\u{1e}\u{1f}[1]"] {
+        let g = NewGroup {
+            display_name: enlist_core::DisplayName::parse(name).unwrap(),
+            external_id: None,
+            members: vec![ann.user.id.clone()],
+        };
+        env.enlist.groups.create(&c, g).await.unwrap();
+    }
     let ops = enlist_scim::user_patch(&patch, "x").unwrap();
     let v = env.enlist.users.change(&c, &ann.user.id, UserChange::Patch(ops), None).await.unwrap();
+    let read = env.enlist.users.get(&c, &ann.user.id, true).await.unwrap();
+    assert_eq!(v.groups, read.groups, "[{}] the change answers with the user's groups", env.name);
+    assert_eq!(v.groups.as_ref().map(Vec::len), Some(2), "[{}]", env.name);
     assert_eq!(v.manager_display.as_deref(), Some("The Boss"), "[{}] the manager is shown by name", env.name);
     for (filter, want) in [
         (r#"title eq "Lead""#, vec!["ann@x.com"]),

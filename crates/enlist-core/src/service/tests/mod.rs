@@ -109,7 +109,7 @@ impl World {
     /// locked).
     fn user_is(&mut self, u: User) {
         let locked = u.clone();
-        self.tx.users.expect_get_locked().returning(move |_, _| Ok(Some(locked.clone())));
+        self.tx.users.expect_get_locked().returning(move |_, _| Ok(Some((locked.clone(), Vec::new()))));
         self.tx.users.expect_get().returning(move |_, _| Ok(Some(u.clone())));
     }
 }
@@ -122,7 +122,9 @@ fn world(o: Organization, users: Vec<User>, active_admins: u64) -> World {
     let all = users.clone();
     tx.users.expect_get().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).cloned()));
     let all = users.clone();
-    tx.users.expect_get_locked().returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).cloned()));
+    tx.users
+        .expect_get_locked()
+        .returning(move |_, id| Ok(all.iter().find(|u| &u.id == id).map(|u| (u.clone(), Vec::new()))));
     // Each user's account holds the email its profile gives.
     let all = users.clone();
     tx.accounts.expect_get().returning(move |id| {
