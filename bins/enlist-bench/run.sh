@@ -4,7 +4,8 @@
 # postgres://postgres@127.0.0.1:5432), each loaded with enlist-bench at
 # fixed sizes. Loopback only; every scenario is bounded by its work and by
 # --max-seconds. USERS, MEMBERS, GROUP_COUNT and TENANTS change the sizes;
-# BACKENDS=sqlite skips PostgreSQL, TENANTS=0 skips `mixed`.
+# BACKENDS=sqlite skips PostgreSQL, TENANTS=0 skips `mixed`. `deliveries`
+# listens on PORT+1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 USERS="${USERS:-10000}"
@@ -80,6 +81,12 @@ run_on() {
     rss rss.cold
     bench page --requests 1000 >/dev/null
     rss rss.cold_after_page
+    # Webhook deliveries while users are provisioned: enlist-bench receives
+    # on a loopback port registered as the Default organization's endpoint.
+    local hook hook_port=$((PORT + 1))
+    hook="$("$enlist" --database "$url" webhook add Default "http://127.0.0.1:$hook_port/hook" --allow-private | awk 'NR==1 {print $2}')"
+    bench --prefix deliv deliveries --users "$USERS" --listen "127.0.0.1:$hook_port"
+    "$enlist" --database "$url" webhook remove Default "$hook" >/dev/null
     [ "$TENANTS" -gt 0 ] || { stop; return; }
     # Tenants for `mixed`: an organization, a domain and a key each.
     : >"$work/tenants"

@@ -7,6 +7,7 @@
 //! `--max-seconds`. It is a benchmark, never a test: figures depend on the
 //! machine.
 
+mod deliveries;
 mod http;
 mod stats;
 mod users;
@@ -117,6 +118,21 @@ enum Scenario {
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
     },
+    /// Webhook deliveries while `provision` runs: a receiver on LISTEN
+    /// (registered beforehand with `enlist webhook add ORG
+    /// http://LISTEN/hook --allow-private`) counts the events and their lag
+    /// from the change to arrival.
+    Deliveries {
+        /// Where the receiver listens (loopback).
+        #[arg(long, default_value = "127.0.0.1:18390")]
+        listen: String,
+        /// Users to create (PREFIX-0 … PREFIX-(N-1)).
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// As `provision --profile`.
+        #[arg(long, value_enum, default_value = "light")]
+        profile: Profile,
+    },
     /// Many tenants at a fixed rate each: create, look up, PATCH in turn.
     Mixed {
         /// A file with one `TOKEN DOMAIN [URL]` line per tenant; URL (a SCIM
@@ -186,6 +202,9 @@ async fn run(cli: Cli) -> Result<()> {
         Scenario::GroupBuild { members, groups } => group_build(&ctx, members, groups).await?,
         Scenario::GroupQuery { groups, requests } => group_query(&ctx, groups, requests).await?,
         Scenario::Mixed { tenants, rate, seconds } => mixed(&ctx, &tenants, rate, seconds).await?,
+        Scenario::Deliveries { listen, users, profile } => {
+            deliveries::deliveries(&ctx, &listen, users, profile).await?
+        }
     };
     report.print(cli.json);
     Ok(())

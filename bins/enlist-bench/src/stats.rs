@@ -67,6 +67,11 @@ impl Report {
         self.figures.push((format!("{}.{name}", self.scenario), value, unit));
     }
 
+    /// Adds this report's figures to `other` (under their own names).
+    pub fn append_to(self, other: &mut Report) {
+        other.figures.extend(self.figures);
+    }
+
     /// Rate, p50, p99 of `kind`, and the error count.
     pub fn latency(&mut self, s: &mut Samples, kind: &str, name: &str) {
         self.add(&format!("{name}.p50"), s.quantile_ms(kind, 0.50), "ms");
