@@ -221,6 +221,7 @@ impl Db<'_> {
     }
 
     fn stmt(&self, sql: impl Into<SqlText>, binds: Vec<Bind>) -> Stmt {
+        self.statements.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let sql = sql.into();
         let cache = match &sql {
             std::borrow::Cow::Borrowed(_) => true,
@@ -276,6 +277,8 @@ const DYNAMIC_CACHED_LEN: usize = 2048;
 pub(crate) struct Statements {
     kept: std::sync::RwLock<std::collections::HashSet<Box<str>>>,
     once: std::sync::Mutex<std::collections::HashSet<Box<str>>>,
+    /// Statements sent, for [`crate::Database::statements_sent`].
+    pub(crate) sent: std::sync::atomic::AtomicU64,
 }
 
 impl Statements {

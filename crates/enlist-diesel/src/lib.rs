@@ -301,6 +301,13 @@ impl Database {
         })
     }
 
+    /// How many SQL statements this database has sent (reads and writes;
+    /// not `BEGIN`, `COMMIT` or pragmas): what a round trip costs on
+    /// PostgreSQL, counted for tests and diagnostics.
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Which backend.
     pub fn backend(&self) -> Backend {
         match &*self.pools {

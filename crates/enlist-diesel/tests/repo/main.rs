@@ -48,3 +48,4 @@ mod migrations;
 mod operations;
 mod reads;
 mod search;
+mod trips;
