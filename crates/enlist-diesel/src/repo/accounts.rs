@@ -19,14 +19,11 @@ struct AccountRow {
     created_at: i64,
 }
 
+/// An account, and whether this statement inserted it.
 #[derive(QueryableByName)]
 struct CreatedRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
-    email: String,
-    #[diesel(sql_type = BigInt)]
-    created_at: i64,
+    #[diesel(embed)]
+    account: AccountRow,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     created: bool,
 }
@@ -78,8 +75,7 @@ impl AccountRepo for DieselTx<'_> {
             )
             .map_err(|e| db_err(e, |_| Uniqueness::AccountEmail))?;
         let Some(r) = row else { return Err(enlist_core::RepoError::Unique(Uniqueness::AccountEmail)) };
-        let created = r.created;
-        Ok((account(AccountRow { id: r.id, email: r.email, created_at: r.created_at })?, created))
+        Ok((account(r.account)?, r.created))
     }
     fn set_email(&mut self, id: &AccountId, email: &Email) -> RepoResult<()> {
         self.db
