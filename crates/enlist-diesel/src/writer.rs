@@ -50,59 +50,6 @@ const BATCH: usize = 64;
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: std::sync::Arc<Queue<Job>>,
-    _checkpoints: Option<std::sync::Arc<Checkpointer>>,
-}
-
-/// Checkpoints the WAL from a thread of its own. SQLite's automatic
-/// checkpoint runs in the connection that commits, the writer, which
-/// waits for it: 7 % of the writer's time under Entra ID's updates, and the
-/// writer is what limits write throughput. `PASSIVE` never waits for the
-/// writer or a reader; what it cannot copy now it copies at a later turn.
-struct Checkpointer {
-    stop: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// How often the checkpointer looks: the WAL grows by at most what the
-/// writer commits in this time (a few MB under full load).
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-impl Checkpointer {
-    fn start(path: &str) -> Result<Self, String> {
-        let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
-        let stop = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("enlist-sqlite-checkpoint".into())
-            .spawn(move || {
-                let (lock, wake) = &*flag;
-                let Ok(mut stopped) = lock.lock() else { return };
-                while !*stopped {
-                    match wake.wait_timeout(stopped, CHECKPOINT_EVERY) {
-                        Ok((guard, _)) => stopped = guard,
-                        Err(_) => return,
-                    }
-                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-                        tracing::warn!(error = %e, "SQLite checkpoint failed; the next turn tries again");
-                    }
-                }
-            })
-            .map_err(|e| e.to_string())?;
-        Ok(Self { stop, thread: Some(thread) })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        let (lock, wake) = &*self.stop;
-        if let Ok(mut stopped) = lock.lock() {
-            *stopped = true;
-        }
-        wake.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 impl Writer {
@@ -114,18 +61,6 @@ impl Writer {
     ) -> Result<Self, String> {
         let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
         prepare(&mut conn)?;
-        // Without a checkpointer of its own (it could not open), the
-        // writer keeps SQLite's automatic checkpoint.
-        let checkpoints = match Checkpointer::start(path) {
-            Ok(c) => {
-                conn.batch_execute("PRAGMA wal_autocheckpoint = 0").map_err(|e| e.to_string())?;
-                Some(std::sync::Arc::new(c))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no SQLite checkpoint thread; the writer checkpoints");
-                None
-            }
-        };
         let mut conn = Some(conn);
         let queue = Queue::start("enlist-sqlite-writer", 1, |jobs| {
             let conn = conn.take();
@@ -136,7 +71,7 @@ impl Writer {
             })
         })
         .map_err(|e| e.to_string())?;
-        Ok(Self { queue: std::sync::Arc::new(queue), _checkpoints: checkpoints })
+        Ok(Self { queue: std::sync::Arc::new(queue) })
     }
 
     /// Queues a unit of work; `false` when the writer has stopped.
