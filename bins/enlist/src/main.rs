@@ -19,6 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use term::note;
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees
+/// hundreds of small strings (JSON, SQL binds, value rows), and glibc's
+/// malloc and free were 15-20 % of the SQLite writer's time under Entra
+/// ID's updates (docs/performance.md). A host embedding Enlist picks its
+/// own allocator; this is the binary's choice only.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Logs to stderr at `--log-level`, or as `RUST_LOG` says when it is set
 /// (it takes per-module directives: `info,enlist_webhooks=debug`).
 fn init_logs(format: &str, level: &str) -> anyhow::Result<()> {
