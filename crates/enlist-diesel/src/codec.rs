@@ -143,9 +143,108 @@ fn flatten_attr(key: &str, v: &Value, out: &mut Vec<ValueRow>) {
     }
 }
 
+/// How a user's value rows change: indexes into the old and the new
+/// rows, both sorted by [`ValueRow::key`] (`sort_by_key`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ValueDiff {
+    /// Old rows whose place is gone.
+    pub(crate) removed: Vec<usize>,
+    /// New rows whose place stays with another value.
+    pub(crate) changed: Vec<usize>,
+    /// New rows in a new place.
+    pub(crate) added: Vec<usize>,
+}
+
+impl ValueRow {
+    /// A row's place in the profile: (attribute, element, sub-attribute).
+    pub(crate) fn key(&self) -> (&str, i64, &str) {
+        (&self.attr, self.idx, &self.sub)
+    }
+}
+
+/// Sorts rows by place, for [`diff`].
+pub(crate) fn sort_by_key(rows: &mut [ValueRow]) {
+    rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+}
+
+/// One pass over two sorted row lists (an update replaces a few of ~30
+/// rows): no hashing, no copies.
+pub(crate) fn diff(old: &[ValueRow], new: &[ValueRow]) -> ValueDiff {
+    use std::cmp::Ordering::*;
+    let mut d = ValueDiff::default();
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) => match o.key().cmp(&n.key()) {
+                Less => {
+                    d.removed.push(i);
+                    i += 1;
+                }
+                Greater => {
+                    d.added.push(j);
+                    j += 1;
+                }
+                Equal => {
+                    if o.value != n.value || o.folded != n.folded {
+                        d.changed.push(j);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            },
+            (Some(_), None) => {
+                d.removed.push(i);
+                i += 1;
+            }
+            (None, Some(_)) => {
+                d.added.push(j);
+                j += 1;
+            }
+            (None, None) => return d,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diff_names_the_removed_changed_and_added_places() {
+        let row = |attr: &str, idx, sub: &str, value: &str| ValueRow {
+            attr: attr.into(),
+            idx,
+            sub: sub.into(),
+            value: value.into(),
+            folded: value.to_lowercase(),
+        };
+        let mut old = vec![
+            row("title", 0, "", "Buyer"),
+            row("emails", 1, "value", "b@x.com"),
+            row("emails", 0, "value", "a@x.com"),
+            row("phoneNumbers", 0, "value", "1"),
+        ];
+        let mut new = vec![
+            row("emails", 0, "value", "a@x.com"),
+            row("title", 0, "", "Seller"),
+            row("emails", 0, "type", "work"),
+            row("phoneNumbers", 0, "value", "1"),
+            row("zz", 0, "", "z"),
+        ];
+        sort_by_key(&mut old);
+        sort_by_key(&mut new);
+        let d = diff(&old, &new);
+        let names = |rows: &[ValueRow], at: &[usize]| -> Vec<String> {
+            at.iter().map(|&i| format!("{}.{}.{}={}", rows[i].attr, rows[i].idx, rows[i].sub, rows[i].value)).collect()
+        };
+        assert_eq!(names(&old, &d.removed), ["emails.1.value=b@x.com"]);
+        assert_eq!(names(&new, &d.changed), ["title.0.=Seller"]);
+        assert_eq!(names(&new, &d.added), ["emails.0.type=work", "zz.0.=z"]);
+        assert_eq!(diff(&new, &new), ValueDiff::default(), "nothing changed, nothing to write");
+        let all = diff(&[], &new);
+        assert_eq!(all.added.len(), new.len());
+        assert!(diff(&old, &[]).removed.len() == old.len());
+    }
 
     #[test]
     fn profiles_round_trip_and_flatten_by_attribute_path() {

@@ -93,23 +93,15 @@ impl DieselTx<'_> {
     fn write_values(&mut self, user: &User, previous: Option<&User>) -> Result<(), RepoError> {
         let mut rows = flatten(user.profile.attrs());
         if let Some(previous) = previous {
-            let old = flatten(previous.profile.attrs());
-            let new: std::collections::HashSet<&crate::codec::ValueRow> = rows.iter().collect();
-            let gone: Vec<&crate::codec::ValueRow> = old.iter().filter(|r| !new.contains(r)).collect();
-            if gone.len() > rows.len() / 2 {
+            let mut old = flatten(previous.profile.attrs());
+            crate::codec::sort_by_key(&mut old);
+            crate::codec::sort_by_key(&mut rows);
+            let d = crate::codec::diff(&old, &rows);
+            if d.removed.len() + d.changed.len() > rows.len() / 2 {
                 // Most of it changed: one statement beats many.
                 self.db.exec("DELETE FROM user_values WHERE user_id = $1", binds![user.id.as_str()]).map_err(other)?;
             } else {
-                let kept: std::collections::HashSet<&crate::codec::ValueRow> = old.iter().collect();
-                rows.retain(|r| !kept.contains(r));
-                // A row whose place stays and whose value changed (Entra's
-                // replace of a title, a phone number) is updated where it
-                // is: its place's index entry stays as it is.
-                let key = |r: &crate::codec::ValueRow| (r.attr.clone(), r.idx, r.sub.clone());
-                let moved: std::collections::HashSet<_> = gone.iter().map(|r| key(r)).collect();
-                let (changed, added): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| moved.contains(&key(r)));
-                let changed_keys: std::collections::HashSet<_> = changed.iter().map(key).collect();
-                for r in gone.into_iter().filter(|r| !changed_keys.contains(&key(r))) {
+                for r in d.removed.iter().map(|&i| &old[i]) {
                     self.db
                         .exec(
                             "DELETE FROM user_values WHERE user_id = $1 AND attr = $2 AND idx = $3 AND sub = $4",
@@ -117,7 +109,10 @@ impl DieselTx<'_> {
                         )
                         .map_err(other)?;
                 }
-                for r in &changed {
+                // A row whose place stays and whose value changed (Entra's
+                // replace of a title, a phone number) is updated where it
+                // is: its place's index entry stays as it is.
+                for r in d.changed.iter().map(|&j| &rows[j]) {
                     self.db
                         .exec(
                             "UPDATE user_values SET value = $1, folded = $2 WHERE user_id = $3 AND attr = $4 AND idx = $5 AND sub = $6",
@@ -132,7 +127,10 @@ impl DieselTx<'_> {
                         )
                         .map_err(other)?;
                 }
-                rows = added;
+                let mut added = vec![false; rows.len()];
+                d.added.iter().for_each(|&j| added[j] = true);
+                let mut at = added.into_iter();
+                rows.retain(|_| at.next().unwrap_or(false));
             }
         }
         for chunk in rows.chunks(VALUES_CHUNK) {
