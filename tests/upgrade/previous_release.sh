@@ -8,10 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$PWD"
-# The last release that landed before this build's migrations (schema 18:
-# migrations 19 and 20 are applied under its traffic; on PostgreSQL the
-# partial index of matched-on values is built and the index of every
-# value row dropped CONCURRENTLY while it writes and filters).
+# The last landed release with an older schema than this build's (schema
+# 18: migrations 19 and 20 are applied under its traffic; on PostgreSQL
+# the partial index of matched-on values is built and the index of every
+# value row dropped CONCURRENTLY while it writes and filters). 51ff191
+# landed after it with the same schema as this build; moving PREVIOUS
+# there would apply no migration, so it moves with the next migration.
 PREVIOUS="${PREVIOUS:-702bbc54bfff7b95abb51490a6221361f8cc9552}"
 if ! git cat-file -e "$PREVIOUS^{commit}" 2>/dev/null; then
     echo "*** SKIPPED: the upgrade test: the previous release $PREVIOUS is not in this clone's history (a shallow clone?) ***"
