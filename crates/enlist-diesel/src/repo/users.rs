@@ -84,6 +84,25 @@ impl DieselTx<'_> {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
+    /// Rows of `sql(list)` for every chunk of `ids`: `$1` binds the
+    /// organization and `list` is the chunk's placeholders (`in_list`, so
+    /// a few statement texts serve every count).
+    fn by_ids<R: crate::conn::Row>(
+        &mut self,
+        org: &OrganizationId,
+        ids: &[UserId],
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<R>, RepoError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
+            let mut b = binds![org.as_str()];
+            b.extend(ids);
+            out.extend(self.db.load::<R>(sql(&list), b).map_err(other)?);
+        }
+        Ok(out)
+    }
+
     /// Writes the profile's flattened values. Over a stored user
     /// (`previous`) only the rows that changed are written, found by
     /// flattening both profiles (the stored rows are the previous
@@ -192,18 +211,9 @@ impl UserRepo for DieselTx<'_> {
         }
         let mut sorted = ids.to_vec();
         sorted.sort();
-        for chunk in sorted.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            let _: Vec<Str> = self
-                .db
-                .load(
-                    format!("SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({list}) ORDER BY id FOR UPDATE"),
-                    b,
-                )
-                .map_err(other)?;
-        }
+        let _: Vec<Str> = self.by_ids(org, &sorted, |list| {
+            format!("SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({list}) ORDER BY id FOR UPDATE")
+        })?;
         Ok(())
     }
     fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<(User, Vec<GroupRef>)>> {
@@ -245,28 +255,16 @@ impl UserRepo for DieselTx<'_> {
         Ok(Some((row.user.into_user()?, groups)))
     }
     fn get_many(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<User>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            out.extend(self.users_where(&format!("u.organization_id = $1 AND u.id IN ({list})"), b)?);
-        }
-        Ok(out)
+        let rows: Vec<UserRow> = self.by_ids(org, ids, |list| {
+            format!("SELECT {USER_COLS} FROM users u WHERE u.organization_id = $1 AND u.id IN ({list})")
+        })?;
+        rows.into_iter().map(UserRow::into_user).collect()
     }
     fn existing(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<UserId>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            let rows: Vec<Str> = self
-                .db
-                .load(format!("SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({list})"), b)
-                .map_err(other)?;
-            out.extend(rows.into_iter().map(|r| UserId::new(r.s)));
-        }
-        Ok(out)
+        let rows: Vec<Str> = self.by_ids(org, ids, |list| {
+            format!("SELECT id AS s FROM users WHERE organization_id = $1 AND id IN ({list})")
+        })?;
+        Ok(rows.into_iter().map(|r| UserId::new(r.s)).collect())
     }
     fn display_names(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, String)>> {
         // The displayName from the stored profile, not the profile decoded.
@@ -274,18 +272,10 @@ impl UserRepo for DieselTx<'_> {
             Backend::Postgres => "COALESCE(profile::json ->> 'displayName', user_name)",
             Backend::Sqlite => "COALESCE(json_extract(profile, '$.displayName'), user_name)",
         };
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            let rows: Vec<UserName> = self
-                .db
-                .load(format!("SELECT id, {name} AS name FROM users WHERE organization_id = $1 AND id IN ({list})"), b)
-                .map_err(other)?;
-            out.extend(rows.into_iter().map(|r| (UserId::new(r.id), r.name)));
-        }
-        Ok(out)
+        let rows: Vec<UserName> = self.by_ids(org, ids, |list| {
+            format!("SELECT id, {name} AS name FROM users WHERE organization_id = $1 AND id IN ({list})")
+        })?;
+        Ok(rows.into_iter().map(|r| (UserId::new(r.id), r.name)).collect())
     }
     fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<User>> {
         let (total, rows, next_cursor) =
@@ -378,31 +368,18 @@ impl UserRepo for DieselTx<'_> {
         self.users_where("u.organization_id = $1 AND u.manager_id = $2", binds![org.as_str(), manager.as_str()])
     }
     fn groups_of(&mut self, org: &OrganizationId, ids: &[UserId]) -> RepoResult<Vec<(UserId, GroupRef)>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            let rows: Vec<UserGroupRow> = self
-                .db
-                .load(
-                    format!(
-                        // CROSS JOIN: SQLite starts from the users' memberships
-                        // (an index on user_id), not from every group of the
-                        // organization probed for each user; PostgreSQL plans
-                        // it as any join.
-                        "SELECT gm.user_id, g.id, g.display_name FROM group_members gm CROSS JOIN groups g \
-                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND gm.user_id IN ({list}) ORDER BY g.seq"
-                    ),
-                    b,
-                )
-                .map_err(other)?;
-            out.extend(
-                rows.into_iter().map(|r| {
-                    (UserId::new(r.user_id), GroupRef { id: GroupId::new(r.id), display_name: r.display_name })
-                }),
-            );
-        }
-        Ok(out)
+        let rows: Vec<UserGroupRow> = self.by_ids(org, ids, |list| {
+            // CROSS JOIN: SQLite starts from the users' memberships (an
+            // index on user_id), not from every group of the organization
+            // probed for each user; PostgreSQL plans it as any join.
+            format!(
+                "SELECT gm.user_id, g.id, g.display_name FROM group_members gm CROSS JOIN groups g \
+                 WHERE g.id = gm.group_id AND g.organization_id = $1 AND gm.user_id IN ({list}) ORDER BY g.seq"
+            )
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (UserId::new(r.user_id), GroupRef { id: GroupId::new(r.id), display_name: r.display_name }))
+            .collect())
     }
 }
