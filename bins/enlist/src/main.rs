@@ -22,7 +22,8 @@ use term::note;
 /// mimalloc rather than glibc's allocator: a request allocates and frees
 /// hundreds of small strings (JSON, SQL binds, value rows), and glibc's
 /// malloc and free were 15-20 % of the SQLite writer's time under Entra
-/// ID's updates (docs/performance.md). Its arena is committed on demand
+/// ID's updates (docs/performance.md). Version 2: it returns freed pages
+/// after 10 ms, version 3 after a second. Its arena is committed on demand
 /// (`.cargo/config.toml`), or freed pages stay resident. A host embedding
 /// Enlist picks its own allocator; this is the binary's choice only.
 #[global_allocator]
