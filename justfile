@@ -57,6 +57,11 @@ bench:
 bench-scim:
     bash bins/enlist-bench/run.sh
 
+# Two enlist binaries alternately on Entra's full creates and updates
+# (SQLite), with the writer thread's CPU per operation.
+bench-ab OLD NEW ROUNDS="2":
+    bash bins/enlist-bench/ab.sh {{OLD}} {{NEW}} {{ROUNDS}}
+
 # Fuzz a target (filter, patch, or http: whole requests through the app in
 # process) for SECONDS. Needs `cargo install cargo-fuzz`;
 # RUSTC_BOOTSTRAP lets the stable toolchain take the sanitizer flags.
