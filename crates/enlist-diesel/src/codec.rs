@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(diff(&new, &new), ValueDiff::default(), "nothing changed, nothing to write");
         let all = diff(&[], &new);
         assert_eq!(all.added.len(), new.len());
-        assert!(diff(&old, &[]).removed.len() == old.len());
+        assert_eq!(diff(&old, &[]).removed.len(), old.len());
     }
 
     #[test]

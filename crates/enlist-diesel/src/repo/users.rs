@@ -146,10 +146,13 @@ impl DieselTx<'_> {
                         )
                         .map_err(other)?;
                 }
-                let mut added = vec![false; rows.len()];
-                d.added.iter().for_each(|&j| added[j] = true);
-                let mut at = added.into_iter();
-                rows.retain(|_| at.next().unwrap_or(false));
+                // `d.added` is ascending: keep those rows only.
+                rows = rows
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(j, _)| d.added.binary_search(j).is_ok())
+                    .map(|(_, r)| r)
+                    .collect();
             }
         }
         for chunk in rows.chunks(VALUES_CHUNK) {
