@@ -66,10 +66,73 @@ impl serde::Serialize for Ser<'_> {
     }
 }
 
+/// A stored profile read back, straight from its text into the value tree
+/// (as `from_json` of its JSON tree would give, without building that tree
+/// first: the tree and its copy were half of reading a user).
 pub(crate) fn decode(text: &str) -> Option<Complex> {
-    match from_json(&serde_json::from_str(text).ok()?)? {
+    match serde_json::from_str::<Read>(text).ok()?.0? {
         Value::Complex(c) => Some(c),
         _ => None,
+    }
+}
+
+/// A JSON value read as a profile value; `None` for null (`from_json`).
+struct Read(Option<Value>);
+
+impl<'de> serde::Deserialize<'de> for Read {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ReadVisitor).map(Read)
+    }
+}
+
+struct ReadVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReadVisitor {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Some(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
+        Ok(Some(Value::Integer(i)))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Self::Value, E> {
+        // As `from_json`: past i64, a decimal.
+        Ok(Some(i64::try_from(u).map(Value::Integer).unwrap_or(Value::Decimal(u as f64))))
+    }
+    fn visit_f64<E>(self, d: f64) -> Result<Self::Value, E> {
+        Ok(Some(Value::Decimal(d)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Some(Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Some(Value::String(s)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Read(v)) = seq.next_element()? {
+            out.extend(v);
+        }
+        Ok(Some(Value::Multi(out)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Complex::new();
+        while let Some((k, Read(v))) = map.next_entry::<String, Read>()? {
+            // The last of a repeated key wins, as in a JSON tree; a null
+            // one leaves the key absent.
+            match v {
+                Some(v) => out.insert(k, v),
+                None => out.remove(&k),
+            };
+        }
+        Ok(Some(Value::Complex(out)))
     }
 }
 
@@ -244,6 +307,23 @@ mod tests {
         let all = diff(&[], &new);
         assert_eq!(all.added.len(), new.len());
         assert_eq!(diff(&old, &[]).removed.len(), old.len());
+    }
+
+    #[test]
+    fn decoding_reads_what_the_json_tree_would() {
+        for text in [
+            r#"{"a":1,"b":-2,"c":1.5,"d":18446744073709551615,"e":"x\"y\u00e9","f":true,"g":null}"#,
+            r#"{"m":[1,null,{"v":null,"w":"x"},[],{}],"n":{"o":{"p":false}}}"#,
+            r#"{"k":1,"k":2,"j":3,"j":null}"#,
+            r#"{}"#,
+        ] {
+            let tree: Json = serde_json::from_str(text).expect("valid JSON");
+            let Some(Value::Complex(want)) = from_json(&tree) else { panic!("{text}") };
+            assert_eq!(decode(text), Some(want), "{text}");
+        }
+        for not_a_profile in ["[1]", "1", "null", "\"x\"", "{", "{\"a\":}", ""] {
+            assert_eq!(decode(not_a_profile), None, "{not_a_profile}");
+        }
     }
 
     #[test]
