@@ -2,7 +2,7 @@
 //! that cost the batch, never the group.
 
 use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
-use crate::conn::{binds, in_list, Bind, Count, Str};
+use crate::conn::{binds, Bind, Count, Str};
 use crate::sql::Resource;
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -87,16 +87,12 @@ impl DieselTx<'_> {
         org: &OrganizationId,
         ids: &[UserId],
     ) -> Result<Vec<UserId>, RepoError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let (list, ids) = in_list(3, chunk.iter().map(UserId::as_str));
-            let q = sql.replace("{ids}", &list);
-            let mut b = binds![group.as_str(), org.as_str()];
-            b.extend(ids);
-            let rows: Vec<Str> = self.db.load(q, b).map_err(|e| db_err(e, |_| Uniqueness::Membership))?;
-            out.extend(rows.into_iter().map(|r| UserId::new(r.s)));
-        }
-        Ok(out)
+        let rows: Vec<Str> = self
+            .load_chunked(&[group.as_str(), org.as_str()], ids.iter().map(UserId::as_str), |list| {
+                sql.replace("{ids}", list)
+            })
+            .map_err(|e| db_err(e, |_| Uniqueness::Membership))?;
+        Ok(rows.into_iter().map(|r| UserId::new(r.s)).collect())
     }
 }
 
@@ -286,48 +282,31 @@ impl GroupRepo for DieselTx<'_> {
         Ok(rows.into_iter().map(|r| MemberRef { id: UserId::new(r.id), user_name: r.user_name }).collect())
     }
     fn member_counts(&mut self, org: &OrganizationId, groups: &[GroupId]) -> RepoResult<Vec<(GroupId, u64)>> {
-        let mut out = Vec::new();
-        for chunk in groups.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(GroupId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            let rows: Vec<GroupCount> = self
-                .db
-                .load(
-                    format!(
-                        "SELECT gm.group_id, COUNT(*) AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                         WHERE g.organization_id = $1 AND gm.group_id IN ({list}) GROUP BY gm.group_id"
-                    ),
-                    b,
+        let rows: Vec<GroupCount> = self
+            .load_chunked(&[org.as_str()], groups.iter().map(GroupId::as_str), |list| {
+                format!(
+                    "SELECT gm.group_id, COUNT(*) AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                     WHERE g.organization_id = $1 AND gm.group_id IN ({list}) GROUP BY gm.group_id"
                 )
-                .map_err(other)?;
-            out.extend(rows.into_iter().map(|r| (GroupId::new(r.group_id), r.n.max(0) as u64)));
-        }
-        Ok(out)
+            })
+            .map_err(other)?;
+        Ok(rows.into_iter().map(|r| (GroupId::new(r.group_id), r.n.max(0) as u64)).collect())
     }
     fn group_role_floor(&mut self, org: &OrganizationId, users: &[UserId]) -> RepoResult<Vec<(UserId, Role)>> {
-        let mut best: std::collections::HashMap<String, Role> = std::collections::HashMap::new();
-        for chunk in users.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            let rows: Vec<FloorRow> = self
-                .db
-                .load(
-                    format!(
-                        // CROSS JOIN: from the users' memberships, as in `groups_of`.
-                        "SELECT gm.user_id, g.role FROM group_members gm CROSS JOIN groups g \
-                         WHERE g.id = gm.group_id AND g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({list})"
-                    ),
-                    b,
+        let rows: Vec<FloorRow> = self
+            .load_chunked(&[org.as_str()], users.iter().map(UserId::as_str), |list| {
+                format!(
+                    // CROSS JOIN: from the users' memberships, as in `groups_of`.
+                    "SELECT gm.user_id, g.role FROM group_members gm CROSS JOIN groups g \
+                     WHERE g.id = gm.group_id AND g.organization_id = $1 AND g.role IS NOT NULL AND gm.user_id IN ({list})"
                 )
-                .map_err(other)?;
-            for r in rows {
-                let role =
-                    Role::parse(&r.role).map_err(|_| corrupt("groups", &r.user_id, "role of a group of user"))?;
-                let e = best.entry(r.user_id).or_insert(role);
-                *e = (*e).max(role);
-            }
+            })
+            .map_err(other)?;
+        let mut best: std::collections::HashMap<String, Role> = std::collections::HashMap::new();
+        for r in rows {
+            let role = Role::parse(&r.role).map_err(|_| corrupt("groups", &r.user_id, "role of a group of user"))?;
+            let e = best.entry(r.user_id).or_insert(role);
+            *e = (*e).max(role);
         }
         Ok(best.into_iter().map(|(u, r)| (UserId::new(u), r)).collect())
     }

@@ -61,6 +61,26 @@ impl<'c> DieselTx<'c> {
         Ok(())
     }
 
+    /// Rows of `sql(list)` for every chunk of `ids`: `lead` binds `$1…`,
+    /// and `list` is the chunk's placeholders after them (`in_list`, so a
+    /// few statement texts serve every count).
+    pub(crate) fn load_chunked<'i, R: crate::conn::Row>(
+        &mut self,
+        lead: &[&str],
+        ids: impl IntoIterator<Item = &'i str>,
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<R>, DieselError> {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let (list, ids) = crate::conn::in_list(lead.len() + 1, chunk.iter().copied());
+            let mut b: Vec<Bind> = lead.iter().map(|&v| Bind::from(v)).collect();
+            b.extend(ids);
+            out.extend(self.db.load::<R>(sql(&list), b)?);
+        }
+        Ok(out)
+    }
+
     /// The rows of [`DieselTx::insert_later`] as `WITH` parts of one
     /// statement (their parameters appended to `b`).
     pub(crate) fn take_later(&mut self, b: &mut Vec<Bind>) -> Vec<String> {

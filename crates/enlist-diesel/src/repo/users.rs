@@ -3,7 +3,7 @@
 
 use super::{corrupt, db_err, micros, other, time, DieselTx, CHUNK};
 use crate::codec::{decode, encode, flatten};
-use crate::conn::{binds, in_list, placeholders, Backend, Bind, Count, Str};
+use crate::conn::{binds, placeholders, Backend, Bind, Count, Str};
 use crate::sql::Resource;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
@@ -84,23 +84,15 @@ impl DieselTx<'_> {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    /// Rows of `sql(list)` for every chunk of `ids`: `$1` binds the
-    /// organization and `list` is the chunk's placeholders (`in_list`, so
-    /// a few statement texts serve every count).
+    /// Rows of `sql(list)` for every chunk of `ids`, `$1` binding the
+    /// organization (`DieselTx::load_chunked`).
     fn by_ids<R: crate::conn::Row>(
         &mut self,
         org: &OrganizationId,
         ids: &[UserId],
         sql: impl Fn(&str) -> String,
     ) -> Result<Vec<R>, RepoError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let (list, ids) = in_list(2, chunk.iter().map(UserId::as_str));
-            let mut b = binds![org.as_str()];
-            b.extend(ids);
-            out.extend(self.db.load::<R>(sql(&list), b).map_err(other)?);
-        }
-        Ok(out)
+        self.load_chunked(&[org.as_str()], ids.iter().map(UserId::as_str), sql).map_err(other)
     }
 
     /// Writes the profile's flattened values. Over a stored user
