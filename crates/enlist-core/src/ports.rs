@@ -116,6 +116,11 @@ pub trait UserRepo: Send {
     /// statement (a row lock taken by the read itself).
     fn get_locked(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<(User, Vec<GroupRef>)>> {
         self.lock(org, std::slice::from_ref(id))?;
+        self.get_with_groups(org, id)
+    }
+    /// The user with its groups, in group creation order (what a read by
+    /// id answers with). An adapter may read both in one statement.
+    fn get_with_groups(&mut self, org: &OrganizationId, id: &UserId) -> RepoResult<Option<(User, Vec<GroupRef>)>> {
         let Some(user) = self.get(org, id)? else { return Ok(None) };
         let groups = self.groups_of(org, std::slice::from_ref(id))?.into_iter().map(|(_, g)| g).collect();
         Ok(Some((user, groups)))
@@ -142,6 +147,31 @@ pub trait UserRepo: Send {
     }
     /// A filtered, sorted page, evaluated by the database.
     fn list(&mut self, org: &OrganizationId, query: &ListQuery) -> RepoResult<ListPage<User>>;
+    /// [`UserRepo::list`] with each user's groups (as `groups_of` gives
+    /// them): what a SCIM query answers with by default, Entra ID's
+    /// lookup before every create among them. An adapter may read the
+    /// page and the groups in one statement.
+    fn list_with_groups(
+        &mut self,
+        org: &OrganizationId,
+        query: &ListQuery,
+    ) -> RepoResult<ListPage<(User, Vec<GroupRef>)>> {
+        let page = self.list(org, query)?;
+        let ids: Vec<UserId> = page.items.iter().map(|u| u.id.clone()).collect();
+        let mut groups: std::collections::HashMap<UserId, Vec<GroupRef>> = std::collections::HashMap::new();
+        for (user, group) in self.groups_of(org, &ids)? {
+            groups.entry(user).or_default().push(group);
+        }
+        let items = page
+            .items
+            .into_iter()
+            .map(|u| {
+                let g = groups.remove(&u.id).unwrap_or_default();
+                (u, g)
+            })
+            .collect();
+        Ok(ListPage { total: page.total, items, next_cursor: page.next_cursor })
+    }
     /// # Errors
     /// [`RepoError::Unique`]`(UserName)` for a taken userName (case-
     /// insensitive), `(Membership)` when the account is already a member.

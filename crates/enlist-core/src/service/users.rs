@@ -62,8 +62,12 @@ impl Users {
     pub async fn get(&self, caller: &Caller, id: &UserId, with_groups: bool) -> Result<UserView> {
         let (org, id) = (caller.organization_id.clone(), id.clone());
         transact(&*self.deps.store, Mode::Read, move |tx| {
-            let user = tx.users().get(&org, &id)?.ok_or_else(|| user_not_found(&id))?;
-            view(tx, user, with_groups)
+            let found = if with_groups {
+                tx.users().get_with_groups(&org, &id)?.map(|(u, g)| (u, Some(g)))
+            } else {
+                tx.users().get(&org, &id)?.map(|u| (u, None))
+            };
+            view(tx, found.ok_or_else(|| user_not_found(&id))?)
         })
         .await
     }
@@ -80,7 +84,8 @@ impl Users {
             let not_found = || Error::NotFound { detail: format!("{email} is not a member of this organization") };
             let account = tx.accounts().by_email(&email)?.ok_or_else(not_found)?;
             let user = tx.users().by_account(&org, &account.id)?.ok_or_else(not_found)?;
-            view(tx, user, true)
+            let groups = tx.users().groups_of(&org, std::slice::from_ref(&user.id))?;
+            view(tx, (user, Some(groups.into_iter().map(|(_, g)| g).collect())))
         })
         .await
     }
@@ -92,9 +97,14 @@ impl Users {
     pub async fn list(&self, caller: &Caller, query: ListQuery, with_groups: bool) -> Result<ListPage<UserView>> {
         let org = caller.organization_id.clone();
         transact(&*self.deps.store, Mode::Read, move |tx| {
-            let page = tx.users().list(&org, &query)?;
-            let items = views(tx, page.items, with_groups)?;
-            Ok(ListPage { total: page.total, items, next_cursor: page.next_cursor })
+            let (total, items, next_cursor) = if with_groups {
+                let page = tx.users().list_with_groups(&org, &query)?;
+                (page.total, page.items.into_iter().map(|(u, g)| (u, Some(g))).collect(), page.next_cursor)
+            } else {
+                let page = tx.users().list(&org, &query)?;
+                (page.total, page.items.into_iter().map(|u| (u, None)).collect(), page.next_cursor)
+            };
+            Ok(ListPage { total, items: views(tx, items)?, next_cursor })
         })
         .await
     }
@@ -132,9 +142,7 @@ impl Users {
                     Committed::Held(e) => return Ok(Err(e)),
                 },
             };
-            let mut changed = view(tx, user, false)?;
-            changed.groups = Some(groups);
-            Ok(Ok(changed))
+            Ok(Ok(view(tx, (user, Some(groups)))?))
         })
         .await?
     }
@@ -154,23 +162,17 @@ fn user_not_found(id: &UserId) -> Error {
     Error::NotFound { detail: format!("User {id} not found") }
 }
 
-fn view(tx: &mut dyn Transaction, user: User, with_groups: bool) -> Result<UserView> {
+fn view(tx: &mut dyn Transaction, user: (User, Option<Vec<GroupRef>>)) -> Result<UserView> {
     // `views` returns exactly one view per user.
-    views(tx, vec![user], with_groups)?.pop().ok_or_else(|| Error::Unexpected("no view for the user".into()))
+    views(tx, vec![user])?.pop().ok_or_else(|| Error::Unexpected("no view for the user".into()))
 }
 
-/// Views of a page of users: their groups and their managers' names are
-/// read with one query each for the whole page, not one per user.
-fn views(tx: &mut dyn Transaction, users: Vec<User>, with_groups: bool) -> Result<Vec<UserView>> {
-    let Some(org) = users.first().map(|u| u.organization_id.clone()) else { return Ok(Vec::new()) };
-    let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
-    let mut groups: HashMap<UserId, Vec<GroupRef>> = HashMap::new();
-    if with_groups {
-        for (user, group) in tx.users().groups_of(&org, &ids)? {
-            groups.entry(user).or_default().push(group);
-        }
-    }
-    let managers: Vec<UserId> = users.iter().filter_map(|u| u.profile.manager()).collect();
+/// Views of a page of users, with their groups when read (`None`: not
+/// asked for): their managers' names are read with one query for the
+/// whole page, not one per user.
+fn views(tx: &mut dyn Transaction, users: Vec<(User, Option<Vec<GroupRef>>)>) -> Result<Vec<UserView>> {
+    let Some(org) = users.first().map(|(u, _)| u.organization_id.clone()) else { return Ok(Vec::new()) };
+    let managers: Vec<UserId> = users.iter().filter_map(|(u, _)| u.profile.manager()).collect();
     let names: HashMap<UserId, String> = if managers.is_empty() {
         HashMap::new()
     } else {
@@ -178,8 +180,7 @@ fn views(tx: &mut dyn Transaction, users: Vec<User>, with_groups: bool) -> Resul
     };
     Ok(users
         .into_iter()
-        .map(|user| {
-            let groups = with_groups.then(|| groups.remove(&user.id).unwrap_or_default());
+        .map(|(user, groups)| {
             let manager_display = user.profile.manager().and_then(|m| names.get(&m).cloned());
             UserView { user, groups, manager_display }
         })
@@ -269,9 +270,7 @@ pub(crate) fn create(tx: &mut dyn Transaction, deps: &Deps, caller: &Caller, inp
         kind: NotificationKind::Added,
     })?;
     // A new membership is in no group yet: no need to read them.
-    let mut created = view(tx, user, false)?;
-    created.groups = Some(Vec::new());
-    Ok(created)
+    view(tx, (user, Some(Vec::new())))
 }
 
 fn user_name_taken(name: &UserName) -> Error {

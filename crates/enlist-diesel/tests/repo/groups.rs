@@ -54,13 +54,32 @@ async fn group_membership_batches_and_roles(env: Env) {
         env.enlist.groups.list(&c, ListQuery { filter: Some(f), sort: None, page: page(10) }, false).await.unwrap();
     assert_eq!(found.total, 1);
     assert_eq!(user_names(&env, &c, &format!(r#"groups.value eq "{gid}""#)).await.len(), 5);
-    // A listed page carries each user's own groups (read for the page at once).
+    // A listed page carries each user's own groups, read with the page
+    // (one statement on both backends), in group creation order, names as
+    // they were sent.
+    let odd = enlist_core::DisplayName::parse("Zeta \"night\" shift\\ \u{e9}").unwrap();
+    let second = env
+        .enlist
+        .groups
+        .create(&c, NewGroup { display_name: odd.clone(), external_id: None, members: ids[27..].to_vec() })
+        .await
+        .unwrap()
+        .group
+        .id;
     let all = env.enlist.users.list(&c, ListQuery { filter: None, sort: None, page: page(100) }, true).await.unwrap();
+    assert_eq!(all.items.len(), 31, "[{}] the owner and 30 members", env.name);
     for v in &all.items {
         let names: Vec<String> = v.groups.clone().unwrap().into_iter().map(|g| g.display_name).collect();
-        let want: Vec<String> = if ids[25..].contains(&v.user.id) { vec!["Staff".into()] } else { vec![] };
+        let want: Vec<String> = match ids.iter().position(|i| *i == v.user.id) {
+            Some(27..) => vec!["Staff".into(), odd.as_str().into()],
+            Some(25..) => vec!["Staff".into()],
+            _ => vec![],
+        };
         assert_eq!(names, want, "[{}] {}", env.name, v.user.profile.user_name().as_str());
     }
+    let one = env.enlist.users.get(&c, &ids[28], true).await.unwrap().groups.unwrap();
+    assert_eq!(one.iter().map(|g| &g.id).collect::<Vec<_>>(), [&gid, &second], "[{}] read by id", env.name);
+    env.enlist.groups.delete(&c, &second, None).await.unwrap();
     // Unknown member: refused and nothing applied.
     let err = env
         .enlist
