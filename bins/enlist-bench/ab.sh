@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 old="$1" new="$2" rounds="${3:-2}" port="${PORT:-18281}"
 for b in "$old" "$new"; do [ -x "$b" ] || { echo "$b: not an executable enlist binary" >&2; exit 2; }; done
 cargo build --release --bin enlist-bench
+# shellcheck source=bins/enlist-bench/serve.sh
+. bins/enlist-bench/serve.sh
 tck=$(getconf CLK_TCK)
 # Ticks of the SQLite writer thread, and of the whole process.
 cpu() {
@@ -36,10 +38,7 @@ run() {
 for r in $(seq 1 "$rounds"); do
     for bin in "$old" "$new"; do
         rm -f "$work"/b.db* "$work/key"
-        "$bin" --database "sqlite://$work/b.db" serve --bind "127.0.0.1:$port" --first-key-file "$work/key" >"$work/out" 2>&1 &
-        server=$!
-        for _ in $(seq 1 1000); do grep -q '^Ready' "$work/out" 2>/dev/null && break; sleep 0.01; done
-        grep -q '^Ready' "$work/out" || { cat "$work/out"; echo "$bin did not become ready (is port $port free?)" >&2; exit 1; }
+        serve "$bin" "sqlite://$work/b.db" "$port" "$work/out" "$work/key"
         export ENLIST_BENCH_TOKEN="$(cat "$work/key")"
         run "$bin" entra-full 10000 --prefix full provision --users 10000 --profile entra-full
         run "$bin" update 20000 --prefix full update --users 10000 --requests 20000

@@ -15,16 +15,13 @@ GROUP_COUNT="${GROUP_COUNT:-1}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 PORT="${PORT:-18181}"
 cargo build --release --bin enlist --bin enlist-bench
-enlist=target/release/enlist
+# ENLIST: another `enlist` binary to measure (an older build, say).
+enlist="${ENLIST:-target/release/enlist}"
+# shellcheck source=bins/enlist-bench/serve.sh
+. bins/enlist-bench/serve.sh
 bench() { target/release/enlist-bench --url "http://127.0.0.1:$PORT/scim/v2" --max-seconds 300 "$@"; }
 rss() { echo "$1 $(( $(ps -o rss= -p "$server") / 1024 )) MiB"; }
-start() {
-    # The first key goes to a private file when stdout is not a terminal.
-    "$enlist" --database "$1" serve --bind "127.0.0.1:$PORT" --first-key-file "$work/key" >"$work/serve.out" 2>&1 &
-    server=$!
-    for _ in $(seq 1 1000); do grep -q '^Ready' "$work/serve.out" 2>/dev/null && return; sleep 0.01; done
-    cat "$work/serve.out"; echo "the server did not become ready"; exit 1
-}
+start() { serve "$enlist" "$1" "$PORT" "$work/serve.out" "$work/key"; }
 # Statistics as autovacuum gathers them. Where it is off (as on the
 # development machine) PostgreSQL keeps the plans it made for empty tables,
 # and a load slows as the tables grow: every 10 s while a scenario runs,
