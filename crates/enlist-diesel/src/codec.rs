@@ -42,7 +42,7 @@ pub(crate) fn encode(attrs: &Complex) -> String {
 }
 
 /// Serializes profile values as `to_json` renders them.
-struct Ser<'a>(&'a Value);
+pub(crate) struct Ser<'a>(pub(crate) &'a Value);
 struct Attrs<'a>(&'a Complex);
 
 impl serde::Serialize for Attrs<'_> {

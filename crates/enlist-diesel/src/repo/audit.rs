@@ -53,18 +53,29 @@ fn operation(s: &str) -> Operation {
     }
 }
 
+/// The changes as JSON text, written straight from the values: no JSON
+/// tree and copy of each value (a create's record holds every attribute).
+/// The keys come in the order a JSON tree gave them (sorted).
 fn changes_json(changes: &[AttributeChange]) -> String {
-    let v: Vec<serde_json::Value> = changes
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "attribute": c.attribute,
-                "before": c.before.as_ref().map(crate::codec::to_json),
-                "after": c.after.as_ref().map(crate::codec::to_json),
-            })
-        })
-        .collect();
-    serde_json::Value::Array(v).to_string()
+    use crate::codec::Ser;
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+    struct Changes<'a>(&'a [AttributeChange]);
+    struct Change<'a>(&'a AttributeChange);
+    impl Serialize for Changes<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(Change))
+        }
+    }
+    impl Serialize for Change<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(3))?;
+            m.serialize_entry("after", &self.0.after.as_ref().map(Ser))?;
+            m.serialize_entry("attribute", &self.0.attribute)?;
+            m.serialize_entry("before", &self.0.before.as_ref().map(Ser))?;
+            m.end()
+        }
+    }
+    serde_json::to_string(&Changes(changes)).unwrap_or_default()
 }
 
 fn changes_from(text: &str) -> Vec<AttributeChange> {
@@ -119,5 +130,59 @@ impl AuditLog for DieselTx<'_> {
                 note: r.note,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enlist_core::value::Value;
+
+    #[test]
+    fn changes_are_written_as_their_json_tree_was_and_read_back() {
+        let complex =
+            |pairs: &[(&str, Value)]| Value::Complex(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect());
+        let changes = vec![
+            AttributeChange {
+                attribute: "title".into(),
+                before: None,
+                after: Some(Value::String("Buyer \"A\" \u{e9}".into())),
+            },
+            AttributeChange {
+                attribute: "emails".into(),
+                before: Some(Value::Multi(vec![complex(&[
+                    ("value", Value::String("a@x.com".into())),
+                    ("primary", Value::Bool(true)),
+                ])])),
+                after: None,
+            },
+            AttributeChange {
+                attribute: "n".into(),
+                before: Some(Value::Integer(-3)),
+                after: Some(Value::Decimal(1.5)),
+            },
+            AttributeChange { attribute: "nan".into(), before: Some(Value::Decimal(f64::NAN)), after: None },
+        ];
+        // What the JSON tree gave before (`to_json` of each value).
+        let tree: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "attribute": c.attribute,
+                    "before": c.before.as_ref().map(crate::codec::to_json),
+                    "after": c.after.as_ref().map(crate::codec::to_json),
+                })
+            })
+            .collect();
+        let text = changes_json(&changes);
+        assert_eq!(text, serde_json::Value::Array(tree).to_string());
+        let back = changes_from(&text);
+        assert_eq!(back[..3], changes[..3]);
+        assert_eq!(
+            (back[3].before.as_ref(), back[3].after.as_ref()),
+            (None, None),
+            "a number JSON cannot hold is null"
+        );
+        assert_eq!(changes_json(&[]), "[]");
     }
 }
