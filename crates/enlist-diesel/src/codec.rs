@@ -4,18 +4,23 @@
 
 use enlist_core::fold;
 use enlist_core::value::{Complex, Value};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 /// Attributes with their own columns; not repeated in `user_values`.
 pub(crate) const COLUMN_ATTRS: &[&str] = &["userName", "externalId", "displayName", "active"];
 
+/// A profile value as a JSON tree: what `Ser` writes, for tests to
+/// compare against.
+#[cfg(test)]
 pub(crate) fn to_json(v: &Value) -> Json {
     match v {
         Value::Bool(b) => Json::Bool(*b),
         Value::Integer(i) => Json::from(*i),
         Value::Decimal(d) => serde_json::Number::from_f64(*d).map(Json::Number).unwrap_or(Json::Null),
         Value::String(s) => Json::String(s.clone()),
-        Value::Complex(c) => Json::Object(c.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<Map<_, _>>()),
+        Value::Complex(c) => {
+            Json::Object(c.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<serde_json::Map<_, _>>())
+        }
         Value::Multi(m) => Json::Array(m.iter().map(to_json).collect()),
     }
 }
