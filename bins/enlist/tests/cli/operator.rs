@@ -214,6 +214,26 @@ fn configuration_precedence_and_masked_print() {
     let out = Command::new(BIN).args(["serve", "--print-config", "--config", file.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid"));
+    // The DNS server for domain checks: an address with its port, from the
+    // flag or the file; anything else refuses to start, saying the form.
+    let serve = |file: &std::path::Path, flags: &[&str]| {
+        Command::new(BIN)
+            .args(["serve", "--print-config", "--config", file.to_str().unwrap()])
+            .args(flags)
+            .env_remove("ENLIST_DNS_SERVER")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&file, "dns_server = \"127.0.0.1:5353\"\n").unwrap();
+    let out = serve(&file, &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dns_server = \"127.0.0.1:5353\""), "{out:?}");
+    for (flags, file_value) in [(&["--dns-server", "8.8.8.8"][..], "\"127.0.0.1:53\""), (&[][..], "\"resolver.lan\"")] {
+        std::fs::write(&file, format!("dns_server = {file_value}\n")).unwrap();
+        let out = serve(&file, flags);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("is not an address: give IP:PORT, e.g. 127.0.0.1:53"), "{err}");
+        assert!(out.stdout.is_empty(), "nothing printed as if it were in effect");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
