@@ -25,6 +25,9 @@ pub(crate) fn to_json(v: &Value) -> Json {
     }
 }
 
+/// A JSON tree as a profile value, walked by hand: the reference the
+/// tests hold `decode` and `value_of` to.
+#[cfg(test)]
 pub(crate) fn from_json(j: &Json) -> Option<Value> {
     Some(match j {
         Json::Null => return None,
@@ -79,6 +82,14 @@ pub(crate) fn decode(text: &str) -> Option<Complex> {
         Value::Complex(c) => Some(c),
         _ => None,
     }
+}
+
+/// A value inside a JSON tree already parsed (an audit record's before
+/// and after) as a profile value, by the same rules as `decode`; `None`
+/// for null.
+pub(crate) fn value_of(j: &Json) -> Option<Value> {
+    use serde::Deserialize;
+    Read::deserialize(j).ok()?.0
 }
 
 /// A JSON value read as a profile value; `None` for null (`from_json`).
@@ -324,6 +335,7 @@ mod tests {
         ] {
             let tree: Json = serde_json::from_str(text).expect("valid JSON");
             let Some(Value::Complex(want)) = from_json(&tree) else { panic!("{text}") };
+            assert_eq!(value_of(&tree), Some(Value::Complex(want.clone())), "{text}");
             assert_eq!(decode(text), Some(want), "{text}");
         }
         for not_a_profile in ["[1]", "1", "null", "\"x\"", "{", "{\"a\":}", ""] {

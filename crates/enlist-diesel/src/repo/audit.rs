@@ -84,8 +84,8 @@ fn changes_from(text: &str) -> Vec<AttributeChange> {
         .iter()
         .map(|i| AttributeChange {
             attribute: i["attribute"].as_str().unwrap_or_default().to_owned(),
-            before: crate::codec::from_json(&i["before"]),
-            after: crate::codec::from_json(&i["after"]),
+            before: crate::codec::value_of(&i["before"]),
+            after: crate::codec::value_of(&i["after"]),
         })
         .collect()
 }
